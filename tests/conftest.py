@@ -18,3 +18,9 @@ def shared_data(*parts: str) -> Path:
             pytest.fail(f"shared data missing in CI: {path}")
         pytest.skip(f"shared data not present: {path}")
     return path
+
+
+@pytest.fixture
+def shared():
+    """The ``shared_data`` function as a fixture: ``shared("ddpcr", "read_quant", "quant.csv")``."""
+    return shared_data
