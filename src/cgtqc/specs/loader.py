@@ -1,0 +1,193 @@
+"""Load and validate the CQA catalogue and product specifications from YAML.
+
+Every error names the file, the line and the field, e.g.
+``car_t.yaml: line 14, field 'acceptance': cannot read numeric criterion '>= 80,0'``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cgtqc import units
+from cgtqc.errors import SpecificationError, UnitError
+from cgtqc.specs.model import CqaDefinition, Criterion, SpecLine, Specification
+
+CATEGORIES = ("identity", "strength", "purity", "potency", "safety")
+_LINE_FIELDS = {"cqa", "stage", "method", "unit", "acceptance", "alert", "rounding", "precision", "loq",
+                "after_release", "compendial", "note", "name"}
+_SPEC_FIELDS = {"product", "name", "version", "modality", "editable", "source", "tests"}
+
+
+class _LinedDict(dict):
+    """A mapping that remembers the line of each key (1-based)."""
+
+    lines: dict[str, int]
+    line: int
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LinedDict:
+    d = _LinedDict(loader.construct_mapping(node, deep=True))
+    d.lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+    d.line = node.start_mark.line + 1
+    return d
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        raise SpecificationError(f"invalid YAML: {exc.problem}", file=source, place=where) from None
+    except yaml.YAMLError as exc:
+        raise SpecificationError(f"invalid YAML: {exc}", file=source) from None
+
+
+def _err(source: str, d: Any, key: str | None, message: str) -> SpecificationError:
+    line = getattr(d, "lines", {}).get(key) if key else None
+    line = line or getattr(d, "line", None)
+    place = ", ".join(p for p in (f"line {line}" if line else "", f"field {key!r}" if key else "") if p)
+    return SpecificationError(message, file=source, place=place or None)
+
+
+@cache
+def catalogue() -> dict[str, CqaDefinition]:
+    """The packaged CQA catalogue, by identifier."""
+    text = resources.files("cgtqc.specs").joinpath("catalogue.yaml").read_text(encoding="utf-8")
+    data = _read_yaml(text, "catalogue.yaml")
+    out: dict[str, CqaDefinition] = {}
+    for cqa_id, entry in data["cqas"].items():
+        if entry.get("category") not in CATEGORIES:
+            raise _err("catalogue.yaml", entry, "category", f"unknown category {entry.get('category')!r}")
+        out[cqa_id] = CqaDefinition(id=cqa_id, name=entry["name"], category=entry["category"],
+                                    unit=units.normalize_unit(entry.get("unit", "")), method=entry["method"],
+                                    qualitative=bool(entry.get("qualitative", False)))
+    return out
+
+
+def _criterion(source: str, d: _LinedDict, key: str) -> Criterion | None:
+    raw = d.get(key)
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise _err(source, d, key, f"write the criterion as quoted text (e.g. \">= 80.0\"), not {raw!r}")
+    try:
+        return Criterion.parse(raw)
+    except ValueError as exc:
+        raise _err(source, d, key, str(exc)) from None
+
+
+def _line(source: str, d: Any, index: int) -> SpecLine:
+    if not isinstance(d, dict):
+        raise SpecificationError(f"test #{index + 1} is not a mapping", file=source)
+    unknown = set(d) - _LINE_FIELDS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _err(source, d, key, f"unknown field (allowed: {', '.join(sorted(_LINE_FIELDS))})")
+    cqa_id = d.get("cqa")
+    cat = catalogue()
+    if cqa_id not in cat:
+        raise _err(source, d, "cqa", f"unknown CQA {cqa_id!r} (not in the catalogue)")
+    definition = cat[cqa_id]
+    if "acceptance" not in d:
+        raise _err(source, d, None, f"test {cqa_id!r} has no 'acceptance'")
+    acceptance = _criterion(source, d, "acceptance")
+    assert acceptance is not None
+    alert = _criterion(source, d, "alert")
+    unit = str(d.get("unit", definition.unit))
+    try:
+        units.dimension(unit)
+    except UnitError as exc:
+        raise _err(source, d, "unit", exc.message) from None
+    if acceptance.qualitative != definition.qualitative:
+        kind = "qualitative" if definition.qualitative else "numeric"
+        raise _err(source, d, "acceptance", f"{cqa_id!r} is {kind} in the catalogue; criterion {acceptance}")
+    if alert is not None and alert.qualitative:
+        raise _err(source, d, "alert", "alert limits must be numeric")
+    rounding = d.get("rounding", "usp")
+    if rounding not in ("usp", "ph_eur"):
+        raise _err(source, d, "rounding", f"rounding must be 'usp' or 'ph_eur', not {rounding!r}")
+    precision = d.get("precision")
+    if precision is not None and not isinstance(precision, int):
+        raise _err(source, d, "precision", f"precision must be an integer, not {precision!r}")
+    loq = d.get("loq")
+    if loq is not None:
+        try:
+            float(str(loq))
+        except ValueError:
+            raise _err(source, d, "loq", f"LOQ {loq!r} is not a number") from None
+    compendial = d.get("compendial", [])
+    if isinstance(compendial, str):
+        compendial = [compendial]
+    after = d.get("after_release", False)
+    if not isinstance(after, bool):
+        raise _err(source, d, "after_release", f"after_release must be true or false, not {after!r}")
+    return SpecLine(
+        cqa=cqa_id, name=str(d.get("name", definition.name)), category=definition.category,
+        method=str(d.get("method", definition.method)), unit=units.normalize_unit(unit), acceptance=acceptance,
+        stage=str(d.get("stage", "release")), alert=alert, rounding=rounding, precision=precision,
+        loq=str(loq) if loq is not None else None, after_release=after,
+        compendial=tuple(str(c) for c in compendial), note=str(d.get("note", "")),
+    )
+
+
+def parse_specification(text: str, source: str = "<specification>") -> Specification:
+    """Validate a specification's YAML text and build it; errors name file, line and field."""
+    data = _read_yaml(text, source)
+    if not isinstance(data, dict):
+        raise SpecificationError("a specification must be a YAML mapping", file=source)
+    unknown = set(data) - _SPEC_FIELDS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _err(source, data, key, f"unknown field (allowed: {', '.join(sorted(_SPEC_FIELDS))})")
+    for key in ("product", "name", "version", "modality", "tests"):
+        if key not in data:
+            raise _err(source, data, None, f"missing field {key!r}")
+    tests = data["tests"]
+    if not isinstance(tests, list) or not tests:
+        raise _err(source, data, "tests", "tests must be a non-empty list")
+    lines = tuple(_line(source, d, i) for i, d in enumerate(tests))
+    seen: set[tuple[str, str]] = set()
+    for d, ln in zip(tests, lines, strict=True):
+        if (ln.cqa, ln.stage) in seen:
+            raise _err(source, d, "cqa", f"{ln.cqa!r} appears twice at stage {ln.stage!r}")
+        seen.add((ln.cqa, ln.stage))
+    return Specification(
+        product=str(data["product"]), name=str(data["name"]), version=str(data["version"]),
+        modality=str(data["modality"]), lines=lines, editable=bool(data.get("editable", True)),
+        source=str(data.get("source", "")), path=source, text=text,
+    )
+
+
+def load_specification(path: str | Path) -> Specification:
+    """Load one specification file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecificationError(f"cannot read: {exc.strerror}", file=p.name) from None
+    return parse_specification(text, source=str(p))
+
+
+def template_paths() -> list[Path]:
+    """The packaged templates, one per modality."""
+    folder = resources.files("cgtqc.specs").joinpath("templates")
+    return sorted(Path(str(f)) for f in folder.iterdir() if f.name.endswith(".yaml"))
+
+
+def templates() -> dict[str, Specification]:
+    """Packaged specifications by product id."""
+    specs = [load_specification(p) for p in template_paths()]
+    return {s.product: s for s in specs}
