@@ -2,7 +2,16 @@
 
 from cgtqc.specs.evaluate import Evaluation, evaluate
 from cgtqc.specs.loader import catalogue, load_specification, parse_specification, templates
-from cgtqc.specs.model import Criterion, SpecLine, Specification
+from cgtqc.specs.model import Criterion, Specification, SpecLine
 
-__all__ = ["Criterion", "Evaluation", "SpecLine", "Specification", "catalogue", "evaluate",
-           "load_specification", "parse_specification", "templates"]
+__all__ = [
+    "Criterion",
+    "Evaluation",
+    "SpecLine",
+    "Specification",
+    "catalogue",
+    "evaluate",
+    "load_specification",
+    "parse_specification",
+    "templates",
+]

@@ -38,16 +38,23 @@ class Evaluation:
     reason: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"cqa": self.cqa, "verdict": self.verdict, "reportable": self.reportable, "reason": self.reason}
+        return {
+            "cqa": self.cqa,
+            "verdict": self.verdict,
+            "reportable": self.reportable,
+            "reason": self.reason,
+        }
 
 
 def round_for(line: SpecLine, value: float | str | Decimal) -> Decimal:
-    """Round a value as the line's rule says: USP to the limit's decimals, Ph. Eur. to its significant figures."""
+    """Round as the line says: USP to the limit's decimals, Ph. Eur. to its significant figures."""
     limits = line.acceptance.limits()
     if line.rounding == "ph_eur":
         figures = line.precision or max((significant_figures_of(x) for x in limits), default=3)
         return round_significant(value, figures)
-    decimals = line.precision if line.precision is not None else max((decimals_of(x) for x in limits), default=2)
+    decimals = (
+        line.precision if line.precision is not None else max((decimals_of(x) for x in limits), default=2)
+    )
     return round_decimals(value, decimals)
 
 
@@ -72,8 +79,12 @@ def evaluate(line: SpecLine, m: Measurement | None) -> Evaluation:
         reportable = f"< {format_reportable(round_for(line, loq))}"
         # below LOQ the true value is somewhere under the LOQ: conforms only if every such value conforms
         ok = line.acceptance.low is None and line.acceptance.contains(round_for(line, loq))
-        return Evaluation(line.cqa, "pass" if ok else "fail", reportable,
-                          "below LOQ" + ("" if ok else "; cannot show conformance to the lower limit"))
+        return Evaluation(
+            line.cqa,
+            "pass" if ok else "fail",
+            reportable,
+            "below LOQ" + ("" if ok else "; cannot show conformance to the lower limit"),
+        )
     rounded = round_for(line, value)
     reportable = format_reportable(rounded)
     if not line.acceptance.contains(rounded):

@@ -15,11 +15,24 @@ import yaml
 
 from cgtqc import units
 from cgtqc.errors import SpecificationError, UnitError
-from cgtqc.specs.model import CqaDefinition, Criterion, SpecLine, Specification
+from cgtqc.specs.model import CqaDefinition, Criterion, Specification, SpecLine
 
 CATEGORIES = ("identity", "strength", "purity", "potency", "safety")
-_LINE_FIELDS = {"cqa", "stage", "method", "unit", "acceptance", "alert", "rounding", "precision", "loq",
-                "after_release", "compendial", "note", "name"}
+_LINE_FIELDS = {
+    "cqa",
+    "stage",
+    "method",
+    "unit",
+    "acceptance",
+    "alert",
+    "rounding",
+    "precision",
+    "loq",
+    "after_release",
+    "compendial",
+    "note",
+    "name",
+}
 _SPEC_FIELDS = {"product", "name", "version", "modality", "editable", "source", "tests"}
 
 
@@ -71,9 +84,14 @@ def catalogue() -> dict[str, CqaDefinition]:
     for cqa_id, entry in data["cqas"].items():
         if entry.get("category") not in CATEGORIES:
             raise _err("catalogue.yaml", entry, "category", f"unknown category {entry.get('category')!r}")
-        out[cqa_id] = CqaDefinition(id=cqa_id, name=entry["name"], category=entry["category"],
-                                    unit=units.normalize_unit(entry.get("unit", "")), method=entry["method"],
-                                    qualitative=bool(entry.get("qualitative", False)))
+        out[cqa_id] = CqaDefinition(
+            id=cqa_id,
+            name=entry["name"],
+            category=entry["category"],
+            unit=units.normalize_unit(entry.get("unit", "")),
+            method=entry["method"],
+            qualitative=bool(entry.get("qualitative", False)),
+        )
     return out
 
 
@@ -82,7 +100,7 @@ def _criterion(source: str, d: _LinedDict, key: str) -> Criterion | None:
     if raw is None:
         return None
     if not isinstance(raw, str):
-        raise _err(source, d, key, f"write the criterion as quoted text (e.g. \">= 80.0\"), not {raw!r}")
+        raise _err(source, d, key, f'write the criterion as quoted text (e.g. ">= 80.0"), not {raw!r}')
     try:
         return Criterion.parse(raw)
     except ValueError as exc:
@@ -135,11 +153,20 @@ def _line(source: str, d: Any, index: int) -> SpecLine:
     if not isinstance(after, bool):
         raise _err(source, d, "after_release", f"after_release must be true or false, not {after!r}")
     return SpecLine(
-        cqa=cqa_id, name=str(d.get("name", definition.name)), category=definition.category,
-        method=str(d.get("method", definition.method)), unit=units.normalize_unit(unit), acceptance=acceptance,
-        stage=str(d.get("stage", "release")), alert=alert, rounding=rounding, precision=precision,
-        loq=str(loq) if loq is not None else None, after_release=after,
-        compendial=tuple(str(c) for c in compendial), note=str(d.get("note", "")),
+        cqa=cqa_id,
+        name=str(d.get("name", definition.name)),
+        category=definition.category,
+        method=str(d.get("method", definition.method)),
+        unit=units.normalize_unit(unit),
+        acceptance=acceptance,
+        stage=str(d.get("stage", "release")),
+        alert=alert,
+        rounding=rounding,
+        precision=precision,
+        loq=str(loq) if loq is not None else None,
+        after_release=after,
+        compendial=tuple(str(c) for c in compendial),
+        note=str(d.get("note", "")),
     )
 
 
@@ -165,9 +192,15 @@ def parse_specification(text: str, source: str = "<specification>") -> Specifica
             raise _err(source, d, "cqa", f"{ln.cqa!r} appears twice at stage {ln.stage!r}")
         seen.add((ln.cqa, ln.stage))
     return Specification(
-        product=str(data["product"]), name=str(data["name"]), version=str(data["version"]),
-        modality=str(data["modality"]), lines=lines, editable=bool(data.get("editable", True)),
-        source=str(data.get("source", "")), path=source, text=text,
+        product=str(data["product"]),
+        name=str(data["name"]),
+        version=str(data["version"]),
+        modality=str(data["modality"]),
+        lines=lines,
+        editable=bool(data.get("editable", True)),
+        source=str(data.get("source", "")),
+        path=source,
+        text=text,
     )
 
 

@@ -14,8 +14,18 @@ from typing import Literal
 from cgtqc.specs.rounding import to_decimal
 
 Rounding = Literal["usp", "ph_eur"]
-QUALITATIVE_OUTCOMES = ("Not detected", "Negative", "Conforms", "No growth", "Absent", "Detected", "Positive",
-                        "Does not conform", "Growth", "Present")
+QUALITATIVE_OUTCOMES = (
+    "Not detected",
+    "Negative",
+    "Conforms",
+    "No growth",
+    "Absent",
+    "Detected",
+    "Positive",
+    "Does not conform",
+    "Growth",
+    "Present",
+)
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _BOUND = re.compile(rf"^(>=|<=|>|<|≥|≤)\s*({_NUM})$")
 _RANGE = re.compile(rf"^({_NUM})\s*(?:-|–|to|\.\.)\s*({_NUM})$")
@@ -56,11 +66,15 @@ class Criterion:
         elif m := _RANGE.match(t):
             crit = cls(low=m.group(1), high=m.group(2))
         elif re.search(r"\d", t) and re.match(rf"^[<>≤≥=]|^{_NUM}", t):
-            raise ValueError(f"cannot read numeric criterion {text!r} (use e.g. '>= 80.0', '< 5', '1.0 - 2.0')")
+            raise ValueError(
+                f"cannot read numeric criterion {text!r} (use e.g. '>= 80.0', '< 5', '1.0 - 2.0')"
+            )
         else:
             canonical = {o.lower(): o for o in QUALITATIVE_OUTCOMES}
             if t.lower() not in canonical:
-                raise ValueError(f"unknown qualitative outcome {text!r} (known: {', '.join(QUALITATIVE_OUTCOMES)})")
+                raise ValueError(
+                    f"unknown qualitative outcome {text!r} (known: {', '.join(QUALITATIVE_OUTCOMES)})"
+                )
             return cls(expected=canonical[t.lower()])
         if crit.low is not None and crit.high is not None and to_decimal(crit.low) > to_decimal(crit.high):
             raise ValueError(f"lower bound above upper bound in {text!r}")
@@ -144,7 +158,9 @@ class Specification:
         for ln in self.lines:
             if ln.cqa == cqa and (stage is None or ln.stage == stage):
                 return ln
-        raise KeyError(f"{self.product} {self.version} has no test {cqa!r}" + (f" at stage {stage}" if stage else ""))
+        raise KeyError(
+            f"{self.product} {self.version} has no test {cqa!r}" + (f" at stage {stage}" if stage else "")
+        )
 
     @property
     def release_lines(self) -> list[SpecLine]:

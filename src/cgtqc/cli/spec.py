@@ -1,0 +1,94 @@
+"""`cgtqc spec`: list, show and validate product specifications."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from cgtqc.cli._common import JSON_OPTION, console, print_json
+from cgtqc.specs import load_specification, templates
+
+app = typer.Typer(help="Product specifications (YAML templates per modality).", no_args_is_help=True)
+
+
+def _resolve(product_or_file: str):  # noqa: ANN202
+    p = Path(product_or_file)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        return load_specification(p)
+    specs = templates()
+    if product_or_file not in specs:
+        from cgtqc.errors import InputError
+
+        raise InputError(f"no template {product_or_file!r} (templates: {', '.join(sorted(specs))})")
+    return specs[product_or_file]
+
+
+@app.command("list")
+def list_() -> None:
+    """List the packaged specification templates."""
+    t = Table("product", "version", "name", "release tests", "in-process")
+    for s in templates().values():
+        t.add_row(
+            s.product, s.version, s.name, str(len(s.release_lines)), str(len(s.lines) - len(s.release_lines))
+        )
+    console.print(t)
+
+
+@app.command()
+def show(
+    product: str = typer.Argument(..., help="Template id or YAML file"), json_: bool = JSON_OPTION
+) -> None:
+    """Show every line of a specification."""
+    s = _resolve(product)
+    if json_:
+        print_json(
+            [
+                {
+                    "cqa": ln.cqa,
+                    "stage": ln.stage,
+                    "category": ln.category,
+                    "method": ln.method,
+                    "unit": ln.unit,
+                    "acceptance": str(ln.acceptance),
+                    "alert": str(ln.alert or ""),
+                    "rounding": ln.rounding,
+                    "after_release": ln.after_release,
+                    "compendial": list(ln.compendial),
+                }
+                for ln in s.lines
+            ]
+        )
+        return
+    t = Table(
+        "stage",
+        "CQA",
+        "category",
+        "method",
+        "acceptance",
+        "alert",
+        "after release",
+        "compendial",
+        title=f"{s.name} v{s.version}",
+    )
+    for ln in s.lines:
+        t.add_row(
+            ln.stage,
+            ln.cqa,
+            ln.category,
+            ln.method,
+            f"{ln.acceptance} {ln.unit}".strip(),
+            str(ln.alert or ""),
+            "yes" if ln.after_release else "",
+            ", ".join(ln.compendial),
+        )
+    console.print(t)
+
+
+@app.command()
+def validate(files: list[Path] = typer.Argument(..., help="Specification YAML files")) -> None:
+    """Validate specification files; the first error names file, line and field."""
+    for f in files:
+        s = load_specification(f)
+        console.print(f"{f}: OK ({s.product} v{s.version}, {len(s.lines)} tests)")

@@ -1,0 +1,305 @@
+"""Lots, samples and results: every write goes through here, with its audit entries, in one transaction.
+
+The caller passes an open ``Session`` (``store.db.session_scope``): either everything a call does is
+committed with its audit trail, or nothing is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cgtqc import units
+from cgtqc.errors import InputError, PermissionDenied
+from cgtqc.lots.isbt128 import validate_din
+from cgtqc.results import Measurement
+from cgtqc.specs import Specification, evaluate, parse_specification, templates
+from cgtqc.specs.model import SpecLine
+from cgtqc.store import audit
+from cgtqc.store.models import Lot, Notification, Result, Sample, Signature, SpecificationRecord
+from cgtqc.store.users import get_user, require_role
+
+AUTOLOGOUS_PRODUCTS = ("car_t", "lv_hsc", "crispr_hsc")
+CHAIN_STEPS = ("collection", "manufacture", "infusion")
+
+
+def register_specification(session: Session, spec: Specification, username: str) -> SpecificationRecord:
+    """Store a specification version (its full text), refusing a changed text under an existing version."""
+    digest = hashlib.sha256(spec.text.encode()).hexdigest()
+    rec = session.execute(
+        select(SpecificationRecord).where(
+            SpecificationRecord.product == spec.product, SpecificationRecord.version == spec.version
+        )
+    ).scalar()
+    if rec is not None:
+        if rec.sha256 != digest:
+            raise InputError(
+                f"specification {spec.product} version {spec.version} is stored with different content; "
+                "give the edited specification a new version",
+                file=spec.path or None,
+            )
+        return rec
+    rec = SpecificationRecord(
+        product=spec.product, version=spec.version, name=spec.name, sha256=digest, text=spec.text
+    )
+    audit.add(session, rec, username, reason="specification version registered")
+    return rec
+
+
+def specification_for(session: Session, product: str, version: str | None = None) -> Specification:
+    """The stored specification of a product (a given version, else the newest), registering templates."""
+    q = select(SpecificationRecord).where(SpecificationRecord.product == product)
+    if version:
+        q = q.where(SpecificationRecord.version == version)
+    recs = list(session.execute(q).scalars())
+    if recs:
+        rec = max(recs, key=lambda r: [int(x) if x.isdigit() else x for x in r.version.split(".")])
+        return parse_specification(rec.text, source=f"{rec.product} v{rec.version}")
+    tpl = templates().get(product)
+    if tpl is None or (version and tpl.version != version):
+        raise InputError(
+            f"no specification for product {product!r}" + (f" version {version}" if version else "")
+        )
+    register_specification(session, tpl, "system")
+    return tpl
+
+
+def get_lot(session: Session, lot_number: str) -> Lot:
+    lot = session.execute(select(Lot).where(Lot.lot_number == lot_number)).scalar()
+    if lot is None:
+        raise InputError(f"no lot {lot_number!r}")
+    return lot
+
+
+def create_lot(
+    session: Session,
+    username: str,
+    lot_number: str,
+    product: str,
+    site: str,
+    spec_version: str | None = None,
+    din: str | None = None,
+    coi_id: str | None = None,
+) -> Lot:
+    """Create a lot under a specification version; autologous lots need a DIN and a chain-of-identity id."""
+    user = get_user(session, username)
+    require_role(user, "analyst", "qa", "admin")
+    spec = specification_for(session, product, spec_version)
+    if session.execute(select(Lot).where(Lot.lot_number == lot_number)).scalar():
+        raise InputError(f"lot {lot_number!r} exists already")
+    din13 = validate_din(din) if din else None
+    if product in AUTOLOGOUS_PRODUCTS and (din13 is None or not coi_id):
+        raise InputError(
+            "an autologous lot needs the donation identification number (--din) and a chain-of-identity id "
+            "(--coi)",
+            place=f"lot {lot_number}",
+        )
+    lot = Lot(
+        lot_number=lot_number,
+        product=product,
+        spec_version=spec.version,
+        site=site,
+        din=din13,
+        coi_id=coi_id,
+        created_by=username,
+    )
+    audit.add(session, lot, username, reason="lot created")
+    if coi_id:
+        for step in CHAIN_STEPS:
+            add_sample(
+                session,
+                username,
+                lot,
+                f"{coi_id}-{step[:3].upper()}",
+                stage=step,
+                chain_step=step,
+                description=f"chain of identity: {step}",
+            )
+    return lot
+
+
+def add_sample(
+    session: Session,
+    username: str,
+    lot: Lot,
+    sample_code: str,
+    stage: str = "release",
+    description: str = "",
+    chain_step: str | None = None,
+) -> Sample:
+    s = Sample(
+        lot_id=lot.id, sample_code=sample_code, stage=stage, description=description, chain_step=chain_step
+    )
+    audit.add(session, s, username, reason="sample registered")
+    return s
+
+
+def verify_identity(lot: Lot, din: str, coi_id: str) -> None:
+    """Infusion check: the scanned DIN and chain-of-identity id must match the lot's."""
+    scanned = validate_din(din)
+    if lot.din != scanned or lot.coi_id != coi_id:
+        raise PermissionDenied(
+            f"identity mismatch for lot {lot.lot_number}: label DIN {scanned}/{coi_id}, "
+            f"lot DIN {lot.din}/{lot.coi_id}; do not infuse"
+        )
+
+
+def _fmt(x: float | None) -> str | None:
+    return None if x is None else repr(float(x))
+
+
+def _validate_value(line: SpecLine, m: Measurement) -> None:
+    place = f"result {m.cqa}"
+    if line.acceptance.qualitative:
+        if m.value is not None and not isinstance(m.value, str):
+            raise InputError(
+                f"{m.cqa} is qualitative; give an outcome such as {line.acceptance}", place=place
+            )
+        return
+    if m.value is not None:
+        try:
+            v = float(m.value)
+        except (TypeError, ValueError):
+            raise InputError(f"{m.value!r} is not a number", place=place) from None
+        if v != v or v in (float("inf"), float("-inf")):
+            raise InputError(f"{m.value!r} is not a finite number", place=place)
+    try:
+        units.convert(1.0, m.unit, line.unit)
+    except InputError as exc:
+        raise InputError(exc.message, place=place) from None
+
+
+def current_results(lot: Lot) -> dict[tuple[str, str], Result]:
+    """The result that counts for each (CQA, stage): a follow-up supersedes the pending row it completes."""
+    out: dict[tuple[str, str], Result] = {}
+    for r in lot.results:
+        key = (r.cqa, r.stage)
+        if key not in out or r.follows_up == out[key].id:
+            out[key] = r
+    return out
+
+
+def to_measurement(r: Result) -> Measurement:
+    """Rebuild the engine-level Measurement a stored result came from."""
+    from cgtqc.results import Provenance, ValidityCheck
+
+    value: float | str | None = r.value
+    if r.value is not None and r.numeric:
+        value = float(r.value)
+    return Measurement(
+        cqa=r.cqa,
+        value=value,
+        unit=r.unit,
+        provenance=Provenance.from_dict(json.loads(r.provenance_json)),
+        checks=[ValidityCheck(**c) for c in json.loads(r.checks_json)],
+        ci_low=float(r.ci_low) if r.ci_low else None,
+        ci_high=float(r.ci_high) if r.ci_high else None,
+        loq=float(r.loq) if r.loq else None,
+    )
+
+
+@dataclass(frozen=True)
+class AddedResult:
+    result: Result
+    voided_signatures: int
+    follow_up: bool
+
+
+def add_result(
+    session: Session,
+    username: str,
+    lot_number: str,
+    m: Measurement,
+    stage: str = "release",
+    rationale: str = "",
+    replace_reason: str | None = None,
+) -> AddedResult:
+    """Record a result. Changing an existing one needs a reason and voids the lot's signatures visibly.
+
+    A result whose specification line allows it to arrive after release may be entered as pending (value
+    None) with a written rationale; its final value, entered after release, becomes a follow-up row with its
+    own verdict and a notification on the lot.
+    """
+    from cgtqc.lots.disposition import void_signatures
+
+    user = get_user(session, username)
+    require_role(user, "analyst", "reviewer", "qa")
+    lot = get_lot(session, lot_number)
+    spec = specification_for(session, lot.product, lot.spec_version)
+    try:
+        line = spec.line(m.cqa, stage)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0]), place=f"lot {lot_number}") from None
+    _validate_value(line, m)
+    if m.value is None and not (line.after_release and rationale.strip()):
+        raise InputError(
+            "a pending result needs a specification line that allows results after release and a rationale",
+            place=f"result {m.cqa}",
+        )
+    fields = dict(
+        value=None if m.value is None else (m.value if isinstance(m.value, str) else repr(float(m.value))),
+        numeric=not line.acceptance.qualitative,
+        unit=units.normalize_unit(m.unit),
+        ci_low=_fmt(m.ci_low),
+        ci_high=_fmt(m.ci_high),
+        loq=_fmt(m.loq),
+        checks_json=json.dumps([c.to_dict() for c in m.checks], sort_keys=True),
+        provenance_json=json.dumps(m.provenance.to_dict(), sort_keys=True),
+        rationale=rationale,
+    )
+    existing = current_results(lot).get((m.cqa, stage))
+    if existing is not None and existing.value is None and lot.status == "released":
+        row = Result(
+            lot_id=lot.id, cqa=m.cqa, stage=stage, entered_by=username, follows_up=existing.id, **fields
+        )
+        audit.add(session, row, username, reason="post-release follow-up result")
+        verdict = evaluate(line, m)
+        severity = "alert" if verdict.verdict in ("fail", "invalid") else "info"
+        note = Notification(
+            lot_id=lot.id,
+            severity=severity,
+            message=f"follow-up {m.cqa}: {verdict.reportable} -> {verdict.verdict}"
+            + (
+                " - product released at risk is OUT OF SPECIFICATION: notify the treating site"
+                if severity == "alert"
+                else ""
+            ),
+        )
+        audit.add(session, note, username, reason="follow-up verdict notification")
+        session.refresh(lot)
+        return AddedResult(row, 0, True)
+    if existing is not None:
+        if existing.value is not None and not (replace_reason and replace_reason.strip()):
+            raise InputError(
+                f"{m.cqa} ({stage}) already has a result; give a reason to replace it",
+                place=f"lot {lot_number}",
+            )
+        reason = replace_reason or "pending result completed"
+        audit.update(
+            session,
+            existing,
+            {**fields, "entered_by": username, "reviewed_by": None, "reviewed_at": None},
+            username,
+            reason,
+        )
+        voided = void_signatures(session, lot, username, f"result {m.cqa} ({stage}) changed: {reason}")
+        return AddedResult(existing, voided, False)
+    row = Result(lot_id=lot.id, cqa=m.cqa, stage=stage, entered_by=username, **fields)
+    audit.add(session, row, username, reason="result entered")
+    voided = void_signatures(session, lot, username, f"result {m.cqa} ({stage}) added after signing")
+    session.refresh(lot)
+    return AddedResult(row, voided, False)
+
+
+def signatures_of(session: Session, lot: Lot) -> list[Signature]:
+    q = select(Signature).where(Signature.record_type == "lot", Signature.record_id == lot.id)
+    return list(session.execute(q.order_by(Signature.id)).scalars())
+
+
+def notifications_of(session: Session, lot: Lot) -> list[Notification]:
+    q = select(Notification).where(Notification.lot_id == lot.id).order_by(Notification.id)
+    return list(session.execute(q).scalars())
