@@ -43,7 +43,6 @@ def _register_groups() -> None:
             register(app)
 
 
-
 @app.command()
 def version() -> None:
     """Print the cgtqc version."""
