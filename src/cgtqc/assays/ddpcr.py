@@ -13,19 +13,22 @@ Rules (see docs/ddpcr.md and the reference notes):
 
 Automatic thresholds (``auto_threshold``), one channel at a time:
 
-1. Histogram the amplitudes in 256 bins between the 0.1th and 99.9th percentiles and smooth it with a
+1. Histogram the amplitudes in 256 bins between the 0.1th percentile and the maximum and smooth it with a
    Gaussian kernel of 2 bins.
 2. Peaks are local maxima with a prominence of at least 0.2% of the highest peak and 2 droplets per bin.
-   The negative cluster is the lowest-amplitude peak holding at least 1% of the highest peak's height.
-3. If a peak lies above the negative one, take the highest such peak as the positive cluster, with its
-   SD estimated from the droplets above its peak (half-normal: median distance / 0.6745, untouched by
-   rain and by crosstalk clusters, which sit below). The threshold is the larger of (a) the positive
-   peak − ``positive_sd`` (default 6) × that SD (``positive_edge``) and (b) the density valley between
-   the two peaks, the middle of the run of lowest-density bins nearest the positive peak (``valley``,
-   which wins when the clusters are poorly separated).
+   The negative cluster is the lowest-amplitude peak holding at least 1% of the highest peak's height;
+   its SD comes from the droplets below its peak (half-normal: median distance / 0.6745). Only peaks
+   above the negative peak + ``fallback_sd`` × that SD count as positive clusters, so a crosstalk
+   shoulder or noise inside the negative cluster is never taken for positives.
+3. If such a peak exists, take the highest one as the positive cluster, with its SD estimated from the
+   droplets above its peak (untouched by rain and by crosstalk clusters, which sit below). The
+   threshold is the larger of (a) the positive peak − ``positive_sd`` (default 6) × that SD
+   (``positive_edge``) and (b) the density valley between the two peaks, the middle of the run of
+   lowest-density bins nearest the positive peak (``valley``, which wins when the clusters are poorly
+   separated).
 4. Otherwise (no positive cluster: blank, rare positives, a negative control) the fallback threshold is
-   the negative peak + ``fallback_sd`` (default 6) × the negative cluster's SD, estimated from the
-   droplets below the peak (a half-normal, untouched by positives or rain).
+   the highest negative-side peak (the negative peak, or a crosstalk shoulder within ``fallback_sd``
+   SD of it) + ``fallback_sd`` (default 6) × the negative cluster's SD.
 
 A single cluster is always taken as negative, so a fully saturated channel needs a user threshold.
 """
@@ -164,7 +167,7 @@ def auto_threshold(
             f"channel {channel}: {x.size} droplets are too few for an automatic threshold "
             f"(need {MIN_DROPLETS_FOR_AUTO_THRESHOLD}); give the threshold"
         )
-    lo, hi = np.percentile(x, [0.1, 99.9])
+    lo, hi = float(np.percentile(x, 0.1)), float(x.max())
     if hi <= lo:
         hi = lo + 1.0
     counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
@@ -174,7 +177,10 @@ def auto_threshold(
     peaks = peaks - 1
     strong = [p for p in peaks if d[p] >= 0.01 * d.max()]
     neg = int(strong[0]) if strong else int(np.argmax(d))
-    above = [int(p) for p in peaks if p > neg]
+    m0 = float(centres[neg])
+    sd0 = _half_sd(m0 - x[x < m0], edges[1] - edges[0])
+    # a positive cluster must clear the negative one's tail (crosstalk shifts it by a few SD only)
+    above = [int(p) for p in peaks if centres[p] > m0 + fallback_sd * sd0]
     if above:
         pos = max(above, key=lambda p: d[p])
         seg = d[neg : pos + 1]
@@ -198,14 +204,13 @@ def auto_threshold(
             "valley",
             f"valley between negative peak {centres[neg]:.0f} and positive peak {p1:.0f}",
         )
-    m0 = float(centres[neg])
-    sd = _half_sd(m0 - x[x < m0], edges[1] - edges[0])
-    value = m0 + fallback_sd * sd
+    top = max(float(centres[p]) for p in [neg, *peaks] if p >= neg)  # crosstalk shoulder, if any
+    value = top + fallback_sd * sd0
     return Threshold(
         channel,
         value,
         "fallback_sd",
-        f"no positive cluster: negative peak {m0:.0f} + {fallback_sd:g} x SD {sd:.0f}",
+        f"no positive cluster: top negative-side peak {top:.0f} + {fallback_sd:g} x SD {sd0:.0f}",
     )
 
 
@@ -618,3 +623,28 @@ def select_wells(wells: list[DdpcrWell], target: str, sample: str | None = None)
     if sample is not None:
         chosen = [w for w in chosen if w.sample == sample]
     return chosen
+
+
+def merge_by_sample(wells: list[DdpcrWell], target: str) -> dict[str, MergedWell]:
+    """Merge the wells of one target per sample (file order kept); InputError when none match."""
+    chosen = select_wells(wells, target)
+    if not chosen:
+        names = sorted({w.target for w in wells})
+        raise InputError(f"no well of target {target!r} (targets present: {', '.join(names)}; or ch1/ch2)")
+    groups: dict[str, list[DdpcrWell]] = {}
+    for w in chosen:
+        groups.setdefault(w.sample, []).append(w)
+    return {sample: merge_wells(ws) for sample, ws in groups.items()}
+
+
+def resolve_droplet_volume(droplet_volume_nl: float | None = None, preset: str | None = None) -> float:
+    """The droplet volume from an explicit value, a software preset, or the 0.85 nL default."""
+    if droplet_volume_nl is not None and preset is not None:
+        raise InputError("give either a droplet volume or a preset, not both")
+    if preset is not None:
+        if preset not in DROPLET_VOLUME_PRESETS_NL:
+            raise InputError(
+                f"unknown droplet volume preset {preset!r} (known: {', '.join(DROPLET_VOLUME_PRESETS_NL)})"
+            )
+        return DROPLET_VOLUME_PRESETS_NL[preset]
+    return DEFAULT_DROPLET_VOLUME_NL if droplet_volume_nl is None else droplet_volume_nl

@@ -38,6 +38,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "ch1n_ch2p": ("ch1-ch2+",),
     "ch1n_ch2n": ("ch1-ch2-",),
     "threshold": ("threshold", "threshold1"),
+    "cnv": ("cnv",),
+    "poisson_cnv_high": ("poissoncnvmax",),
+    "poisson_cnv_low": ("poissoncnvmin",),
     "merged_wells": ("mergedwells",),
 }
 _NUMERIC = (
@@ -47,6 +50,9 @@ _NUMERIC = (
     "total_ci_high",
     "total_ci_low",
     "threshold",
+    "cnv",
+    "poisson_cnv_high",
+    "poisson_cnv_low",
 )
 _COUNTS = ("positives", "negatives", "accepted_droplets", "ch1p_ch2p", "ch1p_ch2n", "ch1n_ch2p", "ch1n_ch2n")
 
@@ -96,6 +102,9 @@ class WellRecord:
     ch1n_ch2p: int | None = None
     ch1n_ch2n: int | None = None
     threshold: float | None = None
+    cnv: float | None = None
+    poisson_cnv_low: float | None = None
+    poisson_cnv_high: float | None = None
     merged_wells: str = ""
     line: int = 0
 
