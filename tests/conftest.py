@@ -48,7 +48,9 @@ def postgres_url():
         pytest.skip("PostgreSQL is not installed")
     import tempfile
 
-    root = Path(tempfile.mkdtemp(prefix="cgtqc-pg-"))  # outside pytest's private tmp, which postgres cannot enter
+    root = Path(
+        tempfile.mkdtemp(prefix="cgtqc-pg-")
+    )  # outside pytest's private tmp, which postgres cannot enter
     data, sock = root / "data", root / "sock"
     sock.mkdir()
     run_as: list[str] = []
@@ -59,11 +61,27 @@ def postgres_url():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    subprocess.run([*run_as, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
-                   check=True, capture_output=True)
-    subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-                    f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*run_as, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *run_as,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     for _ in range(50):
         try:
@@ -72,6 +90,7 @@ def postgres_url():
         except OSError:
             time.sleep(0.1)
     yield url
-    subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                   capture_output=True)
+    subprocess.run(
+        [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+    )
     shutil.rmtree(root, ignore_errors=True)

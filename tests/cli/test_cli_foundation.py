@@ -34,9 +34,19 @@ def test_demo_outcomes(demo):
     lots = run("lot", "list", "--json", "--db", str(demo / "cgtqc.db")).stdout
     assert '"status": "released"' in lots and '"status": "rejected"' in lots
     assert sorted(p.name for p in (demo / "coa").glob("*.pdf")) == sorted(
-        f"{n}.pdf" for n in ("CART-26-0101", "LVHSC-26-0042", "EDHSC-26-0007", "AAV9-26-0315", "LVV-26-0088",
-                             "MSC-26-0019"))
-    assert all((demo / "coa" / p).read_bytes()[:5] == b"%PDF-" for p in os.listdir(demo / "coa") if p.endswith("pdf"))
+        f"{n}.pdf"
+        for n in (
+            "CART-26-0101",
+            "LVHSC-26-0042",
+            "EDHSC-26-0007",
+            "AAV9-26-0315",
+            "LVV-26-0088",
+            "MSC-26-0019",
+        )
+    )
+    assert all(
+        (demo / "coa" / p).read_bytes()[:5] == b"%PDF-" for p in os.listdir(demo / "coa") if p.endswith("pdf")
+    )
     ev = run("release", "evaluate", "MSC-26-0019", "--json", "--db", str(demo / "cgtqc.db")).stdout
     assert '"verdict": "fail"' in ev
 
@@ -45,13 +55,16 @@ def test_audit_verify_passes_on_demo(demo):
     assert "intact" in run("audit", "verify", "--db", str(demo / "cgtqc.db")).stdout
 
 
-@pytest.mark.parametrize("sql, expect", [
-    ("UPDATE results SET value = '99.9' WHERE id = 5", "results #5 field 'value'"),
-    ("DELETE FROM results WHERE id = 7", "results #7 was deleted outside cgtqc"),
-    ("UPDATE audit_trail SET new_value = '\"97\"' WHERE id = 40", "audit entry #40: content changed"),
-    ("DELETE FROM audit_trail WHERE id = 30", "audit entry #31: previous-entry hash does not match"),
-    ("UPDATE lots SET status = 'released' WHERE lot_number = 'LVV-26-0088'", "field 'status'"),
-])
+@pytest.mark.parametrize(
+    "sql, expect",
+    [
+        ("UPDATE results SET value = '99.9' WHERE id = 5", "results #5 field 'value'"),
+        ("DELETE FROM results WHERE id = 7", "results #7 was deleted outside cgtqc"),
+        ("UPDATE audit_trail SET new_value = '\"97\"' WHERE id = 40", "audit entry #40: content changed"),
+        ("DELETE FROM audit_trail WHERE id = 30", "audit entry #31: previous-entry hash does not match"),
+        ("UPDATE lots SET status = 'released' WHERE lot_number = 'LVV-26-0088'", "field 'status'"),
+    ],
+)
 def test_audit_verify_names_first_broken_entry(demo, tmp_path, sql, expect):
     db = tmp_path / "tampered.db"
     shutil.copy(demo / "cgtqc.db", db)
@@ -66,18 +79,25 @@ def _fresh_db(tmp_path: Path) -> str:
     db = str(tmp_path / "w.db")
     run("init", "--db", db)
     for name, role in [("ann", "analyst"), ("rex", "reviewer")]:
-        subprocess.run([*CGTQC, "user", "add", name, "--name", name.title(), "--role", role, "--db", db],
-                       env={**ENV, "CGTQC_NEW_PASSWORD": "password-123"}, check=True, capture_output=True)
+        subprocess.run(
+            [*CGTQC, "user", "add", name, "--name", name.title(), "--role", role, "--db", db],
+            env={**ENV, "CGTQC_NEW_PASSWORD": "password-123"},
+            check=True,
+            capture_output=True,
+        )
     run("lot", "create", "V1", "--product", "lv_vector", "--site", "S", "--user", "ann", "--db", db)
     return db
 
 
-@pytest.mark.parametrize("args, message", [
-    (["endotoxin", "abc", "--unit", "EU/mL"], "'abc' is not a number"),
-    (["endotoxin", "0.2", "--unit", "furlongs"], "unknown unit 'furlongs'"),
-    (["endotoxin", "0.2", "--unit", "%"], "'%' cannot be converted to 'EU/mL'"),
-    (["viability", "90", "--unit", "%"], "has no test 'viability'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["endotoxin", "abc", "--unit", "EU/mL"], "'abc' is not a number"),
+        (["endotoxin", "0.2", "--unit", "furlongs"], "unknown unit 'furlongs'"),
+        (["endotoxin", "0.2", "--unit", "%"], "'%' cannot be converted to 'EU/mL'"),
+        (["viability", "90", "--unit", "%"], "has no test 'viability'"),
+    ],
+)
 def test_bad_manual_entry_one_line_error_nothing_written(tmp_path, args, message):
     db = _fresh_db(tmp_path)
     before = sqlite3.connect(db).execute("SELECT count(*) FROM audit_trail").fetchone()[0]
@@ -99,8 +119,10 @@ def test_manual_entry_converts_units(tmp_path):
 
 def test_invalid_spec_file_one_line(tmp_path):
     f = tmp_path / "s.yaml"
-    f.write_text("product: x\nname: X\nversion: '1'\nmodality: msc\ntests:\n  - cqa: viability\n"
-                 "    acceptance: '>= 70.0'\n    unit: nonsense\n")
+    f.write_text(
+        "product: x\nname: X\nversion: '1'\nmodality: msc\ntests:\n  - cqa: viability\n"
+        "    acceptance: '>= 70.0'\n    unit: nonsense\n"
+    )
     p = run("spec", "validate", str(f), ok=False)
     assert p.returncode == 2 and p.stderr.count("\n") == 1
     assert "s.yaml: line 8, field 'unit': unknown unit 'nonsense'" in p.stderr

@@ -16,10 +16,24 @@ from cgtqc.store.models import Result
 from cgtqc.store.users import create_user
 
 PW = "correct-horse"
-GOOD = {"viable_cell_count": 900.0, "transduced_cells_pct": 40.0, "appearance": "Conforms", "viability": 92.0,
-        "cd3_pct": 95.0, "car_positive_pct": 35.0, "cd4_cd8_ratio": 1.1, "car_t_dose": 1.5, "vcn": 2.0,
-        "transgene_identity": "Conforms", "potency_ifng": 100.0, "rcl": "Not detected", "residual_beads": 3.0,
-        "endotoxin": 0.1, "sterility_rapid": "No growth", "mycoplasma": "Not detected"}
+GOOD = {
+    "viable_cell_count": 900.0,
+    "transduced_cells_pct": 40.0,
+    "appearance": "Conforms",
+    "viability": 92.0,
+    "cd3_pct": 95.0,
+    "car_positive_pct": 35.0,
+    "cd4_cd8_ratio": 1.1,
+    "car_t_dose": 1.5,
+    "vcn": 2.0,
+    "transgene_identity": "Conforms",
+    "potency_ifng": 100.0,
+    "rcl": "Not detected",
+    "residual_beads": 3.0,
+    "endotoxin": 0.1,
+    "sterility_rapid": "No growth",
+    "mycoplasma": "Not detected",
+}
 DIN = "W123426000009"
 DIN_FULL = DIN + check_character(DIN)
 
@@ -45,8 +59,9 @@ def url(request, tmp_path):
 
 def m(cqa, value, unit=None):
     spec = templates()["car_t"]
-    return Measurement(cqa, value, spec.line(cqa, None).unit if unit is None else unit,
-                       Provenance("test", __version__))
+    return Measurement(
+        cqa, value, spec.line(cqa, None).unit if unit is None else unit, Provenance("test", __version__)
+    )
 
 
 def enter_all(u, lot_number="L1", skip=(), **over):
@@ -159,8 +174,11 @@ def test_pending_not_allowed_for_tests_required_before_release(url):
 def test_bad_input_writes_nothing(url):
     with session_scope(url) as s:
         service.create_lot(s, "ann", "L3", "car_t", "Site A", din=DIN_FULL, coi_id="COI-3")
-    for bad, match in [(m("viability", "abc"), "not a number"), (m("endotoxin", 0.1, "%"), "cannot be converted"),
-                       (m("endotoxin", 0.1, "parsecs"), "unknown unit")]:
+    for bad, match in [
+        (m("viability", "abc"), "not a number"),
+        (m("endotoxin", 0.1, "%"), "cannot be converted"),
+        (m("endotoxin", 0.1, "parsecs"), "unknown unit"),
+    ]:
         with pytest.raises(InputError, match=match), session_scope(url) as s:
             service.add_result(s, "ann", "L3", bad)
     with session_scope(url) as s:

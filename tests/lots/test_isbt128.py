@@ -42,6 +42,6 @@ def test_matches_power_of_two_weighting(din):
 @settings(max_examples=200, deadline=None)
 @given(st.from_regex(r"[A-Z0-9][0-9]{12}", fullmatch=True), st.integers(0, 12), st.sampled_from("0123456789"))
 def test_single_substitution_detected(din, pos, digit):
-    changed = din[:pos] + digit + din[pos + 1:]
+    changed = din[:pos] + digit + din[pos + 1 :]
     if changed != din:
         assert check_character(changed) != check_character(din)

@@ -12,8 +12,16 @@ from cgtqc.specs.rounding import round_decimals, round_significant
 
 
 def line(acceptance: str, unit: str = "%", alert: str | None = None, **kw) -> SpecLine:
-    return SpecLine(cqa="x", name="x", category="purity", method="m", unit=unit,
-                    acceptance=Criterion.parse(acceptance), alert=Criterion.parse(alert) if alert else None, **kw)
+    return SpecLine(
+        cqa="x",
+        name="x",
+        category="purity",
+        method="m",
+        unit=unit,
+        acceptance=Criterion.parse(acceptance),
+        alert=Criterion.parse(alert) if alert else None,
+        **kw,
+    )
 
 
 def meas(value, unit="%", checks=(), loq=None) -> Measurement:
@@ -44,7 +52,10 @@ def test_ph_eur_significant_figures():
     assert round_significant(2.449e13, 2) == Decimal("2.4E+13")
     e = evaluate(line("1.6e13 - 2.4e13", unit="vg/mL", rounding="ph_eur"), meas(2.449e13, "vg/mL"))
     assert (e.verdict, e.reportable) == ("pass", "2.4E13")
-    assert evaluate(line("1.6e13 - 2.4e13", unit="vg/mL", rounding="ph_eur"), meas(2.45e13, "vg/mL")).verdict == "fail"
+    assert (
+        evaluate(line("1.6e13 - 2.4e13", unit="vg/mL", rounding="ph_eur"), meas(2.45e13, "vg/mL")).verdict
+        == "fail"
+    )
 
 
 def test_exclusive_bound():
@@ -73,7 +84,9 @@ def test_pending_without_value():
 
 
 def test_unit_conversion_and_mismatch():
-    assert evaluate(line(">= 1.0e13", unit="vg/mL", rounding="ph_eur"), meas(2.0e16, "vg/L")).verdict == "pass"
+    assert (
+        evaluate(line(">= 1.0e13", unit="vg/mL", rounding="ph_eur"), meas(2.0e16, "vg/L")).verdict == "pass"
+    )
     with pytest.raises(UnitError):
         evaluate(line("<= 0.5", unit="EU/mL"), meas(0.1, "%"))
 

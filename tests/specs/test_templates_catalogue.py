@@ -1,4 +1,4 @@
-"""Every packaged template loads, covers its modality, and evaluates; loading errors name file, line, field."""
+"""Packaged templates load, cover their modality and evaluate; errors name file, line and field."""
 
 import pytest
 
@@ -33,7 +33,8 @@ def test_template_lines_are_complete_and_evaluate(product):
         m = Measurement(ln.cqa, value, unit, Provenance("test", __version__))
         # a result sitting on an inclusive limit conforms (limits are inclusive unless written < or >)
         inclusive = ln.acceptance.qualitative or (
-            ln.acceptance.low_inclusive if ln.acceptance.low else ln.acceptance.high_inclusive)
+            ln.acceptance.low_inclusive if ln.acceptance.low else ln.acceptance.high_inclusive
+        )
         assert evaluate(ln, m).verdict in (("pass", "oot") if inclusive else ("fail",))
 
 
@@ -52,14 +53,17 @@ tests:
 """
 
 
-@pytest.mark.parametrize("text, line, field", [
-    (BASE + "    unit: furlongs\n", 8, "unit"),
-    (BASE.replace('">= 80.0"', '">= 80,0"'), 7, "acceptance"),
-    (BASE.replace("cqa: viability", "cqa: vibility"), 6, "cqa"),
-    (BASE + "    colour: red\n", 8, "colour"),
-    (BASE.replace('">= 80.0"', "Not detected"), 7, "acceptance"),
-    (BASE.replace('">= 80.0"', "80.0"), 7, "acceptance"),
-])
+@pytest.mark.parametrize(
+    "text, line, field",
+    [
+        (BASE + "    unit: furlongs\n", 8, "unit"),
+        (BASE.replace('">= 80.0"', '">= 80,0"'), 7, "acceptance"),
+        (BASE.replace("cqa: viability", "cqa: vibility"), 6, "cqa"),
+        (BASE + "    colour: red\n", 8, "colour"),
+        (BASE.replace('">= 80.0"', "Not detected"), 7, "acceptance"),
+        (BASE.replace('">= 80.0"', "80.0"), 7, "acceptance"),
+    ],
+)
 def test_loading_errors_name_line_and_field(text, line, field):
     with pytest.raises(SpecificationError) as exc:
         parse_specification(text, "bad.yaml")
