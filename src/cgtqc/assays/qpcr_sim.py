@@ -251,6 +251,7 @@ def write_rdml(
 
     targets = list(dict.fromkeys(w.target for w in wells))
     samples = {w.sample: w for w in wells}
+    rows, cols = (8, 12) if len(wells) <= 96 else (16, 24)
     out = [
         f'<rdml xmlns="http://www.rdml.org" version="{version}">',
         f'<dye id="FAM"><dyeChemistry>{chemistry}</dyeChemistry></dye>'
@@ -272,11 +273,11 @@ def write_rdml(
     for t in targets:
         out.append(f'<target id={quoteattr(t)}><type>toi</type><dyeId id="FAM"/></target>')
     out.append(
-        '<experiment id="Simulated"><run id="Run 1"><pcrFormat><rows>8</rows><columns>12</columns>'
+        f'<experiment id="Simulated"><run id="Run 1"><pcrFormat><rows>{rows}</rows><columns>{cols}</columns>'
         "<rowLabel>ABC</rowLabel><columnLabel>123</columnLabel></pcrFormat>"
     )
     for w in wells:
-        pos = (ord(w.well[0]) - ord("A")) * 12 + int(w.well[1:])
+        pos = (ord(w.well[0]) - ord("A")) * cols + int(w.well[1:])
         adp = "".join(f"<adp><cyc>{c + 1}</cyc><fluor>{f:.3f}</fluor></adp>" for c, f in enumerate(w.fluor))
         cq = f"<cq>{w.cq:.3f}</cq>" if w.cq is not None else "<cq>-1</cq>"
         out.append(
@@ -326,3 +327,79 @@ def hit_rate_series(
             hits += cq is not None and cq <= cq_cutoff
         out.append((float(c), hits, replicates))
     return out
+
+
+Layout = list[tuple[str, str, str, float, float | None]]
+
+
+def mycoplasma_layout(
+    sample: str,
+    contaminated_copies: float = 0.0,
+    ic_copies: float = 500.0,
+    inhibition_cycles: float = 0.0,
+    positive_control_copies: float = 100.0,
+) -> Layout:
+    """Mycoplasma NAT plate: sample x3 (Mycoplasma and internal control), NTC x2, positive control x2.
+
+    Inhibition delays the internal control in the sample by ``inhibition_cycles`` (fewer effective copies).
+    """
+    ic_in_sample = ic_copies / 2.0**inhibition_cycles
+    return [
+        *replicate_layout([(sample, "Mycoplasma", "unkn", contaminated_copies, None)], 3),
+        *replicate_layout([(sample, "IC", "unkn", ic_in_sample, None)], 3),
+        *replicate_layout(
+            [("NTC", "Mycoplasma", "ntc", 0.0, None), ("NTC", "IC", "ntc", ic_copies, None)], 2
+        ),
+        *replicate_layout([("M. orale 10 CFU/mL", "Mycoplasma", "pos", positive_control_copies, None)], 2),
+    ]
+
+
+def virus_panel_layout(
+    sample: str,
+    targets: Sequence[str],
+    lods: dict[str, float],
+    present: dict[str, float] | None = None,
+    ic_copies: float = 500.0,
+) -> Layout:
+    """Adventitious-virus panel: sample x2 per target, NTC and pseudovirus positive control (3 x LOD)."""
+    rows: Layout = []
+    for t in targets:
+        rows += replicate_layout([(sample, t, "unkn", (present or {}).get(t, 0.0), None)], 2)
+        rows += [("NTC", t, "ntc", 0.0, None), (f"{t} pseudovirus", t, "pos", 3.0 * lods[t], None)]
+    rows += replicate_layout(
+        [(sample, "IC", "unkn", ic_copies, None), ("NTC", "IC", "ntc", ic_copies, None)], 2
+    )
+    return rows
+
+
+def tert_layout(sample: str, tert_copies: float = 0.0, reference_copies: float = 2e5) -> Layout:
+    """TERT RT-qPCR: sample x3 (TERT, GAPDH), no-RT, NTC, TERT-positive cell-line RNA x2."""
+    return [
+        *replicate_layout([(sample, "TERT", "unkn", tert_copies, None)], 3),
+        *replicate_layout([(sample, "GAPDH", "unkn", reference_copies, None)], 3),
+        (sample, "TERT", "nrt", 0.0, None),
+        ("NTC", "TERT", "ntc", 0.0, None),
+        *replicate_layout([("HEK293 RNA", "TERT", "pos", 2000.0, None)], 2),
+    ]
+
+
+HOST_DNA_COPIES_PER_PG = 300.0  # multi-copy host target (e.g. Alu) copies per pg genomic DNA
+
+
+def host_dna_layout(
+    sample: str,
+    pg_per_reaction: float,
+    spike_pg: float = 30.0,
+    standards_pg: Sequence[float] = (3000.0, 300.0, 30.0, 3.0, 0.3),
+) -> Layout:
+    """Host-DNA plate: genomic-DNA standards x3 (pg/reaction), sample x3, spiked sample x3, NTC x2."""
+    k = HOST_DNA_COPIES_PER_PG
+    rows: Layout = []
+    for i, pg in enumerate(standards_pg):
+        rows += replicate_layout([(f"STD {i + 1}", "hostDNA", "std", pg * k, pg)], 3)
+    rows += replicate_layout([(sample, "hostDNA", "unkn", pg_per_reaction * k, None)], 3)
+    rows += replicate_layout(
+        [(f"{sample} + spike", "hostDNA", "unkn", (pg_per_reaction + spike_pg) * k, None)], 3
+    )
+    rows += replicate_layout([("NTC", "hostDNA", "ntc", 0.0, None)], 2)
+    return rows

@@ -256,3 +256,12 @@ def records_from_rdml(doc: RdmlDocument) -> list[CqRecord]:
         for run in doc.runs
         for r in run.reactions
     ]
+
+
+def read_cq_records(path: str | Path) -> list[CqRecord]:
+    """Cq records from an RDML file (.rdml/.xml) or an instrument Cq table (.csv/.tsv/.txt/.xlsx)."""
+    from cgtqc.io.rdml import read_rdml
+
+    if Path(path).suffix.lower() in (".rdml", ".xml"):
+        return records_from_rdml(read_rdml(path))
+    return read_cq_table(path)
