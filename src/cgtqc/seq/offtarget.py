@@ -374,3 +374,20 @@ def nominate(
     prov = Provenance(ENGINE, __version__, params, [file_input(genome)])
     return NominationResult(guide.strip().upper(), pam.strip().upper(), pam_side, sites, total,
                             len(records), prov, checks)
+
+
+def collapse_sites(sites: list[OffTargetSite], distance: int = 0) -> list[OffTargetSite]:
+    """One site per genomic locus: alignments whose intervals overlap (or lie within ``distance`` bp),
+    on either strand, are one locus, represented by its best alignment (fewest mismatches + bulge
+    bases, then no bulge, then leftmost). Cas-OFFinder lists every alignment; verification needs loci.
+    """
+    ordered = sorted(sites, key=lambda s: (s.chrom, s.location, s.end))
+    groups: list[list[OffTargetSite]] = []
+    for s in ordered:
+        g = groups[-1] if groups else None
+        if g and g[0].chrom == s.chrom and s.location <= max(x.end for x in g) + distance:
+            g.append(s)
+        else:
+            groups.append([s])
+    return [min(g, key=lambda s: (s.mismatches + s.bulge_size, s.bulge_type != "X", s.location))
+            for g in groups]
