@@ -308,6 +308,7 @@ class GateCount:
     total_events: int
     gate_type: str
     quadrant_of: str | None = None
+    source_path: tuple[str, ...] = field(default=(), repr=False, compare=False)  # FlowKit's gate path
 
     @property
     def parent(self) -> str:
@@ -419,18 +420,22 @@ def _report_from_results(
     strategy: fk.GatingStrategy | None,
 ) -> GatingReport:
     df = results.report.sort_values(["level"], kind="stable")
+    quadrant_gates = {q for q in df["quadrant_parent"] if isinstance(q, str)}
     counts: dict[tuple[str, tuple[str, ...]], int] = {}
     gates: list[GateCount] = []
     membership: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
     for row in df.itertuples():
-        path = tuple(row.gate_path)
-        parent_key = (path[-1], path[:-1])
-        parent_count = total if path == (ROOT,) else counts[parent_key]
+        source = tuple(row.gate_path)
+        # a quadrant gate is not a population: its quadrants' children hang under the quadrant itself
+        path = tuple(p for p in source if p not in quadrant_gates)
+        parent_count = total if path == (ROOT,) else counts[(path[-1], path[:-1])]
         counts[(row.gate_name, path)] = int(row.count)
         quad = row.quadrant_parent if isinstance(row.quadrant_parent, str) else None
-        gates.append(GateCount(row.gate_name, path, int(row.count), parent_count, total, row.gate_type, quad))
+        gates.append(
+            GateCount(row.gate_name, path, int(row.count), parent_count, total, row.gate_type, quad, source)
+        )
         membership[(row.gate_name, path)] = np.asarray(
-            results.get_gate_membership(row.gate_name, gate_path=path), dtype=bool
+            results.get_gate_membership(row.gate_name, gate_path=source), dtype=bool
         )
     gates.sort(key=lambda g: (*g.path, g.name))
     return GatingReport(
@@ -536,7 +541,7 @@ def gate_events(
         raise InputError("the report holds no sample to plot", file=report.gating_file)
     g = report.gate(name, path)
     gate_name = g.quadrant_of or g.name
-    gate = report.strategy.get_gate(gate_name, gate_path=g.path)
+    gate = report.strategy.get_gate(gate_name, gate_path=g.source_path or g.path)
     sample = report.sample
     ids, cols = [], []
     for dim in gate.dimensions:
