@@ -481,3 +481,37 @@ def dose_response_from_plate(
     if not d:
         raise InputError(f"layout has no wells with role {', '.join(roles)}", file=layout.path)
     return DoseResponseData(tuple(d), tuple(r), tuple(g), tuple(places), (plate.path, layout.path))
+
+
+def read_numeric_table(
+    path: str | Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[dict[str, float]]:
+    """Rows of a CSV as floats for the named columns (case-insensitive); each row also gets '_line'."""
+    path = Path(path)
+    rows = _rows(path)
+    head = [h.strip().lower() for h in rows[0]]
+    missing = [c for c in columns if c.lower() not in head]
+    if missing:
+        raise InputError(
+            f"missing column(s) {', '.join(missing)} (columns: {', '.join(rows[0])})",
+            file=path,
+            place="line 1",
+        )
+    wanted = [c for c in columns + optional if c.lower() in head]
+    out = []
+    for lineno, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        rec: dict[str, float] = {"_line": float(lineno)}
+        for c in wanted:
+            i = head.index(c.lower())
+            v = _number(row[i] if i < len(row) else "", file=path, place=f"line {lineno}, column {c!r}")
+            if v is None:
+                if c in optional:
+                    continue
+                raise InputError("empty value", file=path, place=f"line {lineno}, column {c!r}")
+            rec[c] = v
+        out.append(rec)
+    if not out:
+        raise InputError("no data rows", file=path)
+    return out
