@@ -161,3 +161,42 @@ def potency_plate(
     export = write_grid(out_dir / f"{name}_plate.csv", reads, 96, preamble=("Reader,simulated", ""))
     layout = write_layout(out_dir / f"{name}_layout.csv", entries)
     return GeneratedRun(export, layout, {"relative_potency": relative_potency, "ed50_ref": ed50_ref})
+
+
+def ratio_plate(
+    out_dir: str | Path,
+    *,
+    percent_by_ratio: dict[float, float],
+    low: float,
+    high: float,
+    inhibition: bool,
+    roles: tuple[str, str],
+    replicates: int = 3,
+    cv: float = 0.04,
+    seed: int = 4,
+    name: str = "ratio",
+) -> GeneratedRun:
+    """A plate of ratio-dependent percentages: MSC suppression (``inhibition`` True, roles unstimulated /
+    stimulated) or CAR-T killing (roles spontaneous / maximum); truth is ``percent_by_ratio``."""
+    rng = np.random.default_rng(seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries: list[LayoutEntry] = []
+    reads: dict[str, float | str] = {}
+    wells = _wells(96)
+
+    def put(role: str, mean: float, dose: float | None, rep: int) -> None:
+        w = next(wells)
+        entries.append(LayoutEntry(w, role, "LOT" if role == "sample" else role.upper(), dose, rep))
+        reads[w] = mean * float(np.exp(rng.normal(0, cv)))
+
+    for rep in range(1, replicates + 1):
+        put(roles[0], low, None, rep)
+        put(roles[1], high, None, rep)
+    for ratio, pct in percent_by_ratio.items():
+        frac = 1 - pct / 100 if inhibition else pct / 100
+        for rep in range(1, replicates + 1):
+            put("sample", low + frac * (high - low), ratio, rep)
+    export = write_grid(out_dir / f"{name}_plate.csv", reads, 96, preamble=("Reader,simulated", ""))
+    layout = write_layout(out_dir / f"{name}_layout.csv", entries)
+    return GeneratedRun(export, layout, {f"pct_at_{k:g}": v for k, v in percent_by_ratio.items()})
