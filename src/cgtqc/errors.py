@@ -17,7 +17,7 @@ class InputError(CgtqcError):
     """Bad input: a file or value that cannot be used, with where it is wrong."""
 
     def __init__(self, message: str, file: str | Path | None = None, place: str | None = None) -> None:
-        self.message = message
+        self.message = " ".join(str(message).split())  # always one line, whatever a library said
         self.file = str(file) if file is not None else None
         self.place = place
         super().__init__(self.__str__())
