@@ -31,16 +31,29 @@ def _root() -> None:
 
 
 def _register_groups() -> None:
+    """Mount every command module; one with ``PARENT = "group"`` goes under that group (``cgtqc editing
+    offtargets``), so an engine can extend another's commands without editing its module."""
+    groups: dict[str, typer.Typer] = {}
+    children: list[tuple[str, str, typer.Typer]] = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         sub = getattr(module, "app", None)
+        name = getattr(module, "NAME", info.name.replace("_", "-"))
         if isinstance(sub, typer.Typer):
-            app.add_typer(sub, name=getattr(module, "NAME", info.name.replace("_", "-")))
+            parent = getattr(module, "PARENT", None)
+            if parent:
+                children.append((parent, name, sub))
+            else:
+                groups[name] = sub
         register = getattr(module, "register", None)
         if callable(register):
             register(app)
+    for parent, name, sub in children:
+        groups[parent].add_typer(sub, name=name)
+    for name, sub in groups.items():
+        app.add_typer(sub, name=name)
 
 
 @app.command()
