@@ -1,0 +1,236 @@
+"""Streaming FASTQ reader (plain or gzip) and CRISPResso2's paired-read consensus.
+
+Reads come in chunks of records so memory stays bounded by the chunk size whatever the file size.
+Every record is checked (``@`` header, ``+`` separator, sequence and quality of equal length); a bad
+record raises :class:`InputError` naming the file, the record number and its first line.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cgtqc.errors import InputError
+
+
+@dataclass(frozen=True)
+class FastqRecord:
+    """One read: name (header without '@'), sequence, quality string."""
+
+    name: str
+    sequence: str
+    quality: str
+
+
+def _open(path: Path):
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="ascii", errors="replace", newline=None)
+    return open(path, encoding="ascii", errors="replace", newline=None)
+
+
+def read_fastq(path: str | Path) -> Iterator[FastqRecord]:
+    """Yield the records of a FASTQ file, validating each one."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=path)
+    n = 0
+    try:
+        with _open(path) as fh:
+            while True:
+                header = fh.readline()
+                if not header:
+                    break
+                if header.strip() == "":
+                    # tolerate trailing blank lines only
+                    rest = fh.read(4096)
+                    if rest.strip():
+                        raise InputError("blank line inside the file", file=path, place=f"record {n + 1}")
+                    break
+                seq = fh.readline()
+                plus = fh.readline()
+                qual = fh.readline()
+                n += 1
+                line = 4 * (n - 1) + 1
+                place = f"record {n} (line {line})"
+                if not header.startswith("@"):
+                    raise InputError(
+                        f"header does not start with '@': {header.strip()[:40]!r}", file=path, place=place
+                    )
+                if not qual:
+                    raise InputError("truncated record (fewer than 4 lines)", file=path, place=place)
+                if not plus.startswith("+"):
+                    raise InputError(
+                        f"third line does not start with '+': {plus.strip()[:40]!r}", file=path, place=place
+                    )
+                seq = seq.strip()
+                qual = qual.strip()
+                if len(seq) != len(qual):
+                    raise InputError(
+                        f"sequence length {len(seq)} differs from quality length {len(qual)}",
+                        file=path,
+                        place=place,
+                    )
+                yield FastqRecord(header[1:].strip(), seq, qual)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"cannot read: {exc}", file=path, place=f"after record {n}") from exc
+
+
+def read_chunks(path: str | Path, size: int = 50_000) -> Iterator[list[FastqRecord]]:
+    """Records in lists of at most ``size``."""
+    chunk: list[FastqRecord] = []
+    for rec in read_fastq(path):
+        chunk.append(rec)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _pair_name(name: str) -> str:
+    first = name.split()[0] if name.split() else name
+    if first.endswith(("/1", "/2")):
+        first = first[:-2]
+    return first
+
+
+def read_pairs(path1: str | Path, path2: str | Path) -> Iterator[tuple[FastqRecord, FastqRecord]]:
+    """Yield (R1, R2) records; the two files must list the same reads in the same order."""
+    it1 = read_fastq(path1)
+    it2 = read_fastq(path2)
+    n = 0
+    while True:
+        r1 = next(it1, None)
+        r2 = next(it2, None)
+        if r1 is None and r2 is None:
+            return
+        n += 1
+        if r1 is None or r2 is None:
+            short, other = (path1, path2) if r1 is None else (path2, path1)
+            raise InputError(
+                f"ends after {n - 1} reads but {Path(other).name} has more (mismatched pairs)",
+                file=short,
+                place=f"record {n}",
+            )
+        if _pair_name(r1.name) != _pair_name(r2.name):
+            raise InputError(
+                f"read names differ between the pair files: {r1.name.split()[0]!r} vs "
+                f"{r2.name.split()[0]!r} (mismatched pairs)",
+                file=path2,
+                place=f"record {n}",
+            )
+        yield r1, r2
+
+
+def count_records(path: str | Path) -> int:
+    """Number of records (validated)."""
+    return sum(1 for _ in read_fastq(path))
+
+
+def _greater_qual(n1: str, q1: str, n2: str, q2: str, r1_best: bool) -> tuple[str, bool, str]:
+    if n1 == n2:
+        return n1, False, (q1 if ord(q1) >= ord(q2) else q2)
+    if ord(q1) == ord(q2):
+        return (n1 if r1_best else n2), True, q2
+    if ord(q1) > ord(q2):
+        return n1, True, q1
+    return n2, True, q2
+
+
+def consensus_from_pairs(
+    aln1: str, ref1: str, score1: float, qual1: str, aln2: str, ref2: str, score2: float, qual2: str
+) -> tuple[str, str, str, float, bool]:
+    """Merge two reads aligned to the same reference into one alignment (CRISPResso2's rule).
+
+    Where both reads cover a base and disagree, the higher quality wins (ties: the read with the
+    better alignment score). Gaps inside a read's span stay gaps; reference bases that neither read
+    covers become N. Returns (aligned read, quality, aligned reference, identity score, cacheable),
+    cacheable being False when a base was chosen by quality.
+    """
+    i1 = i2 = q1i = q2i = 0
+    start1 = len(aln1) - len(aln1.lstrip("-"))
+    start2 = len(aln2) - len(aln2.lstrip("-"))
+    stop1 = len(aln1.rstrip("-")) - 1
+    stop2 = len(aln2.rstrip("-")) - 1
+    out: list[str] = []
+    ref: list[str] = []
+    qual: list[str] = []
+    r1_best = score1 >= score2
+    cacheable = True
+    n1, n2 = len(ref1), len(ref2)
+    while i1 < n1 or i2 < n2:
+        in1 = i1 < n1
+        in2 = i2 < n2
+        if in1 and ref1[i1] == "-" and in2 and ref2[i2] == "-":
+            nuc, diff, q = _greater_qual(aln1[i1], qual1[q1i], aln2[i2], qual2[q2i], r1_best)
+            cacheable = cacheable and not diff
+            out.append(nuc)
+            ref.append("-")
+            qual.append(q)
+            q1i += 1
+            q2i += 1
+            i1 += 1
+            i2 += 1
+            continue
+        if in1 and ref1[i1] == "-":
+            out.append(aln1[i1])
+            ref.append("-")
+            qual.append(qual1[q1i])
+            q1i += 1
+            i1 += 1
+            continue
+        if in2 and ref2[i2] == "-":
+            out.append(aln2[i2])
+            ref.append("-")
+            qual.append(qual2[q2i])
+            q2i += 1
+            i2 += 1
+            continue
+        if in1 and aln1[i1] == "-" and in2 and aln2[i2] == "-":
+            inside = start1 <= i1 <= stop1 or start2 <= i2 <= stop2
+            out.append("-" if inside else "N")
+            ref.append(ref1[i1])
+        elif in1 and aln1[i1] == "-" and in2:
+            out.append(aln2[i2])
+            ref.append(ref2[i2])
+            qual.append(qual2[q2i])
+            q2i += 1
+        elif in1 and in2 and aln2[i2] == "-":
+            out.append(aln1[i1])
+            ref.append(ref1[i1])
+            qual.append(qual1[q1i])
+            q1i += 1
+        elif in1 and in2:
+            nuc, diff, q = _greater_qual(aln1[i1], qual1[q1i], aln2[i2], qual2[q2i], r1_best)
+            cacheable = cacheable and not diff
+            out.append(nuc)
+            ref.append(ref1[i1])
+            qual.append(q)
+            q1i += 1
+            q2i += 1
+        elif in1:
+            out.append("N" if aln1[i1] == "-" and start1 <= i1 <= stop1 else aln1[i1])
+            qual.append(qual1[q1i])
+            ref.append(ref1[i1])
+            q1i += 1
+        else:
+            out.append("N" if aln2[i2] == "-" and start2 <= i2 <= stop2 else aln2[i2])
+            qual.append(qual2[q2i])
+            ref.append(ref2[i2])
+            q2i += 1
+        i1 += 1
+        i2 += 1
+    a = "".join(out)
+    r = "".join(ref)
+    q = "".join(qual)
+    lead = len(r) - len(r.lstrip("-"))
+    trail = len(r) - len(r.rstrip("-"))
+    a, r, q = a[lead : len(a) - trail], r[lead : len(r) - trail], q[lead : len(q) - trail]
+    same = sum(1 for x, y in zip(r, a, strict=True) if x == y)
+    return a, q, r, round(float(100 * same / float(len(r))), 3), cacheable
