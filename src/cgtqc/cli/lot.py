@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from cgtqc.cli._common import DB_OPTION, JSON_OPTION, USER_OPTION, console, print_json, store_session
 from cgtqc.lots import service
-from cgtqc.lots.disposition import evaluate_lot
+from cgtqc.lots.disposition import LotEvaluation, evaluate_lot
 from cgtqc.store.models import Lot
 
 app = typer.Typer(help="Lots, samples and chain of identity.", no_args_is_help=True)
@@ -109,7 +109,8 @@ def show(lot_number: str, db: str | None = DB_OPTION, json_: bool = JSON_OPTION)
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "oot": "yellow", "pending": "dim", "invalid": "red"}
 
 
-def render_evaluation(ev) -> None:  # noqa: ANN001
+def render_evaluation(ev: LotEvaluation) -> None:
+    """Print the verdict table of a lot and what blocks its release."""
     t = Table("stage", "CQA", "acceptance", "result", "verdict", "entered", "reviewed")
     for o in ev.outcomes:
         d = o.to_dict()

@@ -8,12 +8,12 @@ import typer
 from rich.table import Table
 
 from cgtqc.cli._common import JSON_OPTION, console, print_json
-from cgtqc.specs import load_specification, templates
+from cgtqc.specs import Specification, load_specification, templates
 
 app = typer.Typer(help="Product specifications (YAML templates per modality).", no_args_is_help=True)
 
 
-def _resolve(product_or_file: str):  # noqa: ANN202
+def _resolve(product_or_file: str) -> Specification:
     p = Path(product_or_file)
     if p.suffix in (".yaml", ".yml") or p.exists():
         return load_specification(p)
