@@ -112,3 +112,14 @@ def simulate_pooled_reads(
         p.write_text("".join(recs[i] for i in order))
         paths.append(p)
     return paths[0], paths[1]
+
+
+DEMO_RATES = {"on-target": 0.6, "OT1 1mm": 0.04, "OT5 DNA bulge": 0.012}
+
+
+def true_rates(planted: list[PlantedSite], amplicons: list[SiteAmplicon],
+               rates_by_label: dict[str, float] | None = None) -> dict[str, float]:
+    """Editing rate per amplicon site from the planted sites' labels (0 for every other site)."""
+    by_key = {f"{p.chrom}:{p.location}:{p.strand}": p.label for p in planted}
+    table = DEMO_RATES if rates_by_label is None else rates_by_label
+    return {a.site: table.get(by_key.get(a.site, ""), 0.0) for a in amplicons}
