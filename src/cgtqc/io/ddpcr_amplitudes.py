@@ -81,7 +81,7 @@ def is_amplitude_text(text: str) -> bool:
 def read_amplitudes(path: str | Path) -> DropletAmplitudes:
     """Read one droplet amplitude file; unknown layouts fail naming the missing columns."""
     text = read_text(path)
-    rows = csv_rows(text)
+    rows = csv_rows(text, path)
     start = 0
     layout = "quantasoft"
     if rows and rows[0] and rows[0][0].strip().lower().startswith("target value of"):

@@ -166,7 +166,7 @@ def _channel(target_type: str, dye: str) -> int | None:
 def read_well_table(path: str | Path) -> WellTable:
     """Read a QuantaSoft or QX Manager well table; every bad cell fails with its line and column."""
     text = read_text(path)
-    rows = csv_rows(text)
+    rows = csv_rows(text, path)
     # skip leading blank lines
     start = next((i for i, r in enumerate(rows) if any(c.strip() for c in r)), None)
     if start is None:

@@ -52,15 +52,20 @@ def read_text(path: str | Path) -> str:
 
 def header_key(name: str) -> str:
     """Normalised column key: lower case, micro sign as ``u``, no spaces, brackets, slashes or underscores."""
-    key = name.strip().strip('"').lower()
+    key = name.strip().strip('"')
     for m in _MICRO:
         key = key.replace(m, "u")
+    key = key.lower()
     return re.sub(r"[\s_()/.\[\]]", "", key)
 
 
-def csv_rows(text: str) -> list[list[str]]:
+def csv_rows(text: str, path: str | Path) -> list[list[str]]:
     """Split CSV text into rows of cells (quotes honoured, surrounding spaces kept for the caller)."""
-    return list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise InputError(f"not readable as CSV ({exc})", file=path, place=f"line {reader.line_num}") from None
 
 
 def parse_number(cell: str, path: str | Path, place: str) -> float | None:
