@@ -542,7 +542,7 @@ def gate_events(
     g = report.gate(name, path)
     gate_name = g.quadrant_of or g.name
     gate = report.strategy.get_gate(gate_name, gate_path=g.source_path or g.path)
-    sample = report.sample
+    sample, strategy = report.sample, report.strategy
     ids, cols = [], []
     for dim in gate.dimensions:
         if isinstance(dim, fk.RatioDimension):
@@ -550,21 +550,31 @@ def gate_events(
                 f"gate {name!r} uses a ratio dimension; plotting it is not supported", file=report.gating_file
             )
         dim_id = dim.dimension_ref if isinstance(dim, fk.QuadrantDivider) else dim.id
-        compensated = dim.compensation_ref not in (None, "uncompensated") and sample.compensation is not None
-        values = sample.get_channel_events(
-            _channel_label(sample, dim_id), source="comp" if compensated else "raw"
-        )
+        ref = dim.compensation_ref
+        if ref in (None, "uncompensated") or (ref == "FCS" and sample.compensation is None):
+            events, matrix = sample.get_events(source="raw"), None
+        elif ref == "FCS":
+            events, matrix = sample.get_events(source="comp"), None
+        else:
+            matrix = strategy.comp_matrices[ref]
+            events = matrix.apply(sample)
+        values = events[:, _channel_index(sample, dim_id, matrix)]
         if dim.transformation_ref is not None:
-            values = (
-                report.strategy.get_transform(dim.transformation_ref).apply(values.reshape(-1, 1)).ravel()
-            )
+            values = strategy.get_transform(dim.transformation_ref).apply(values.reshape(-1, 1)).ravel()
         ids.append(dim_id)
         cols.append(values)
     return ids, np.column_stack(cols), gate
 
 
-def _channel_label(sample: fk.Sample, label: str) -> str:
-    """The $PnN label of a channel named by its $PnN or $PnS label."""
+def _channel_index(sample: fk.Sample, label: str, matrix: fk.Matrix | None) -> int:
+    """Column of a channel named by $PnN, $PnS, FlowJo's '_' for '/', or a matrix fluorochrome."""
     if label in sample.pnn_labels:
-        return label
-    return sample.pnn_labels[sample.pns_labels.index(label)]
+        return sample.pnn_labels.index(label)
+    if label in sample.pns_labels:
+        return sample.pns_labels.index(label)
+    flowjo = [lb.replace("/", "_") for lb in sample.pnn_labels]
+    if label in flowjo:
+        return flowjo.index(label)
+    if matrix is not None and label in matrix.fluorochromes:
+        return sample.pnn_labels.index(matrix.detectors[matrix.fluorochromes.index(label)])
+    raise InputError(f"channel {label!r} not in the sample", file=sample.id)
