@@ -17,7 +17,8 @@ Automatic thresholds (``auto_threshold``), one channel at a time:
    Gaussian kernel of 2 bins.
 2. Peaks are local maxima with a prominence of at least 0.2% of the highest peak and 2 droplets per bin.
    The negative cluster is the lowest-amplitude peak holding at least 1% of the highest peak's height;
-   its SD comes from the droplets below its peak (half-normal: median distance / 0.6745). Only peaks
+   its SD comes from the droplets below its centre (half-normal: median distance / 0.6745), and the
+   centre is refined as the median of the droplets within 3 SD (three rounds). Only peaks
    above the negative peak + ``fallback_sd`` × that SD count as positive clusters, so a crosstalk
    shoulder or noise inside the negative cluster is never taken for positives.
 3. If such a peak exists, take the highest one as the positive cluster, with its SD estimated from the
@@ -153,6 +154,20 @@ def _half_sd(deviations: np.ndarray, floor: float) -> float:
     return max(float(np.median(deviations)) / 0.6745, float(floor))
 
 
+def _negative_cluster(x: np.ndarray, peak: float, floor: float) -> tuple[float, float]:
+    """Centre and SD of the negative cluster, refined from the histogram peak (3 rounds of: SD from the
+    droplets below the centre, centre = median of the droplets within 3 SD)."""
+    centre = peak
+    sd = _half_sd(centre - x[x < centre], floor)
+    for _ in range(3):
+        core = x[np.abs(x - centre) < 3 * sd]
+        if core.size < 10:
+            break
+        centre = float(np.median(core))
+        sd = _half_sd(centre - x[x < centre], floor)
+    return centre, sd
+
+
 def auto_threshold(
     amplitudes: np.ndarray,
     channel: int = 1,
@@ -177,8 +192,7 @@ def auto_threshold(
     peaks = peaks - 1
     strong = [p for p in peaks if d[p] >= 0.01 * d.max()]
     neg = int(strong[0]) if strong else int(np.argmax(d))
-    m0 = float(centres[neg])
-    sd0 = _half_sd(m0 - x[x < m0], edges[1] - edges[0])
+    m0, sd0 = _negative_cluster(x, float(centres[neg]), float(edges[1] - edges[0]))
     # a positive cluster must clear the negative one's tail (crosstalk shifts it by a few SD only)
     above = [int(p) for p in peaks if centres[p] > m0 + fallback_sd * sd0]
     if above:
