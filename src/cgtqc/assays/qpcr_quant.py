@@ -75,7 +75,7 @@ class StandardCurve:
             / abs(self.slope)
             * math.sqrt(1.0 / k + 1.0 / self.n_points + (log_q - self.mean_log_quantity) ** 2 / self.sxx)
         )
-        t = stats.t.ppf(0.975, df)
+        t = float(stats.t.ppf(0.975, df))
         return 10**log_q, 10 ** (log_q - t * se), 10 ** (log_q + t * se)
 
     def to_dict(self) -> dict[str, Any]:

@@ -217,7 +217,15 @@ def read_cq_table(path: str | Path) -> list[CqRecord]:
     sample = "\n".join(line for line in lines if line and not line.startswith("*"))[:4096]
     counts = {d: sample.count(d) for d in ("\t", ",", ";")}
     delimiter = max(counts, key=lambda d: counts[d])
-    rows = [(i + 1, r) for i, r in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter))]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for row in reader:
+            rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise InputError(
+            f"unreadable delimited text ({exc})", file=path, place=f"line {reader.line_num}"
+        ) from None
     return _records(rows, path, "line")
 
 
