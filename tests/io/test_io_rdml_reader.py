@@ -88,7 +88,7 @@ def test_bad_input_names_file_and_place(tmp_path):
             "react '1'",
         ),
         (
-            GOOD.format(cq="20", fluor="1").replace('react id="1"', 'react id="A1"'),
+            GOOD.format(cq="20", fluor="1").replace('react id="1"', 'react id="0"'),
             "not a plate position",
             "react",
         ),

@@ -244,7 +244,6 @@ def write_rdml(
     version: str = "1.4",
     zipped: bool = True,
     chemistry: str = "hydrolysis probe",
-    volume_ul: float = 20.0,
 ) -> Path:
     """An RDML file of the wells (amplification points when simulated with curves, and Cq)."""
     from xml.sax.saxutils import quoteattr
@@ -252,36 +251,34 @@ def write_rdml(
     targets = list(dict.fromkeys(w.target for w in wells))
     samples = {w.sample: w for w in wells}
     rows, cols = (8, 12) if len(wells) <= 96 else (16, 24)
-    out = [
-        f'<rdml xmlns="http://www.rdml.org" version="{version}">',
-        f'<dye id="FAM"><dyeChemistry>{chemistry}</dyeChemistry></dye>'
-        if version >= "1.3"
-        else '<dye id="FAM"/>',
-    ]
+    v10 = version == "1.0"  # 1.0: dye as target text, plate format as text, reactions named by well
+    out = [f'<rdml xmlns="http://www.rdml.org" version="{version}">']
+    if not v10:
+        chem = f"<dyeChemistry>{chemistry}</dyeChemistry>" if version >= "1.3" else ""
+        out.append(f'<dye id="FAM">{chem}</dye>')
     for s, w in samples.items():
         q = (
-            f"<quantity><value>{w.quantity:g}</value><unit>cop</unit></quantity>"
-            if w.quantity is not None
-            else ""
+            ""
+            if w.quantity is None
+            else f"<quantity><value>{w.quantity:g}</value><unit>cop</unit></quantity>"
         )
-        out.append(
-            f"<sample id={quoteattr(s)}><type>{w.task}</type>{q}"
-            f"<doubleStranded>true</doubleStranded></sample>"
-            if version >= "1.3"
-            else f"<sample id={quoteattr(s)}><type>{w.task}</type>{q}</sample>"
-        )
-    for t in targets:
-        out.append(f'<target id={quoteattr(t)}><type>toi</type><dyeId id="FAM"/></target>')
-    out.append(
-        f'<experiment id="Simulated"><run id="Run 1"><pcrFormat><rows>{rows}</rows><columns>{cols}</columns>'
-        "<rowLabel>ABC</rowLabel><columnLabel>123</columnLabel></pcrFormat>"
+        ds = "<doubleStranded>true</doubleStranded>" if version >= "1.3" else ""
+        out.append(f"<sample id={quoteattr(s)}><type>{w.task}</type>{q}{ds}</sample>")
+    dye = "<dyeId>FAM</dyeId>" if v10 else '<dyeId id="FAM"/>'
+    out += [f"<target id={quoteattr(t)}><type>toi</type>{dye}</target>" for t in targets]
+    fmt = (
+        f"<pcrFormat>{'96-well plate; A1-H12' if cols == 12 else '384-well plate; A1-P24'}</pcrFormat>"
+        if v10
+        else f"<pcrFormat><rows>{rows}</rows><columns>{cols}</columns><rowLabel>ABC</rowLabel>"
+        "<columnLabel>123</columnLabel></pcrFormat>"
     )
+    out.append(f'<experiment id="Simulated"><run id="Run 1">{fmt}')
     for w in wells:
-        pos = (ord(w.well[0]) - ord("A")) * cols + int(w.well[1:])
+        pos = w.well if v10 else str((ord(w.well[0]) - ord("A")) * cols + int(w.well[1:]))
         adp = "".join(f"<adp><cyc>{c + 1}</cyc><fluor>{f:.3f}</fluor></adp>" for c, f in enumerate(w.fluor))
         cq = f"<cq>{w.cq:.3f}</cq>" if w.cq is not None else "<cq>-1</cq>"
         out.append(
-            f'<react id="{pos}"><sample id={quoteattr(w.sample)}/><vol>{volume_ul:g}</vol>'
+            f'<react id="{pos}"><sample id={quoteattr(w.sample)}/>'
             f"<data><tar id={quoteattr(w.target)}/>{cq}{adp}</data></react>"
         )
     out.append("</run></experiment></rdml>")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,8 +110,10 @@ class RdmlDocument:
         for r in self.runs:
             if (experiment is None or r.experiment == experiment) and (run is None or r.id == run):
                 return r
-        raise InputError(f"no run {experiment!r}/{run!r} (runs: {[(r.experiment, r.id) for r in self.runs]})",
-                         file=self.path)
+        raise InputError(
+            f"no run {experiment!r}/{run!r} (runs: {[(r.experiment, r.id) for r in self.runs]})",
+            file=self.path,
+        )
 
 
 def _local(tag: object) -> str:
@@ -163,8 +166,11 @@ def _load_xml(path: Path) -> bytes:
         try:
             with zipfile.ZipFile(io.BytesIO(raw)) as zf:
                 names = zf.namelist()
-                name = "rdml_data.xml" if "rdml_data.xml" in names else next(
-                    (n for n in names if n.lower().endswith((".xml", ".rdml"))), None)
+                name = (
+                    "rdml_data.xml"
+                    if "rdml_data.xml" in names
+                    else next((n for n in names if n.lower().endswith((".xml", ".rdml"))), None)
+                )
                 if name is None:
                     raise InputError(f"zip archive holds no rdml_data.xml (members: {names})", file=path)
                 return zf.read(name)
@@ -184,22 +190,29 @@ def read_rdml(path: str | Path) -> RdmlDocument:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         line = exc.position[0] if exc.position else None
-        raise InputError(f"malformed or truncated XML: {exc.msg}", file=path,
-                         place=f"line {line}" if line else None) from None
+        raise InputError(
+            f"malformed or truncated XML: {exc.msg}", file=path, place=f"line {line}" if line else None
+        ) from None
     if _local(root.tag) != "rdml":
-        raise InputError(f"root element is <{_local(root.tag)}>, not <rdml>", file=path,
-                         place=f"line {root.sourceline}")
+        raise InputError(
+            f"root element is <{_local(root.tag)}>, not <rdml>", file=path, place=f"line {root.sourceline}"
+        )
     version = root.get("version", "")
     if version not in SUPPORTED_VERSIONS:
-        raise InputError(f"RDML version {version!r} is not supported "
-                         f"(supported: {', '.join(SUPPORTED_VERSIONS)})",
-                         file=path, place=f"line {root.sourceline}")
+        raise InputError(
+            f"RDML version {version!r} is not supported (supported: {', '.join(SUPPORTED_VERSIONS)})",
+            file=path,
+            place=f"line {root.sourceline}",
+        )
     p = str(path)
     dyes = _read_dyes(root, p)
     targets = _read_targets(root, dyes, p)
     samples = _read_samples(root, p)
-    runs = [_read_run(exp, run, samples, p)
-            for exp in _children(root, "experiment") for run in _children(exp, "run")]
+    runs = [
+        _read_run(exp, run, samples, p)
+        for exp in _children(root, "experiment")
+        for run in _children(exp, "run")
+    ]
     if not runs:
         raise InputError("no experiment/run element holds reactions", file=path)
     return RdmlDocument(path=p, version=version, targets=targets, samples=samples, runs=runs)
@@ -217,13 +230,14 @@ def _read_dyes(root: etree._Element, path: str) -> dict[str, dict[str, object]]:
     return dyes
 
 
-def _read_targets(root: etree._Element, dyes: dict[str, dict[str, object]],
-                  path: str) -> dict[str, RdmlTarget]:
+def _read_targets(
+    root: etree._Element, dyes: dict[str, dict[str, object]], path: str
+) -> dict[str, RdmlTarget]:
     targets: dict[str, RdmlTarget] = {}
     for t in _children(root, "target"):
         tid = t.get("id", "")
         where = f"target {tid!r}"
-        dye_id = _ref(t, "dyeId")
+        dye_id = _ref(t, "dyeId") or _text(t, "dyeId")  # RDML 1.0 gives the dye as text
         dye = dyes.get(dye_id, {})
         target = RdmlTarget(
             id=tid,
@@ -257,8 +271,11 @@ def _read_samples(root: etree._Element, path: str) -> dict[str, RdmlSample]:
         for t in _children(s, "type"):
             value = (t.text or "").strip()
             if value not in SAMPLE_TYPES:
-                raise InputError(f"unknown sample type {value!r} (known: {', '.join(SAMPLE_TYPES)})",
-                                 file=path, place=_place(t.sourceline, f"sample {sid!r}"))
+                raise InputError(
+                    f"unknown sample type {value!r} (known: {', '.join(SAMPLE_TYPES)})",
+                    file=path,
+                    place=_place(t.sourceline, f"sample {sid!r}"),
+                )
             if t.get("targetId"):
                 sample.type_by_target[t.get("targetId")] = value
             else:
@@ -272,6 +289,18 @@ def _read_samples(root: etree._Element, path: str) -> dict[str, RdmlSample]:
             sample.double_stranded = ds.lower() not in ("false", "0", "f", "-", "n", "no")
         samples[sid] = sample
     return samples
+
+
+# RDML 1.0 plate formats -> rows, columns, row label
+_V10_FORMATS = {
+    "single-well": (1, 1, "123"),
+    "48-well plate; A1-F8": (6, 8, "ABC"),
+    "96-well plate; A1-H12": (8, 12, "ABC"),
+    "384-well plate; A1-P24": (16, 24, "ABC"),
+    "32-well rotor; 1-32": (32, 1, "123"),
+    "72-well rotor; 1-72": (72, 1, "123"),
+    "100-well rotor; 1-100": (100, 1, "123"),
+}
 
 
 def well_name(react_id: str, columns: int, row_label: str = "ABC") -> str:
@@ -288,29 +317,40 @@ def well_name(react_id: str, columns: int, row_label: str = "ABC") -> str:
     return f"{label}{col + 1}"
 
 
-def _read_run(exp: etree._Element, run: etree._Element, samples: dict[str, RdmlSample],
-              path: str) -> RdmlRun:
+def _read_run(exp: etree._Element, run: etree._Element, samples: dict[str, RdmlSample], path: str) -> RdmlRun:
     exp_id, run_id = exp.get("id", ""), run.get("id", "")
     fmt = _child(run, "pcrFormat")
     columns, rows, row_label = 12, 8, "ABC"
-    if fmt is not None:
+    if fmt is not None and len(fmt):
         where = f"run {run_id!r} pcrFormat"
         columns = int(_num(_text(fmt, "columns"), path, where, fmt.sourceline) or 12)
         rows = int(_num(_text(fmt, "rows"), path, where, fmt.sourceline) or 8)
         row_label = _text(fmt, "rowLabel") or "ABC"
-    out = RdmlRun(experiment=exp_id, id=run_id, columns=columns, rows=rows,
-                  instrument=_text(run, "instrument"))
+    elif fmt is not None:  # RDML 1.0: a text such as "96-well plate; A1-H12"
+        rows, columns, row_label = _V10_FORMATS.get((fmt.text or "").strip(), (1, 1, "123"))
+    out = RdmlRun(
+        experiment=exp_id, id=run_id, columns=columns, rows=rows, instrument=_text(run, "instrument")
+    )
     for react in _children(run, "react"):
         rid = react.get("id", "")
         where = f"run {run_id!r}, react {rid!r}"
-        if not rid.isdigit() or int(rid) < 1:
-            raise InputError(f"reaction id {rid!r} is not a plate position (1, 2, ...)", file=path,
-                             place=_place(react.sourceline, where))
-        well = well_name(rid, columns, row_label)
+        if re.fullmatch(r"[A-Za-z]+\d+", rid):  # RDML 1.0 plate reactions are named by well
+            well = rid.upper()
+        elif rid.isdigit() and int(rid) >= 1:
+            well = well_name(rid, columns, row_label)
+        else:
+            raise InputError(
+                f"reaction id {rid!r} is not a plate position (1, 2, ... or A1, A2, ...)",
+                file=path,
+                place=_place(react.sourceline, where),
+            )
         sample_id = _ref(react, "sample")
         if sample_id and sample_id not in samples:
-            raise InputError(f"reaction refers to undeclared sample {sample_id!r}", file=path,
-                             place=_place(react.sourceline, where))
+            raise InputError(
+                f"reaction refers to undeclared sample {sample_id!r}",
+                file=path,
+                place=_place(react.sourceline, where),
+            )
         sample = samples.get(sample_id, RdmlSample(id=sample_id))
         vol = _num(_text(react, "vol"), path, where, react.sourceline)
         for d in _children(react, "data"):
@@ -318,18 +358,44 @@ def _read_run(exp: etree._Element, run: etree._Element, samples: dict[str, RdmlS
             dwhere = f"{where} ({well}), target {target!r}"
             cycles, fluor = _points(d, "adp", "cyc", path, dwhere)
             mtmp, mfluor = _points(d, "mdp", "tmp", path, dwhere)
-            out.reactions.append(RdmlReaction(
-                experiment=exp_id, run=run_id, react_id=rid, well=well, sample=sample_id,
-                sample_type=sample.type_for(target), target=target,
-                cq=_num(_text(d, "cq"), path, dwhere, d.sourceline),
-                excluded=_text(d, "excl"), note=_text(d, "note"), volume_ul=vol,
-                quantity=sample.quantity, quantity_unit=sample.quantity_unit,
-                cycles=cycles, fluor=fluor, melt_temperature=mtmp, melt_fluor=mfluor, line=d.sourceline))
+            out.reactions.append(
+                RdmlReaction(
+                    experiment=exp_id,
+                    run=run_id,
+                    react_id=rid,
+                    well=well,
+                    sample=sample_id,
+                    sample_type=sample.type_for(target),
+                    target=target,
+                    cq=_num(_text(d, "cq"), path, dwhere, d.sourceline),
+                    excluded=_text(d, "excl"),
+                    note=_text(d, "note"),
+                    volume_ul=vol,
+                    quantity=_data_quantity(d, path, dwhere) or sample.quantity,
+                    quantity_unit=sample.quantity_unit,
+                    cycles=cycles,
+                    fluor=fluor,
+                    melt_temperature=mtmp,
+                    melt_fluor=mfluor,
+                    line=d.sourceline,
+                )
+            )
     return out
 
 
-def _points(data: etree._Element, tag: str, xname: str, path: str,
-            where: str) -> tuple[np.ndarray, np.ndarray]:
+def _data_quantity(data: etree._Element, path: str, where: str) -> float | None:
+    """RDML 1.0 reactions may carry their own quantity."""
+    q = _child(data, "quantity")
+    if q is None:
+        return None
+    return _num(
+        _text(q, "value") if len(q) else (q.text or "").strip(), path, f"{where}, quantity", q.sourceline
+    )
+
+
+def _points(
+    data: etree._Element, tag: str, xname: str, path: str, where: str
+) -> tuple[np.ndarray, np.ndarray]:
     xs: list[float] = []
     ys: list[float] = []
     for pt in _children(data, tag):
