@@ -237,6 +237,7 @@ def aav_linkage_well(
     lambda_genomes: float = 0.38,
     intact_fraction: float = 0.79,
     a_only_share: float = 0.4,
+    n_droplets: int | None = None,
 ) -> SimulatedWell:
     """A duplex AAV well: intact genomes carry both amplicons; broken ones only A or only B.
 
@@ -250,4 +251,5 @@ def aav_linkage_well(
         lambda_a_only=broken * a_only_share,
         lambda_b_only=broken * (1 - a_only_share),
         lambda_linked=linked,
+        n_droplets=n_droplets,
     )
