@@ -1,0 +1,111 @@
+"""``cgtqc aav``: long-read AAV genome classification and read simulation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from cgtqc.cli._common import console, print_json
+
+app = typer.Typer(help="Long-read AAV genome analysis (PacBio HiFi, nanopore).", no_args_is_help=True)
+
+
+@app.command()
+def classify(
+    reads: Path = typer.Option(..., "--reads", help="Reads: BAM (aligned or not), FASTQ, FASTQ.gz, FASTA"),
+    vector: Path = typer.Option(..., "--vector", help="Vector plasmid FASTA"),
+    annotation: Path = typer.Option(..., "--annotation", help="BED annotation with the two ITR rows"),
+    out: Path = typer.Option(..., "--out", help="Output directory"),
+    packaging: Path | None = typer.Option(
+        None, "--packaging", help="Packaging FASTA (rep/cap, helper, lambda)"
+    ),
+    host: Path | None = typer.Option(None, "--host", help="Host genome FASTA"),
+    vector_type: str | None = typer.Option(
+        None, "--vector-type", help="ss or sc (default: detect from reads)"
+    ),
+    flipflop: Path | None = typer.Option(None, "--flipflop", help="Flip/flop ITR FASTA (default AAV2)"),
+    threads: int = typer.Option(1, "--threads", min=1, help="Worker processes"),
+    chunk_size: int = typer.Option(2000, "--chunk-size", min=1, help="Reads per chunk"),
+    preset: str | None = typer.Option(None, "--preset", help="minimap2 preset (default: minimap2 default)"),
+    sample: str | None = typer.Option(None, "--sample", help="Sample name (default: reads file name)"),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html with plots"),
+    as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout"),
+) -> None:
+    """Classify every read; write summary.json, per_read.tsv.gz/.parquet, tagged.bam and report.html."""
+    from cgtqc.seq.aav import classify_reads
+    from cgtqc.seq.aav_construct import load_construct
+    from cgtqc.seq.aav_output import AavWriter, write_summary
+    from cgtqc.seq.align import AlignParams, ReferenceSet
+
+    construct = load_construct(vector, annotation, flipflop)
+    refs = ReferenceSet.from_files(vector, packaging, host)
+    writer = AavWriter(out)
+    try:
+        result = classify_reads(
+            reads,
+            construct,
+            refs,
+            vector_type=vector_type,
+            threads=threads,
+            chunk_size=chunk_size,
+            sample=sample,
+            sink=writer,
+            align_params=AlignParams(preset=preset),
+            workdir=out,
+        )
+    finally:
+        writer.close()
+    write_summary(result, out)
+    if report:
+        from cgtqc.seq.aav_report import write_report
+
+        write_report(result, out)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    table = Table(
+        title=f"{result.sample}: {result.stats.reads_total} reads, vector type "
+        f"{result.vector_type.vector_type} ({result.vector_type.source})"
+    )
+    for col in ("class", "reads", "%", "95% CI"):
+        table.add_column(col)
+    for cls, e in result.stats.class_table().items():
+        if e["count"]:
+            table.add_row(
+                cls, str(e["count"]), f"{e['pct']:.2f}", f"{e['ci95_low']:.2f}-{e['ci95_high']:.2f}"
+            )
+    console.print(table)
+    for m in result.measurements():
+        console.print(f"{m.cqa}: {m.value:.2f} % ({m.ci_low:.2f}-{m.ci_high:.2f}) {m.note}")
+    console.print(f"outputs in {out}")
+
+
+@app.command()
+def simulate(
+    out: Path = typer.Option(..., "--out", help="Output directory (reads.fastq.gz, truth.tsv, references)"),
+    n_reads: int = typer.Option(5000, "--reads", min=1, help="Number of reads"),
+    vector_type: str = typer.Option("ss", "--vector-type", help="ss or sc construct"),
+    error_model: str = typer.Option("hifi", "--error-model", help="hifi or nanopore"),
+    seed: int = typer.Option(1, "--seed", help="Random seed"),
+    mix: str = typer.Option(
+        "balanced", "--mix", help="balanced (every class equally) or lot (realistic lot)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the truth counts as JSON"),
+) -> None:
+    """Simulate an AAV long-read data set with known per-read truth."""
+    from cgtqc.seq.simulate import simulate_aav
+
+    sim = simulate_aav(
+        out, n_reads=n_reads, vector_type=vector_type, error_model=error_model, seed=seed, mix=mix
+    )
+    if as_json:
+        print_json(sim.to_dict())
+        return
+    table = Table(title=f"{n_reads} simulated {error_model} reads ({vector_type}AAV) in {out}")
+    table.add_column("class")
+    table.add_column("reads")
+    for cls, n in sim.truth_counts.items():
+        table.add_row(cls, str(n))
+    console.print(table)

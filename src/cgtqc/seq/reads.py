@@ -1,0 +1,187 @@
+"""Streaming readers for long reads: FASTQ, gzipped FASTQ, FASTA and unaligned or aligned BAM.
+
+Reads come out in chunks of a fixed number of reads, so memory stays bounded by one chunk (times the
+number of chunks in flight) whatever the file size. Each read is a ``Read`` (name, sequence, quality);
+aligned BAM records of one read (primary, supplementary, secondary) are grouped by name, which needs a
+BAM grouped by read name (minimap2 output order or ``samtools sort -n``); a group that reappears later
+raises an InputError instead of silently splitting a read.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pysam
+
+from cgtqc.errors import InputError
+
+FASTQ_SUFFIXES = (".fastq", ".fq", ".fastq.gz", ".fq.gz", ".fasta", ".fa", ".fasta.gz", ".fa.gz", ".fna")
+_BASES = set("ACGTNacgtn")
+
+
+class Read(NamedTuple):
+    """One sequencing read: name, bases (upper case) and Phred quality string ('' when absent)."""
+
+    name: str
+    seq: str
+    qual: str = ""
+
+
+def read_format(path: str | Path) -> str:
+    """'bam' or 'fastx' from the file's magic bytes and name; InputError for anything else."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("file not found", file=p)
+    with open(p, "rb") as fh:
+        head = fh.read(4)
+    if head[:2] == b"\x1f\x8b":
+        with gzip.open(p, "rb") as fh:
+            try:
+                inner = fh.read(4)
+            except (OSError, EOFError) as exc:
+                raise InputError(f"corrupt gzip stream ({exc})", file=p) from exc
+        if inner == b"BAM\x01":
+            return "bam"
+        if inner[:1] in (b"@", b">"):
+            return "fastx"
+        raise InputError("gzip file is neither BAM nor FASTQ/FASTA", file=p)
+    if head[:1] in (b"@", b">"):
+        return "fastx"
+    if p.name.endswith(".sam"):
+        return "bam"
+    raise InputError("unknown read format (expected BAM, FASTQ, FASTQ.gz or FASTA)", file=p, place="byte 0")
+
+
+def _check_seq(seq: str, path: Path, n: int, name: str) -> str:
+    if not seq:
+        raise InputError("empty sequence", file=path, place=f"record {n} ({name})")
+    if not set(seq) <= _BASES:
+        bad = sorted(set(seq) - _BASES)[:3]
+        raise InputError(f"non-nucleotide characters {bad}", file=path, place=f"record {n} ({name})")
+    return seq.upper()
+
+
+def iter_fastx(path: str | Path) -> Iterator[Read]:
+    """Stream reads from FASTQ/FASTA (plain or gzipped), validating each record."""
+    p = Path(path)
+    n = 0
+    try:
+        with pysam.FastxFile(str(p)) as fh:
+            for rec in fh:
+                n += 1
+                qual = rec.quality or ""
+                seq = _check_seq(rec.sequence or "", p, n, rec.name)
+                if qual and len(qual) != len(seq):
+                    raise InputError(
+                        "quality length differs from sequence length",
+                        file=p,
+                        place=f"record {n} ({rec.name})",
+                    )
+                yield Read(rec.name, seq, qual)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"unreadable FASTQ/FASTA ({exc})", file=p, place=f"after record {n}") from exc
+
+
+def iter_bam_reads(path: str | Path) -> Iterator[Read]:
+    """Stream reads from a BAM (aligned or not): one Read per primary or unmapped record."""
+    p = Path(path)
+    n = 0
+    try:
+        with pysam.AlignmentFile(str(p), "rb" if not p.name.endswith(".sam") else "r", check_sq=False) as bam:
+            for rec in bam:
+                n += 1
+                if rec.is_secondary or rec.is_supplementary:
+                    continue
+                seq = rec.query_sequence or ""
+                qual = rec.qual or ""
+                if rec.is_reverse:
+                    seq = _revcomp(seq)
+                    qual = qual[::-1]
+                yield Read(rec.query_name, _check_seq(seq, p, n, rec.query_name), qual)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"unreadable BAM ({exc})", file=p, place=f"after record {n}") from exc
+
+
+_COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+
+
+def _revcomp(seq: str) -> str:
+    return seq.translate(_COMP)[::-1]
+
+
+def revcomp(seq: str) -> str:
+    """Reverse complement of a DNA string (N stays N)."""
+    return _revcomp(seq)
+
+
+def iter_reads(path: str | Path) -> Iterator[Read]:
+    """Stream reads from any supported file (format sniffed from content)."""
+    fmt = read_format(path)
+    return iter_bam_reads(path) if fmt == "bam" else iter_fastx(path)
+
+
+def chunked(items: Iterator, size: int) -> Iterator[list]:
+    """Group an iterator into lists of at most ``size`` items (bounded memory)."""
+    if size < 1:
+        raise ValueError("chunk size must be >= 1")
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def iter_read_chunks(path: str | Path, chunk_size: int = 2000) -> Iterator[list[Read]]:
+    """Reads of a file in chunks of ``chunk_size``."""
+    return chunked(iter_reads(path), chunk_size)
+
+
+def bam_is_aligned(path: str | Path) -> bool:
+    """True when the BAM header lists reference sequences and a mapped record exists early on."""
+    p = Path(path)
+    try:
+        with pysam.AlignmentFile(str(p), "rb", check_sq=False) as bam:
+            if not bam.header.references:
+                return False
+            for i, rec in enumerate(bam):
+                if not rec.is_unmapped:
+                    return True
+                if i > 1000:
+                    break
+    except (OSError, ValueError) as exc:
+        raise InputError(f"unreadable BAM ({exc})", file=p) from exc
+    return False
+
+
+def iter_bam_groups(path: str | Path) -> Iterator[list[pysam.AlignedSegment]]:
+    """Records of an aligned BAM grouped by read name (the file must be grouped by name)."""
+    p = Path(path)
+    seen: set[str] = set()
+    group: list[pysam.AlignedSegment] = []
+    n = 0
+    try:
+        with pysam.AlignmentFile(str(p), "rb", check_sq=False) as bam:
+            for rec in bam:
+                n += 1
+                if group and rec.query_name != group[0].query_name:
+                    yield group
+                    if len(seen) < 200_000:  # bounded memory: checks the first 200,000 names
+                        seen.add(group[0].query_name)
+                    group = []
+                if not group and rec.query_name in seen:
+                    raise InputError(
+                        "BAM is not grouped by read name (sort with samtools sort -n)",
+                        file=p,
+                        place=f"record {n} ({rec.query_name})",
+                    )
+                group.append(rec)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"unreadable BAM ({exc})", file=p, place=f"after record {n}") from exc
+    if group:
+        yield group
