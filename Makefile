@@ -26,7 +26,7 @@ demo: debs $(STAMP)
 	$(BIN)/cgtqc demo --out demo-workspace
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests $(wildcard benchmarks)
 	$(BIN)/lint-imports
 
 test: debs $(STAMP) lint
