@@ -21,8 +21,14 @@ def rc(s: str) -> str:
     return s.translate(COMP)[::-1]
 
 
-def brute_force(seq: str, guide: str, pam: str, mm: int, dna: int, rna: int, five: bool = False) -> set:
-    """Reference: every PAM position, every bulge placement, columns compared one by one."""
+def brute_force(seq: str, guide: str, pam: str, mm: int, dna: int, rna: int, five: bool = False,
+                rules: str = "casoffinder3") -> set:
+    """Reference: every PAM position, every bulge placement, columns compared one by one.
+
+    DNA bulge before guide index j, RNA bulge = guide[j:j+b] unpaired (j counted from the PAM-distal end).
+    """
+    v3 = rules == "casoffinder3"
+    dna_js = range(1, len(guide) + 1) if v3 else range(1, len(guide))
     L, P = len(guide), len(pam)
     out = set()
     for strand, s in (("+", seq), ("-", rc(seq))):
@@ -31,9 +37,14 @@ def brute_force(seq: str, guide: str, pam: str, mm: int, dna: int, rna: int, fiv
             if not all(s[q + k] in IUPAC[pam[k]] for k in range(P)):
                 continue
             options = [("X", 0, guide, L, None)]
-            options += [("DNA", b, guide[:j] + "-" * b + guide[j:], L + b, None)
-                        for b in range(1, dna + 1) for j in range(1, L)]
-            options += [("RNA", b, guide, L - b, j) for b in range(1, rna + 1) for j in range(1, L - b)]
+            if five:  # j counts from the PAM-distal (3') end: mirror the guide
+                options += [("DNA", b, guide[:L - j] + "-" * b + guide[L - j:], L + b, None)
+                            for b in range(1, dna + 1) for j in dna_js]
+            else:
+                options += [("DNA", b, guide[:j] + "-" * b + guide[j:], L + b, None)
+                            for b in range(1, dna + 1) for j in dna_js]
+            options += [("RNA", b, guide, L - b, j) for b in range(1, rna + 1)
+                        for j in range(0 if v3 else 1, L - b)]
             for kind, b, crrna, width, j in options:
                 start = q - width if not five else q + P
                 if start < 0 or start + width > n:
@@ -94,15 +105,16 @@ def planted_genome(seed: int = 7) -> tuple[str, list[tuple]]:
     return "".join(parts), truth
 
 
+@pytest.mark.parametrize("rules", ["casoffinder3", "casoffinder-bulge"])
 @pytest.mark.parametrize("pam", ["NGG", "NRG"])
-def test_planted_sites_found_and_equal_to_brute_force(tmp_path, pam):
+def test_planted_sites_found_and_equal_to_brute_force(tmp_path, pam, rules):
     genome, truth = planted_genome()
     fa = tmp_path / "g.fa"
     lines = "\n".join(genome[i:i + 60] for i in range(0, len(genome), 60))
     fa.write_text(">chrT test genome\n" + lines + "\n")
-    res = nominate(fa, GUIDE, pam, max_mismatches=3, max_dna_bulge=2, max_rna_bulge=1)
+    res = nominate(fa, GUIDE, pam, max_mismatches=3, max_dna_bulge=2, max_rna_bulge=1, bulge_rules=rules)
     got = as_set(res.sites)
-    assert got == brute_force(genome, GUIDE, pam, 3, 2, 1)
+    assert got == brute_force(genome, GUIDE, pam, 3, 2, 1, rules=rules)
     for label, loc, strand, mm, kind, b in truth:
         if label.endswith("NAG") and pam == "NGG":
             assert not any(s.location == loc for s in res.sites), label
@@ -124,9 +136,12 @@ def test_random_genomes_many_settings_match_brute_force():
     for trial in range(4):
         seq = "".join(rng.choice("ACGT") for _ in range(1500))
         for pam, five in (("NGG", False), ("NRG", False), ("TTTV", True)):
-            sites = nominate_sequences([("c", seq.encode())], guide, pam, max_mismatches=2, max_dna_bulge=1,
-                                       max_rna_bulge=2, pam_side="5prime" if five else "3prime")
-            assert as_set(sites) == brute_force(seq, guide, pam, 2, 1, 2, five=five), (trial, pam)
+            for rules in ("casoffinder3", "casoffinder-bulge"):
+                sites = nominate_sequences([("c", seq.encode())], guide, pam, max_mismatches=2,
+                                           max_dna_bulge=1, max_rna_bulge=2,
+                                           pam_side="5prime" if five else "3prime", bulge_rules=rules)
+                expected = brute_force(seq, guide, pam, 2, 1, 2, five, rules)
+                assert as_set(sites) == expected, (trial, pam, rules)
 
 
 def test_casoffinder_layout(tmp_path):

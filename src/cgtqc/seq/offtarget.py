@@ -7,9 +7,12 @@ Rules, as in Cas-OFFinder 2.4 with the cas-offinder-bulge wrapper (v1.3):
 - a guide base matches a genome base when the base is in the guide's IUPAC set (guide ``N`` matches
   anything); a genome base that is not A/C/G/T never matches a specific base;
 - at most ``max_mismatches`` mismatched guide bases;
-- at most one bulge per site, inside the protospacer: a DNA bulge (1..``max_dna_bulge`` extra genome
-  bases between guide positions j-1 and j, j = 1..L-1) or an RNA bulge (guide bases j..j+b-1 unpaired,
-  j = 1..L-b-1, so the first and last guide bases always pair);
+- at most one bulge per site: a DNA bulge (1..``max_dna_bulge`` extra genome bases before guide
+  position j) or an RNA bulge (guide bases j..j+b-1 unpaired). Where a bulge may sit follows
+  ``bulge_rules``: ``"casoffinder3"`` (default; Cas-OFFinder 3.0.0b3, checked side by side) allows
+  DNA bulges at j = 1..L (including between the guide and the PAM) and RNA bulges at j = 0..L-b-1
+  (including the PAM-distal first base); ``"casoffinder-bulge"`` (the older Python wrapper, v1.3)
+  keeps both inside the protospacer: DNA j = 1..L-1, RNA j = 1..L-b-1;
 - both strands; every distinct alignment is reported (a site may appear with several bulge placements,
   as Cas-OFFinder does); ``location`` is the 0-based leftmost + strand coordinate of the whole site
   (PAM included); ``crrna``/``dna`` are shown 5′→3′ in guide orientation, bulges as ``-``, mismatched
@@ -219,9 +222,12 @@ def _pam_candidates(g: np.ndarray, pam: np.ndarray, guide_len: int, max_dna: int
     return cand[cand >= 1]
 
 
+BULGE_RULES = {"casoffinder3": ((1, 0), (0, 0)), "casoffinder-bulge": ((1, -1), (1, 0))}
+
+
 def _search_3prime(
     g: np.ndarray, guide: np.ndarray, pam: np.ndarray, max_mm: int, max_dna: int, max_rna: int,
-    chunk: int = 1 << 17,
+    rules: str = "casoffinder3", chunk: int = 1 << 17,
 ) -> list[_Hit]:
     """All alignments of guide+PAM (PAM 3′ of the protospacer) on one strand's code array."""
     L = len(guide)
@@ -247,12 +253,13 @@ def _search_3prime(
         suffix0 = total0[:, None] - c0m  # suffix0[:, j] = mismatches of guide[j:] at shift 0
         starts_ok = {s: (q - L - s) >= 0 for s in shifts}
         _collect(hits, q, total0 <= max_mm, starts_ok[0], "X", 0, 0, total0)
+        (dna_lo, dna_hi), (rna_lo, rna_hi) = BULGE_RULES[rules]
         for b in range(1, max_dna + 1):
-            for j in range(1, L):
+            for j in range(dna_lo, L + 1 + dna_hi):
                 mm = pref[b][:, j] + suffix0[:, j]
                 _collect(hits, q, mm <= max_mm, starts_ok[b], "DNA", b, j, mm)
         for b in range(1, max_rna + 1):
-            for j in range(1, L - b):
+            for j in range(rna_lo, L - b + rna_hi):
                 mm = pref[-b][:, j] + suffix0[:, j + b]
                 _collect(hits, q, mm <= max_mm, starts_ok[-b], "RNA", b, j, mm)
     return hits
@@ -300,8 +307,12 @@ def nominate_sequences(
     max_dna_bulge: int = 0,
     max_rna_bulge: int = 0,
     pam_side: str = "3prime",
+    bulge_rules: str = "casoffinder3",
 ) -> list[OffTargetSite]:
     """Search in-memory sequences (name, bytes); see the module docstring for the rules."""
+    if bulge_rules not in BULGE_RULES:
+        raise InputError(f"bulge_rules must be one of {sorted(BULGE_RULES)}, not {bulge_rules!r}",
+                         place="bulge_rules")
     g_codes = iupac_codes(guide, "guide")
     if not pam or not pam.strip():
         raise InputError("a PAM pattern is required (e.g. NGG, NRG, TTTV)", place="pam")
@@ -314,8 +325,7 @@ def nominate_sequences(
         if value < 0:
             raise InputError(f"{what} must be >= 0", place=what)
     if max_rna_bulge > len(guide_u) - 3:
-        raise InputError("RNA bulge must leave at least the first and last guide bases paired",
-                         place="max_rna_bulge")
+        raise InputError("RNA bulge must leave at least two guide bases paired", place="max_rna_bulge")
     five = pam_side == "5prime"
     # A 5′-PAM search is a 3′-PAM search on the reversed (not complemented) sequence.
     g_search = g_codes[::-1].copy() if five else g_codes
@@ -331,7 +341,7 @@ def nominate_sequences(
             searched = s[::-1] if five else s
             codes = encode_genome(searched)
             for hit in _search_3prime(codes, g_search, p_search, max_mismatches, max_dna_bulge,
-                                      max_rna_bulge):
+                                      max_rna_bulge, bulge_rules):
                 start, crrna, dna = _render(searched, hit, guide_s, pam_s)
                 end = hit.pam_pos + len(pam_s)
                 if five:  # back to the strand's own orientation
@@ -353,12 +363,14 @@ def nominate(
     max_dna_bulge: int = 0,
     max_rna_bulge: int = 0,
     pam_side: str = "3prime",
+    bulge_rules: str = "casoffinder3",
 ) -> NominationResult:
     """Nominate off-target sites of ``guide`` (protospacer, no PAM) with ``pam`` in a FASTA genome."""
     genome = Path(genome)
     records = list(read_fasta(genome))
     sites = nominate_sequences(records, guide, pam, max_mismatches=max_mismatches,
-                               max_dna_bulge=max_dna_bulge, max_rna_bulge=max_rna_bulge, pam_side=pam_side)
+                               max_dna_bulge=max_dna_bulge, max_rna_bulge=max_rna_bulge, pam_side=pam_side,
+                               bulge_rules=bulge_rules)
     total = sum(len(s) for _, s in records)
     on_target = [s for s in sites if s.mismatches == 0 and s.bulge_type == "X"]
     checks = [
@@ -368,7 +380,7 @@ def nominate(
     ]
     params = {"guide": guide.strip().upper(), "pam": pam.strip().upper(), "pam_side": pam_side,
               "max_mismatches": max_mismatches, "max_dna_bulge": max_dna_bulge,
-              "max_rna_bulge": max_rna_bulge}
+              "max_rna_bulge": max_rna_bulge, "bulge_rules": bulge_rules}
     from cgtqc import __version__
 
     prov = Provenance(ENGINE, __version__, params, [file_input(genome)])
