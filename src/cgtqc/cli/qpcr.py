@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from cgtqc.assays.qpcr import analyze_rdml
+from cgtqc.assays.qpcr_melt import melt_rdml_run
 from cgtqc.assays.qpcr_quant import (
     curve_from_records,
     lod_probit,
@@ -239,3 +240,30 @@ def lod(
         f"lowest level with all replicates detected: {_g(res.lowest_level_all_detected)}"
     )
     _print_checks(res.checks)
+
+
+@app.command()
+def melt(
+    file: Path = typer.Argument(..., help="RDML file with melt-curve points (mdp)"),
+    experiment: str | None = typer.Option(None, help="experiment id (default: the first)"),
+    run: str | None = typer.Option(None, help="run id (default: the first of the experiment)"),
+    smooth: float = typer.Option(2.0, help="Savitzky-Golay smoothing window (°C)"),
+    window: float = typer.Option(1.0, help="product peak must lie within this many °C of the expected Tm"),
+    json: bool = JSON,
+) -> None:
+    """Melt-curve peaks (-dF/dT maxima) and each reaction's product Tm."""
+    res = melt_rdml_run(read_rdml(file), experiment=experiment, run=run, smooth_c=smooth, window_c=window)
+    if json:
+        print_json(res)
+        return
+    table = Table("well", "target", "expected Tm", "product Tm", "peaks (°C)", "notes")
+    for m in res:
+        table.add_row(
+            m.well,
+            m.target,
+            _g(m.expected_tm_c, ".2f"),
+            _g(m.product_tm_c, ".2f"),
+            ", ".join(f"{p:.2f}" for p in m.peaks_c),
+            "; ".join(m.notes),
+        )
+    console.print(table)
