@@ -114,27 +114,9 @@ def read_amplitudes(path: str | Path) -> DropletAmplitudes:
         body.pop()
     if not body:
         raise InputError("amplitude file has a header but no droplets (empty well)", file=path)
-    amps = np.empty((len(body), 2), dtype=float)
-    calls = np.empty((len(body), len(call_cols)), dtype=np.int8)
-    for r, row in enumerate(body):
-        line = start + 2 + r
-        if len(row) < n_cols:
-            raise InputError(
-                f"row has {len(row)} cells, {n_cols} expected (truncated file?)",
-                file=path,
-                place=f"line {line}",
-            )
-        for c, j in enumerate((i1, i2)):
-            try:
-                amps[r, c] = float(row[j])
-            except ValueError:
-                raise InputError(
-                    f"{row[j].strip()!r} is not a number",
-                    file=path,
-                    place=f"line {line}, column {header[j]!r}",
-                ) from None
-        for c, j in enumerate(call_cols):
-            calls[r, c] = _call(row[j], layout, path, f"line {line}, column {header[j]!r}")
+    amps, calls = _fast_columns(body, (i1, i2), call_cols, n_cols, layout)
+    if amps is None or calls is None:  # something is wrong: walk the rows to say where
+        amps, calls = _checked_columns(body, (i1, i2), call_cols, n_cols, layout, header, path, start)
     if not np.isfinite(amps).all():
         bad = int(np.argmax(~np.isfinite(amps).all(axis=1)))
         raise InputError("amplitude is not a finite number", file=path, place=f"line {start + 2 + bad}")
@@ -155,6 +137,67 @@ def read_amplitudes(path: str | Path) -> DropletAmplitudes:
         ch2=amps[:, 1].copy(),
         file_calls=file_calls,
     )
+
+
+_CALL_CODES = {
+    "quantasoft": {"0": 0, "1": 1, "2": 2, "3": 3, "4": 4},
+    "qx_manager": {"0": 0, "1": 1, "u": -1, "U": -1, "": -1},
+}
+
+
+def _fast_columns(
+    body: list[list[str]], amp_cols: tuple[int, int], call_cols: list[int], n_cols: int, layout: str
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Vectorised parse of well-formed rows; (None, None) when any row is short or any cell is bad."""
+    if any(len(row) < n_cols for row in body):
+        return None, None
+    try:
+        amps = np.array([[row[amp_cols[0]], row[amp_cols[1]]] for row in body], dtype=float)
+    except ValueError:
+        return None, None
+    codes = _CALL_CODES[layout]
+    calls = np.empty((len(body), len(call_cols)), dtype=np.int8)
+    for c, j in enumerate(call_cols):
+        try:
+            calls[:, c] = [codes[row[j].strip()] for row in body]
+        except KeyError:
+            return None, None
+    return amps, calls
+
+
+def _checked_columns(
+    body: list[list[str]],
+    amp_cols: tuple[int, int],
+    call_cols: list[int],
+    n_cols: int,
+    layout: str,
+    header: list[str],
+    path: str | Path,
+    start: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row-by-row parse that raises InputError at the first bad row or cell, naming line and column."""
+    amps = np.empty((len(body), 2), dtype=float)
+    calls = np.empty((len(body), len(call_cols)), dtype=np.int8)
+    for r, row in enumerate(body):
+        line = start + 2 + r
+        if len(row) < n_cols:
+            raise InputError(
+                f"row has {len(row)} cells, {n_cols} expected (truncated file?)",
+                file=path,
+                place=f"line {line}",
+            )
+        for c, j in enumerate(amp_cols):
+            try:
+                amps[r, c] = float(row[j])
+            except ValueError:
+                raise InputError(
+                    f"{row[j].strip()!r} is not a number",
+                    file=path,
+                    place=f"line {line}, column {header[j]!r}",
+                ) from None
+        for c, j in enumerate(call_cols):
+            calls[r, c] = _call(row[j], layout, path, f"line {line}, column {header[j]!r}")
+    return amps, calls
 
 
 def _call(cell: str, layout: str, path: str | Path, place: str) -> int:
