@@ -113,21 +113,28 @@ class VectorTypeCall:
 
 
 def detect_vector_type(stats: SampleStats, construct: AavConstruct, min_reads: int = 30) -> VectorTypeCall:
-    """sc when most genome reads fold at an ITR into two arms; confidence = Wilson lower bound."""
+    """sc when most genome reads fold at an ITR into two arms.
+
+    Confidence = posterior probability (uniform prior) that the majority really is on the called side,
+    i.e. P(fraction > 0.5 | reads) for sc and P(fraction < 0.5 | reads) for ss.
+    """
+    from scipy.stats import beta
+
     design, why = construct.guessed_vector_type()
     n, k = stats.genome_reads, stats.fold_genome_reads
     if n < min_reads:
         return VectorTypeCall(design, "design", None, f"{n} genome reads < {min_reads}; design rule: {why}")
     frac = k / n
     vt = "sc" if frac >= 0.5 else "ss"
-    lo, _ = wilson(max(k, n - k), n)
+    p_sc = float(beta.sf(0.5, k + 1, n - k + 1))
+    lo, hi = wilson(k, n)
     agree = "agrees with" if vt == design else "differs from"
     return VectorTypeCall(
         vt,
         "reads",
-        round(lo, 4),
-        f"{k}/{n} genome reads fold at an ITR into two arms ({100 * frac:.1f}%); "
-        f"{agree} the design rule ({why})",
+        round(p_sc if vt == "sc" else 1 - p_sc, 6),
+        f"{k}/{n} genome reads fold at an ITR into two arms ({100 * frac:.1f}%, 95% CI "
+        f"{100 * lo:.1f}-{100 * hi:.1f}%); {agree} the design rule ({why})",
     )
 
 
