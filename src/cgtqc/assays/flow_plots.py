@@ -153,6 +153,7 @@ def plot_gating(
     names = _drawable(report)
     if not names:
         raise InputError("no gate with a geometry to draw", file=report.gating_file)
+    columns = min(columns, len(names))
     rows = math.ceil(len(names) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.0 * rows), dpi=100, squeeze=False)
     try:
