@@ -45,6 +45,8 @@ class Arm:
     cassette_bp: int = 0
     backbone_bp: int = 0
     itr_bp: int = 0
+    token_lo: bool = False  # an ITR token extends the arm's low end to ITR1
+    token_hi: bool = False  # ... or its high end to ITR2
 
     @property
     def lo(self) -> int:
@@ -222,9 +224,9 @@ def build_arms(segs: list[Segment], c: AavConstruct, p: AavParams) -> tuple[list
                 arm = order[j]
                 low_end = (j > i) == (arm.strand > 0)  # token before a + arm touches its low end
                 if low_end and arm.lo <= e1 + 100:
-                    arm.reach_left = True
+                    arm.reach_left = arm.token_lo = True
                 if not low_end and arm.hi >= s2 - 100:
-                    arm.reach_right = True
+                    arm.reach_right = arm.token_hi = True
     return arms, tokens
 
 
@@ -248,9 +250,15 @@ def _terminal_itr_calls(
     return out
 
 
-def _symmetric(a: Arm, b: Arm, fold_high: bool, p: AavParams) -> bool:
+def _span(a: Arm, c: AavConstruct) -> tuple[int, int]:
+    """Arm span including ITR tokens attached to its ends."""
+    return (min(a.lo, c.itr1.start) if a.token_lo else a.lo), (max(a.hi, c.itr2.end) if a.token_hi else a.hi)
+
+
+def _symmetric(a: Arm, b: Arm, fold_high: bool, c: AavConstruct, p: AavParams) -> bool:
     """Arms end at the same place (their ends away from the fold agree within tolerance)."""
-    far_a, far_b = (a.lo, b.lo) if fold_high else (a.hi, b.hi)
+    (alo, ahi), (blo, bhi) = _span(a, c), _span(b, c)
+    far_a, far_b = (alo, blo) if fold_high else (ahi, bhi)
     return abs(far_a - far_b) <= max(p.symmetric_bp, p.symmetric_frac * max(a.hi - a.lo, b.hi - b.lo))
 
 
@@ -309,7 +317,7 @@ def classify_vector(
         if at_itr and vector_type == "sc":
             call.cls = "sc_partial"
         else:
-            call.cls = "snapback_symmetric" if _symmetric(a, b, fold_high, p) else "snapback_asymmetric"
+            call.cls = "snapback_symmetric" if _symmetric(a, b, fold_high, c, p) else "snapback_asymmetric"
         call.detail = "fold_at_itr" if at_itr else "fold_in_cassette"
         return
     arm = genome[0]
@@ -363,6 +371,30 @@ def _set_itr_calls(
     call.itr_intact = len(call.itr_calls) == 2 and not any(x.defect for x in call.itr_calls)
 
 
+def _short_itr_read(call: ReadCall, read_seq: str, c: AavConstruct, p: AavParams) -> None:
+    """Unaligned short reads: an ITR (either ITR, either strand) found by direct alignment is ITR-only.
+
+    minimap2 misses some lone hairpin ITRs at nanopore error rates; the ITR kernel does not.
+    """
+    from cgtqc.seq.reads import revcomp
+
+    itr = max((c.itr1, c.itr2), key=lambda x: x.length)
+    if len(read_seq) > 3 * itr.length:
+        return
+    best = None
+    for i in (c.itr1, c.itr2):
+        for strand, seq in ((1, read_seq), (-1, revcomp(read_seq))):
+            x = call_itr(seq, i, p.flipflop_margin, p.itr_defect_bp)
+            if best is None or x.score > best[0].score:
+                best = (x, strand)
+    x = best[0]
+    if x.coverage >= 0.8 and x.score >= 0.6 * 2 * x.coverage * itr.length:
+        call.cls = "itr_concatemer" if len(read_seq) >= p.concatemer_factor * itr.length else "itr_only"
+        call.itr_calls = [x]
+        call.path = f"ITR-by-alignment:{x.itr}:{'+' if best[1] > 0 else '-'}"
+        call.bases_by_label["vector"] = len(read_seq)
+
+
 def classify_read(
     read_id: str,
     read_seq: str,
@@ -378,6 +410,7 @@ def classify_read(
     call = ReadCall(read_id, len(read_seq), "unmapped")
     segs = select_segments(resolve_labels(hits, labels), p.min_segment)
     if not segs:
+        _short_itr_read(call, read_seq, c, p)
         return call
     for s in segs:
         call.bases_by_label[s.label] = call.bases_by_label.get(s.label, 0) + s.qlen
