@@ -121,3 +121,14 @@ def test_bad_input_one_line_exit_2(tmp_path, shared, capsys, monkeypatch):
     )
     code, err = _main(capsys, monkeypatch, "quantify", str(shared("ddpcr", "small", "A05_filled.csv")))
     assert code == 2 and "lacks columns" in err
+
+
+def test_quantify_merge(shared):
+    out = _run("quantify", str(shared("ddpcr", "read_quant", "quant.csv")), "--merge", "--json")
+    assert [(o["sample"], o["target"], o["wells"]) for o in out][:2] == [
+        ("SMN2 Control 2 copies", "1", ["A01", "B01", "C01"]),
+        ("SMN2 Control 2 copies", "2", ["A01", "B01", "C01"]),
+    ]
+    assert all(
+        o["total_ci_low"] <= o["poisson_ci_low"] and o["total_ci_high"] >= o["poisson_ci_high"] for o in out
+    )

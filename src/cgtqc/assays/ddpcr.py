@@ -662,3 +662,11 @@ def resolve_droplet_volume(droplet_volume_nl: float | None = None, preset: str |
             )
         return DROPLET_VOLUME_PRESETS_NL[preset]
     return DEFAULT_DROPLET_VOLUME_NL if droplet_volume_nl is None else droplet_volume_nl
+
+
+def merge_replicates(wells: list[DdpcrWell]) -> list[MergedWell]:
+    """Merge every (sample, target) group of wells, in order of first appearance."""
+    groups: dict[tuple[str, str], list[DdpcrWell]] = {}
+    for w in wells:
+        groups.setdefault((w.sample, w.target), []).append(w)
+    return [merge_wells(ws) for ws in groups.values()]

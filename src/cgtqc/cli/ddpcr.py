@@ -16,7 +16,9 @@ from cgtqc.assays.ddpcr import (
     DEFAULT_MIN_DROPLETS,
     ClusterCounts,
     DdpcrWell,
+    MergedWell,
     merge_by_sample,
+    merge_replicates,
     quantify_file,
     resolve_droplet_volume,
 )
@@ -97,6 +99,28 @@ def _print_results(results: list[apps.AppResult], as_json: bool) -> None:
     console.print(table)
 
 
+def _print_merged(merged: list[MergedWell], as_json: bool) -> None:
+    if as_json:
+        print_json(merged)
+        return
+    table = Table(
+        "sample", "target", "wells", "pos", "accepted", "copies/µL", "Poisson 95%", "total 95%", "valid"
+    )
+    for m in merged:
+        table.add_row(
+            m.sample,
+            m.target,
+            ",".join(m.wells),
+            str(m.positives),
+            str(m.accepted_droplets),
+            _fmt(m.copies_per_ul),
+            f"{_fmt(m.poisson_ci_low)}-{_fmt(m.poisson_ci_high)}",
+            f"{_fmt(m.total_ci_low)}-{_fmt(m.total_ci_high)}",
+            "yes" if m.valid else "NO",
+        )
+    console.print(table)
+
+
 @app.command()
 def quantify(
     files: list[Path] = FILES,
@@ -106,12 +130,16 @@ def quantify(
     preset: str | None = PRESET,
     min_droplets: int = MIN_DROPS,
     use_file_calls: bool = FILE_CALLS,
+    merge: bool = typer.Option(False, "--merge", help="Merge replicate wells per sample and target"),
     as_json: bool = JSON,
 ) -> None:
     """Copies/µL with Poisson 95% limits for every well and target (amplitude files: also the 4 clusters)."""
     wells = _wells(
         files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls
     )
+    if merge:
+        _print_merged(merge_replicates(wells), as_json)
+        return
     if as_json:
         print_json(wells)
         return
