@@ -174,7 +174,9 @@ def fit_standard_curve(wells: list[WellValue], *, file: str | None = None) -> St
     x, y = np.array(xs), np.array(ys)
     slope, intercept = np.polyfit(x, y, 1)
     r = float(np.corrcoef(x, y)[0, 1])
-    return StandardCurve(float(intercept), float(slope), r, len(xs), tuple(sorted({10**v for v in xs})))
+    return StandardCurve(
+        float(intercept), float(slope), r, len(xs), tuple(sorted({float(w.entry.dose) for w in wells}))
+    )  # type: ignore[arg-type]
 
 
 def _curve_checks(

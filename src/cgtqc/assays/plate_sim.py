@@ -127,12 +127,14 @@ def potency_plate(
     test_top: float | None = None,
     reference: str = "Reference",
     test: str = "Test",
+    asymmetry: float = 1.0,
 ) -> GeneratedRun:
     """Write a 96-well dose-response plate (response grid export + layout) with a known relative potency.
 
     The response follows the 4PL from ``bottom`` at low dose to ``top`` at high dose when ``slope`` < 0 (an
     increasing curve such as IFN-gamma release or reporter expression); the test's ED50 is ``ed50_ref / RP``.
-    Multiplicative noise with coefficient of variation ``cv``.
+    ``asymmetry`` is the 5PL g (1: a symmetric 4PL curve). Multiplicative noise with coefficient of
+    variation ``cv``.
     """
     rng = np.random.default_rng(seed)
     out_dir = Path(out_dir)
@@ -155,7 +157,7 @@ def potency_plate(
             row = chr(ord("A") + gi * replicates + rep)
             for k, dose in enumerate(doses):
                 w = f"{row}{k + 1}"
-                mean = float(curve(np.array([dose]), b, c, d, e)[0])
+                mean = float(curve(np.array([dose]), b, c, d, e, asymmetry)[0])
                 reads[w] = mean * float(np.exp(rng.normal(0, cv)))
                 entries.append(LayoutEntry(w, "sample", sample, dose, rep + 1))
     export = write_grid(out_dir / f"{name}_plate.csv", reads, 96, preamble=("Reader,simulated", ""))

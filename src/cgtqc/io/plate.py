@@ -356,7 +356,7 @@ def write_grid(
     reads: dict[str, float | str],
     plate_format: int = 96,
     preamble: tuple[str, ...] = (),
-    fmt: str = "{:.4g}",
+    fmt: str = "{:.10g}",
 ) -> Path:
     """Write reads as a grid export (the shape readers print); strings are written as they are."""
     path = Path(path)
