@@ -3,6 +3,8 @@
 import zipfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cgtqc.assays import qpcr_sim
 from cgtqc.errors import InputError
@@ -118,3 +120,23 @@ def test_truncated_zip_and_zip_without_xml(tmp_path, shared):
         read_rdml(q)
     with pytest.raises(InputError, match="file not found"):
         read_rdml(tmp_path / "missing.rdml")
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(min_value=0, max_value=400), junk=st.text(max_size=20))
+def test_fuzz_truncated_or_garbled_rdml_gives_input_error(tmp_path, cut, junk):
+    text = GOOD.format(cq="20", fluor="1")
+    p = _write(tmp_path, text[:cut] + junk, "fuzz.rdml")
+    try:
+        doc = read_rdml(p)
+    except InputError as exc:
+        assert exc.file == str(p)
+    else:
+        assert doc.runs
+
+
+def test_linregpcr_own_warnings_do_not_exclude():
+    from cgtqc.assays.qpcr import user_excluded
+
+    assert not user_excluded("no amplification;indiv PCR eff is 1.193 < 1.7")
+    assert user_excluded("bubble in well") and user_excluded("PCR efficiency outlier;pipetting error")

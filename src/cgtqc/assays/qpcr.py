@@ -25,6 +25,7 @@ A fluorescence-threshold Cq (log-linear interpolation on the baseline-corrected 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,14 +132,33 @@ def plateau_copies(target: RdmlTarget, volume_ul: float, double_stranded: bool =
         factor = target.ncopy_factor
     if chemistry == "non-saturating DNA binding dye":
         dye = target.dye_conc_nm if target.dye_conc_nm is not None else dye_default
-        amplicon = float(target.amplicon_length) if target.amplicon_length and target.amplicon_length > 30 \
+        amplicon = (
+            float(target.amplicon_length)
+            if target.amplicon_length and target.amplicon_length > 30
             else DEFAULT_AMPLICON_BP
+        )
         per_ul = factor * dye * AVOGADRO * 1e-15 / amplicon
     else:
-        primer = min(target.primer_conc_fw_nm or DEFAULT_PRIMER_NM,
-                     target.primer_conc_rv_nm or DEFAULT_PRIMER_NM)
+        primer = min(
+            target.primer_conc_fw_nm or DEFAULT_PRIMER_NM, target.primer_conc_rv_nm or DEFAULT_PRIMER_NM
+        )
         per_ul = factor * primer * AVOGADRO * 1e-15
     return per_ul * volume_ul * (1.0 if double_stranded else 2.0)
+
+
+# warnings LinRegPCR itself writes into <excl>; they do not exclude a reaction when it is analysed again
+_OWN_WARNINGS = re.compile(
+    r"^(amplification in negative control|TD0 found in negative control|no TD0 found.*"
+    r"|plateau in negative control"
+    r"|no amplification.*|baseline error.*|instable baseline.*|no plateau.*|noisy sample.*|Ncopy [<>] .*"
+    r"|no indiv PCR eff can be calculated|PCR efficiency outlier|Cq < 10|N0 unreliable|Cq > 34|Cq too high"
+    r"|only -?\d+ values in log phase|indiv PCR eff is .+|mean PCR eff is .+)$"
+)
+
+
+def user_excluded(excl: str) -> bool:
+    """True when an RDML <excl> text holds a reason other than LinRegPCR's own warnings."""
+    return any(part.strip() and not _OWN_WARNINGS.match(part.strip()) for part in excl.split(";"))
 
 
 def curves_from_rdml(doc: RdmlDocument, run: RdmlRun) -> list[AmplificationCurve]:
@@ -150,23 +170,39 @@ def curves_from_rdml(doc: RdmlDocument, run: RdmlRun) -> list[AmplificationCurve
         sample = doc.samples.get(r.sample)
         ds = bool(sample.double_stranded) if sample is not None else False
         volume = r.volume_ul if r.volume_ul is not None else default_volume
-        curves.append(AmplificationCurve(
-            well=r.well, target=r.target, sample=r.sample, sample_type=r.sample_type,
-            cycles=r.cycles, fluor=r.fluor, plateau_copies=plateau_copies(target, volume, ds),
-            excluded=bool(r.excluded.strip())))
+        curves.append(
+            AmplificationCurve(
+                well=r.well,
+                target=r.target,
+                sample=r.sample,
+                sample_type=r.sample_type,
+                cycles=r.cycles,
+                fluor=r.fluor,
+                plateau_copies=plateau_copies(target, volume, ds),
+                excluded=user_excluded(r.excluded),
+            )
+        )
     return curves
 
 
-def analyze_rdml(doc: RdmlDocument, experiment: str | None = None, run: str | None = None,
-                 threshold: float | None = None) -> QpcrAnalysis:
+def analyze_rdml(
+    doc: RdmlDocument, experiment: str | None = None, run: str | None = None, threshold: float | None = None
+) -> QpcrAnalysis:
     """LinRegPCR analysis of one run of an RDML document."""
     the_run = doc.run(experiment, run)
     if not any(len(r.cycles) for r in the_run.reactions):
-        raise InputError("run has no amplification data (adp points)", file=doc.path,
-                         place=f"experiment {the_run.experiment!r}, run {the_run.id!r}")
+        raise InputError(
+            "run has no amplification data (adp points)",
+            file=doc.path,
+            place=f"experiment {the_run.experiment!r}, run {the_run.id!r}",
+        )
     inputs = [file_input(doc.path)]
-    return analyze_curves(curves_from_rdml(doc, the_run), threshold=threshold, inputs=inputs,
-                          extra_parameters={"experiment": the_run.experiment, "run": the_run.id})
+    return analyze_curves(
+        curves_from_rdml(doc, the_run),
+        threshold=threshold,
+        inputs=inputs,
+        extra_parameters={"experiment": the_run.experiment, "run": the_run.id},
+    )
 
 
 def _cycle_matrix(curves: list[AmplificationCurve]) -> np.ndarray:
@@ -255,7 +291,7 @@ def _log_fit(y: np.ndarray) -> tuple[float, float, float]:
 def _half_slopes(y: np.ndarray) -> tuple[float, float]:
     """log10 slopes of the lower and upper half of a window (odd windows share the middle point)."""
     half = len(y) / 2.0
-    return _log_fit(y[: int(half - 0.4) + 1])[0], _log_fit(y[int(half):])[0]
+    return _log_fit(y[: int(half - 0.4) + 1])[0], _log_fit(y[int(half) :])[0]
 
 
 @dataclass
@@ -284,7 +320,7 @@ def _window_of_linearity(f: np.ndarray, td0: float, rise_start: int) -> _Window:
     if stop - start + 1 < MIN_WINDOW:
         w.error = 4
         return w
-    section = f[start - 1:stop]
+    section = f[start - 1 : stop]
     low, high = _half_slopes(section)
     if low > high:  # raw curve already bends down: no exponential phase to straighten
         w.error = 5
@@ -300,9 +336,9 @@ def _window_of_linearity(f: np.ndarray, td0: float, rise_start: int) -> _Window:
         if abs(low - high) < 1e-5:
             _, intercept, corr = _log_fit(section - base)
             w.error, w.background = 0, base
-            w.efficiency = 10.0 ** high
+            w.efficiency = 10.0**high
             w.r2 = corr * corr
-            w.n0_window = 10.0 ** intercept
+            w.n0_window = 10.0**intercept
             return w
         base = base - step if low > high else base + step
         step *= 0.5
@@ -345,9 +381,13 @@ def threshold_cq(corrected: np.ndarray, threshold: float) -> float | None:
     return float(i) + frac  # column i-1 is cycle i
 
 
-def analyze_curves(curves: list[AmplificationCurve], threshold: float | None = None,
-                   exclude_no_plateau: bool = True, inputs: list[InputFile] | None = None,
-                   extra_parameters: dict[str, Any] | None = None) -> QpcrAnalysis:
+def analyze_curves(
+    curves: list[AmplificationCurve],
+    threshold: float | None = None,
+    exclude_no_plateau: bool = True,
+    inputs: list[InputFile] | None = None,
+    extra_parameters: dict[str, Any] | None = None,
+) -> QpcrAnalysis:
     """LinRegPCR on a set of curves run together (one plate). See the module docstring for the rules."""
     f_raw = _cycle_matrix(curves)
     n_react, n_cyc = f_raw.shape
@@ -365,13 +405,15 @@ def analyze_curves(curves: list[AmplificationCurve], threshold: float | None = N
     f = f_raw + shift[:, None]
 
     windows = [_window_of_linearity(f[i], td0[i], rise[i]) for i in range(n_react)]
-    background = np.array([w.background if w.background is not None else np.nanmin(f[i]) * 0.99
-                           for i, w in enumerate(windows)])
+    background = np.array(
+        [w.background if w.background is not None else np.nanmin(f[i]) * 0.99 for i, w in enumerate(windows)]
+    )
     corrected = f - background[:, None]
     eff = np.array([w.efficiency for w in windows])
 
-    amplified = np.array([td0[i] > 2.0 and four_rising[i] and eff[i] > MIN_AMPLIFICATION_EFFICIENCY
-                          for i in range(n_react)])
+    amplified = np.array(
+        [td0[i] > 2.0 and four_rising[i] and eff[i] > MIN_AMPLIFICATION_EFFICIENCY for i in range(n_react)]
+    )
     plateau = np.ones(n_react, dtype=bool)
     for i, w in enumerate(windows):
         if w.n0_window > 0.0 and eff[i] > 1.1:
@@ -409,22 +451,51 @@ def analyze_curves(curves: list[AmplificationCurve], threshold: float | None = N
         indiv = c.plateau_copies / eff[i] ** td0[i] if has_td0 and 1.0 < eff[i] < 2.3 else None
         cq = threshold_cq(corrected[i], threshold) if threshold is not None else (td0[i] if has_td0 else None)
         notes = _notes(c.sample_type, amplified[i], plateau[i], td0[i], w.error, eff[i], outlier[i])
-        results.append(ReactionResult(
-            well=c.well, target=c.target, sample=c.sample, sample_type=c.sample_type,
-            baseline=float(background[i] - shift[i]), td0=float(td0[i]) if has_td0 else None, cq=cq,
-            efficiency=float(eff[i]) if w.error == 0 else None, r2=w.r2 if w.error == 0 else None,
-            mean_efficiency=_finite(mean_eff[i]), mean_efficiency_sd=_finite(sd_eff[i]),
-            n0=n0, indiv_n0=indiv, window_start=w.start, window_end=w.stop,
-            amplification=bool(amplified[i]), plateau=bool(plateau[i]), baseline_error=w.error,
-            efficiency_outlier=bool(outlier[i]), used_for_mean=bool(used[i]), notes=notes))
+        results.append(
+            ReactionResult(
+                well=c.well,
+                target=c.target,
+                sample=c.sample,
+                sample_type=c.sample_type,
+                baseline=float(background[i] - shift[i]),
+                td0=float(td0[i]) if has_td0 else None,
+                cq=cq,
+                efficiency=float(eff[i]) if w.error == 0 else None,
+                r2=w.r2 if w.error == 0 else None,
+                mean_efficiency=_finite(mean_eff[i]),
+                mean_efficiency_sd=_finite(sd_eff[i]),
+                n0=n0,
+                indiv_n0=indiv,
+                window_start=w.start,
+                window_end=w.stop,
+                amplification=bool(amplified[i]),
+                plateau=bool(plateau[i]),
+                baseline_error=w.error,
+                efficiency_outlier=bool(outlier[i]),
+                used_for_mean=bool(used[i]),
+                notes=notes,
+            )
+        )
 
-    params = {"threshold": threshold, "exclude_no_plateau": exclude_no_plateau, "max_window": MAX_WINDOW,
-              "min_window": MIN_WINDOW, "outlier_test": "grubbs while skewed, alpha 0.05",
-              "min_amplification_efficiency": MIN_AMPLIFICATION_EFFICIENCY, **(extra_parameters or {})}
-    checks = [ValidityCheck(
-        f"mean_efficiency_{t}", m is not None and 1.7 <= m <= 2.1,
-        f"mean amplification factor {m:.4f}" if m is not None else "no reaction usable for a mean efficiency")
-        for t, (m, _) in target_eff.items()]
+    params = {
+        "threshold": threshold,
+        "exclude_no_plateau": exclude_no_plateau,
+        "max_window": MAX_WINDOW,
+        "min_window": MIN_WINDOW,
+        "outlier_test": "grubbs while skewed, alpha 0.05",
+        "min_amplification_efficiency": MIN_AMPLIFICATION_EFFICIENCY,
+        **(extra_parameters or {}),
+    }
+    checks = [
+        ValidityCheck(
+            f"mean_efficiency_{t}",
+            m is not None and 1.7 <= m <= 2.1,
+            f"mean amplification factor {m:.4f}"
+            if m is not None
+            else "no reaction usable for a mean efficiency",
+        )
+        for t, (m, _) in target_eff.items()
+    ]
     return QpcrAnalysis(results, target_eff, Provenance(ENGINE, __version__, params, inputs or []), checks)
 
 
@@ -432,8 +503,9 @@ def _finite(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def _notes(sample_type: str, amplified: bool, plateau: bool, td0: float, error: int, eff: float,
-           outlier: bool) -> list[str]:
+def _notes(
+    sample_type: str, amplified: bool, plateau: bool, td0: float, error: int, eff: float, outlier: bool
+) -> list[str]:
     """LinRegPCR's warnings, in its words."""
     notes = []
     negative = sample_type in NEGATIVE_CONTROL_TYPES
