@@ -105,3 +105,16 @@ def test_too_short_curves_are_refused():
     c = AmplificationCurve("A1", "T", cycles=np.arange(1, 5.0), fluor=np.ones(4))
     with pytest.raises(InputError, match="at least 8 cycles"):
         analyze_curves([c])
+
+
+def test_negative_controls_are_checked(tmp_path):
+    layout = [("S", "T", "unkn", 1e4, None)] * 4 + [("NTC", "T", "ntc", 0, None)] * 2
+    wells = qpcr_sim.plate(layout, curves=True, cycles=45, rng=5)
+    res = analyze_rdml(read_rdml(qpcr_sim.write_rdml(tmp_path / "ok.rdml", wells)))
+    assert {c.name: c.passed for c in res.checks}["negative_controls_T"]
+    assert all(not r.used_for_mean for r in res.reactions if r.sample_type == "ntc")
+    wells[-1].fluor = wells[0].fluor.copy()  # a contaminated NTC
+    res = analyze_rdml(read_rdml(qpcr_sim.write_rdml(tmp_path / "bad.rdml", wells)))
+    check = {c.name: c for c in res.checks}["negative_controls_T"]
+    assert not check.passed and "A6" in check.detail
+    assert res.reactions[-1].notes == ["amplification in negative control"]

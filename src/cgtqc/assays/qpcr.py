@@ -496,6 +496,19 @@ def analyze_curves(
         )
         for t, (m, _) in target_eff.items()
     ]
+    for t in target_eff:
+        neg = [r for r in results if r.target == t and r.sample_type in NEGATIVE_CONTROL_TYPES]
+        if neg:
+            hit = [r.well for r in neg if r.amplification]
+            checks.append(
+                ValidityCheck(
+                    f"negative_controls_{t}",
+                    not hit,
+                    f"amplification in {', '.join(hit)}"
+                    if hit
+                    else f"{len(neg)} negative control(s) without amplification",
+                )
+            )
     return QpcrAnalysis(results, target_eff, Provenance(ENGINE, __version__, params, inputs or []), checks)
 
 
@@ -511,6 +524,8 @@ def _notes(
     negative = sample_type in NEGATIVE_CONTROL_TYPES
     if negative and amplified:
         notes.append("amplification in negative control")
+    elif negative and td0 > 2.0:
+        notes.append("TD0 found in negative control")
     elif not amplified and not negative:
         notes.append("no amplification")
         if td0 < 2.0:
