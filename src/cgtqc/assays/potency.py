@@ -202,6 +202,24 @@ def _curve_from_fit(sample: str, model: str, fit: JointFit, x: np.ndarray, level
             "ed50_within_dose_range", inside, f"ED50 {cf.ed50.dose:.4g} vs tested doses {lo:.4g}-{hi:.4g}"
         )
     )
+    k = len(fit.design.names)
+    tss = fit.rss / (1.0 - fit.r_squared) if fit.r_squared < 1 else float("inf")
+    f_stat = ((tss - fit.rss) / (k - 1)) / (fit.rss / fit.df) if fit.df > 0 and fit.rss > 0 else float("inf")
+    p = float(stats.f.sf(f_stat, k - 1, fit.df)) if math.isfinite(f_stat) else 0.0
+    cf.checks.append(
+        ValidityCheck(
+            "dose_response_significant",
+            p < 0.01,
+            f"F test of the curve against a flat line: p = {p:.2g} (must be < 0.01)",
+        )
+    )
+    cf.checks.append(
+        ValidityCheck(
+            "ed50_interval_bounded",
+            cf.ed50.ci_low > 0 and math.isfinite(cf.ed50.ci_high),
+            f"95% interval {cf.ed50.ci_low:.4g}-{cf.ed50.ci_high:.4g}",
+        )
+    )
     return cf
 
 
@@ -498,7 +516,8 @@ def analyze_potency(
                     f"upper/lower {ratio:.3g} (min {criteria.min_asymptote_ratio})",
                 )
             )
-        for g in curves:
+        for g, cf in curves.items():
+            checks.extend(ValidityCheck(f"{c.name}[{g}]", c.passed, c.detail) for c in cf.checks)
             cv = replicate_cv(data, g)
             checks.append(
                 ValidityCheck(
