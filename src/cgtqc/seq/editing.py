@@ -750,20 +750,42 @@ def write_crispresso_files(result: EditingResult, out_dir: str | Path) -> list[P
         fh.write("\t".join(MAPPING_COLUMNS) + "\n")
         fh.write("\t".join(_fmt(x) for x in result.mapping_row()) + "\n")
     files = [q, m]
-    for r in result.references:
-        pct = r.nucleotide_percentages()
-        if pct is None:
+    for prefix, r in _plot_names(result.references):
+        if r.base_counts is None or r.reads_aligned < 1:
             continue
-        f = out / f"Nucleotide_percentage_table_{r.name}.txt"
-        with open(f, "w") as fh:
-            fh.write("Nucleotide\t" + "\t".join(r.sequence) + "\n")
-            for nuc in NUCS:
-                fh.write(nuc + "\t" + "\t".join(f"{v / 100:.6g}" for v in pct[nuc]) + "\n")
-        files.append(f)
+        files.append(_write_table(out / f"{prefix}Nucleotide_frequency_table.txt", r, 1))
+        files.append(_write_table(out / f"{prefix}Nucleotide_percentage_table.txt", r, r.reads_aligned))
     s = out / "summary.json"
     s.write_text(json.dumps(_jsonable(result.to_dict()), indent=2))
     files.append(s)
     return files
+
+
+def _plot_names(refs: list[ReferenceCounts]) -> list[tuple[str, ReferenceCounts]]:
+    """CRISPResso2's file prefixes: none for a lone 'Reference', else the name (21 characters) and a dot."""
+    if len(refs) == 1 and refs[0].name == "Reference":
+        return [("", refs[0])]
+    seen: set[str] = set()
+    out = []
+    for r in refs:
+        base = r.name[:21]
+        name, k = base, 2
+        while name + "." in seen:
+            name = f"{base}_{k}"
+            k += 1
+        seen.add(name + ".")
+        out.append((name + ".", r))
+    return out
+
+
+def _write_table(path: Path, r: ReferenceCounts, divisor: int) -> Path:
+    """Per-position base counts (divisor 1) or fractions of aligned reads, in CRISPResso2's layout."""
+    assert r.base_counts is not None
+    with open(path, "w") as fh:
+        fh.write("\t" + "\t".join(r.sequence) + "\n")
+        for i, nuc in enumerate(NUCS):
+            fh.write(nuc + "\t" + "\t".join(str(float(v) / divisor) for v in r.base_counts[i]) + "\n")
+    return path
 
 
 def _jsonable(o: Any) -> Any:

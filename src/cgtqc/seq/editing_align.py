@@ -68,100 +68,125 @@ _MAX_MATCH = 5  # the largest entry of EDNAFULL: bound for the band certificate
 _M, _I, _J = 1, 2, 3
 
 
-@numba.njit(cache=True, nogil=True)
-def _dp(read, ref, inc, mat, gap_open, gap_extend, lo, hi, ptr, out_read, out_ref):
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _dp(read, ref, inc, mat, gap_open, gap_extend, lo, hi, ptr, out_read, out_ref, rows):
     """Fill the band lo <= i - j <= hi, trace back, return (n_columns, n_identical, best_score).
 
-    ``ptr`` is a (m+1, n+1) uint8 work array (pointers of M in bits 0-1, I in 2-3, J in 4-5);
-    the alignment is written reversed into ``out_read``/``out_ref`` (length >= m + n).
+    ``ptr`` is a flat uint8 work array of at least (m+1)*(n+1) cells (pointer of M in bits 0-1,
+    of I in bits 2-3, of J in bits 4-5); ``rows`` an int64 (6, n+2) work array. The alignment is
+    written reversed into ``out_read``/``out_ref`` (length >= m + n).
     """
     m = ref.shape[0]
     n = read.shape[0]
+    w = n + 1
     min_score = gap_open * n * m
     neg = np.int64(-(1 << 50))
-    pm = np.full(n + 1, neg, dtype=np.int64)
-    pi = np.full(n + 1, neg, dtype=np.int64)
-    pj = np.full(n + 1, neg, dtype=np.int64)
-    cm = np.full(n + 1, neg, dtype=np.int64)
-    ci_ = np.full(n + 1, neg, dtype=np.int64)
-    cj = np.full(n + 1, neg, dtype=np.int64)
+    pm = rows[0]
+    pi = rows[1]
+    pj = rows[2]
+    cm = rows[3]
+    ci_ = rows[4]
+    cj = rows[5]
+    for j in range(n + 2):
+        pm[j] = neg
+        pi[j] = neg
+        pj[j] = neg
+        cm[j] = neg
+        ci_[j] = neg
+        cj[j] = neg
     # row 0
     jmax0 = min(n, -lo)
     pm[0] = 0
     pi[0] = min_score
     pj[0] = min_score
-    ptr[0, 0] = 0
+    ptr[0] = 0
     for j in range(1, jmax0 + 1):
         pm[j] = min_score
         pi[j] = gap_extend * j + inc[0]
         pj[j] = min_score
-        ptr[0, j] = _I | (_I << 2)
+        ptr[j] = _I | (_I << 2)
     for i in range(1, m + 1):
         jlo = max(1, i - hi)
         jhi = min(n, i - lo)
-        # reset the cells of this row that the next row may read outside the band
-        for j in range(max(0, jlo - 1), min(n, jhi + 1) + 1):
-            cm[j] = neg
-            ci_[j] = neg
-            cj[j] = neg
+        rowp = i * w
+        # cells of this row outside the band stay at -inf for the next row
+        cm[jhi + 1] = neg
+        ci_[jhi + 1] = neg
+        cj[jhi + 1] = neg
         if jlo == 1 and i <= hi:
+            left_m = min_score
+            left_i = min_score
             cm[0] = min_score
             ci_[0] = min_score
             cj[0] = gap_extend * i + inc[0]
-            ptr[i, 0] = _J | (_J << 4)
-        elif jlo > 1:
+            ptr[rowp] = _J | (_J << 4)
+        else:
+            left_m = neg
+            left_i = neg
             cm[jlo - 1] = neg
             ci_[jlo - 1] = neg
             cj[jlo - 1] = neg
+        diag_m = pm[jlo - 1]
+        diag_i = pi[jlo - 1]
+        diag_j = pj[jlo - 1]
         c_ref = ref[i - 1]
         inc_i = inc[i]
         inc_im1 = inc[i - 1]
+        op_row = gap_extend if i == m else gap_open
         for j in range(jlo, jhi + 1):
-            op = gap_extend if (i == m or j == n) else gap_open
-            # I: gap in the reference (read base inserted), from the left
-            i_from_m = op + cm[j - 1] + inc_i
-            i_ext = gap_extend + ci_[j - 1] + inc_i
+            up_m = pm[j]
+            up_i = pi[j]
+            up_j = pj[j]
+            op = gap_extend if j == n else op_row
+            # I: read base inserted (gap in the reference), from the left
+            i_from_m = op + left_m + inc_i
+            i_ext = gap_extend + left_i + inc_i
             if i_from_m > i_ext:
                 iv = i_from_m
-                ip = _M
+                code = _M << 2
             else:
                 iv = i_ext
-                ip = _I
-            # J: gap in the read (reference base deleted), from above
-            j_from_m = op + pm[j] + inc_im1
-            j_ext = gap_extend + pj[j]
+                code = _I << 2
+            # J: reference base deleted (gap in the read), from above
+            j_from_m = op + up_m + inc_im1
+            j_ext = gap_extend + up_j
             if j_from_m > j_ext:
                 jv = j_from_m
-                jp = _M
+                code |= _M << 4
             else:
                 jv = j_ext
-                jp = _J
-            s = mat[c_ref, read[j - 1]]
-            mv = pm[j - 1] + s
-            iv2 = pi[j - 1] + s
-            jv2 = pj[j - 1] + s
+                code |= _J << 4
+            sc = mat[c_ref, read[j - 1]]
+            mv = diag_m + sc
+            iv2 = diag_i + sc
+            jv2 = diag_j + sc
             if mv > jv2:
                 if mv > iv2:
                     best = mv
-                    mp = _M
+                    code |= _M
                 else:
                     best = iv2
-                    mp = _I
+                    code |= _I
             else:
                 if jv2 > iv2:
                     best = jv2
-                    mp = _J
+                    code |= _J
                 else:
                     best = iv2
-                    mp = _I
+                    code |= _I
             cm[j] = best
             ci_[j] = iv
             cj[j] = jv
-            ptr[i, j] = mp | (ip << 2) | (jp << 4)
+            ptr[rowp + j] = code
+            left_m = best
+            left_i = iv
+            diag_m = up_m
+            diag_i = up_i
+            diag_j = up_j
         pm, cm = cm, pm
         pi, ci_ = ci_, pi
         pj, cj = cj, pj
-    # final cell (m, n) is in pm/pi/pj now
+    # the final cell (m, n) is in the "previous" row now
     fm = pm[n]
     fi = pi[n]
     fj = pj[n]
@@ -184,7 +209,7 @@ def _dp(read, ref, inc, mat, gap_open, gap_extend, lo, hi, ptr, out_read, out_re
     k = 0
     ident = 0
     while i > 0 or j > 0:
-        p = ptr[i, j]
+        p = ptr[i * w + j]
         if cur == _M:
             cr = ref[i - 1] if i > 0 else ref[0]
             cq = read[j - 1] if j > 0 else read[0]
@@ -236,6 +261,28 @@ def _band_is_exact(final: int, m: int, n: int, lo: int, hi: int, max_inc: int, m
     return 2 * final > upper2
 
 
+@numba.njit(cache=True, nogil=True)
+def _gapless_score(read, ref, mat):
+    s = 0
+    for k in range(ref.shape[0]):
+        s += mat[ref[k], read[k]]
+    return s
+
+
+def _band_for_gapless(score: int, m: int, per_gap2: int) -> int:
+    """Smallest band half-width whose certificate a gapless score of ``score`` already satisfies.
+
+    For equal lengths (D = 0) a path leaving the band needs g >= 2w + 2 gap columns; it is beaten
+    when 2 * score > 5 * (2m - g) + per_gap2 * g.
+    """
+    if per_gap2 >= _MAX_MATCH:
+        return m
+    slope = _MAX_MATCH - per_gap2  # doubled loss per extra gap column
+    need = 2 * _MAX_MATCH * m - 2 * score  # 2 * (5 * 2m / 2 - score), doubled
+    g = need // slope + 1
+    return max(1, (g - 2 + 1) // 2)
+
+
 class Aligner:
     """Aligns reads to one reference exactly as CRISPResso2 does; reuses its work buffers."""
 
@@ -256,17 +303,23 @@ class Aligner:
         self.band = band
         self.gap_open = gap_open
         self.gap_extend = gap_extend
-        self._ptr = np.zeros((len(ref) + 1, 1), dtype=np.uint8)
+        self._ptr = np.zeros(1, dtype=np.uint8)
+        self._rows = np.zeros((6, 1), dtype=np.int64)
         self._out_a = np.zeros(1, dtype=np.uint8)
         self._out_b = np.zeros(1, dtype=np.uint8)
 
     def _buffers(self, n: int) -> None:
         m = len(self.ref)
-        if self._ptr.shape[1] < n + 1:
-            self._ptr = np.zeros((m + 1, n + 1 + 64), dtype=np.uint8)
+        if self._ptr.shape[0] < (m + 1) * (n + 1):
+            self._ptr = np.zeros((m + 1) * (n + 65), dtype=np.uint8)
+        if self._rows.shape[1] < n + 2:
+            self._rows = np.zeros((6, n + 66), dtype=np.int64)
         if self._out_a.shape[0] < m + n + 1:
             self._out_a = np.zeros(m + n + 65, dtype=np.uint8)
             self._out_b = np.zeros(m + n + 65, dtype=np.uint8)
+
+    def _per_gap2(self) -> int:
+        return 2 * (max(self.gap_open, self.gap_extend) + max(0, self.max_inc))
 
     def align_bytes(self, read: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
         """Align a read (uint8 array); return (aligned read, aligned ref, identical, columns)."""
@@ -275,6 +328,8 @@ class Aligner:
         self._buffers(n)
         d = m - n
         w = self.band if self.band is not None else m + n
+        if self.band is not None and d == 0:
+            w = min(w, _band_for_gapless(_gapless_score(read, self.ref_b, EDNAFULL), m, self._per_gap2()))
         while True:
             lo = min(0, d) - w
             hi = max(0, d) + w
@@ -293,6 +348,7 @@ class Aligner:
                 self._ptr,
                 self._out_a,
                 self._out_b,
+                self._rows,
             )
             if full or _band_is_exact(final, m, n, lo, hi, self.max_inc, max(self.gap_open, self.gap_extend)):
                 break
