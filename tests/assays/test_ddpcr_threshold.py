@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cgtqc.assays import ddpcr_sim as sim
 from cgtqc.assays.ddpcr import auto_threshold, quantify_amplitudes, quantify_file
@@ -104,3 +106,14 @@ def test_unclassified_droplets_left_out(tmp_path):
     ch1, _ = quantify_file(path, use_file_calls=True, min_droplets=1)
     assert ch1.accepted_droplets == 299
     assert math.isfinite(ch1.copies_per_ul)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(min_value=-1e4, max_value=1e5, allow_nan=False), min_size=200, max_size=600),
+    st.integers(min_value=0, max_value=3),
+)
+def test_auto_threshold_never_crashes(values, repeat):
+    x = np.array(values * (repeat + 1))
+    t = auto_threshold(x)
+    assert math.isfinite(t.value) and t.method in ("valley", "positive_edge", "fallback_sd")

@@ -37,7 +37,7 @@ A single cluster is always taken as negative, so a fully saturated channel needs
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,14 @@ from scipy.signal import find_peaks
 
 from cgtqc import __version__
 from cgtqc.errors import InputError
-from cgtqc.io.ddpcr import DropletAmplitudes, WellRecord, WellTable, amplitude_file_for, read_ddpcr
+from cgtqc.io.ddpcr import (
+    DropletAmplitudes,
+    WellRecord,
+    WellTable,
+    amplitude_file_for,
+    read_amplitudes,
+    read_ddpcr,
+)
 from cgtqc.results import InputFile, Provenance, ValidityCheck, file_input
 
 ENGINE = "ddpcr.quantify"
@@ -168,20 +175,13 @@ def _negative_cluster(x: np.ndarray, peak: float, floor: float) -> tuple[float, 
     return centre, sd
 
 
-def auto_threshold(
-    amplitudes: np.ndarray,
-    channel: int = 1,
-    fallback_sd: float = 6.0,
-    positive_sd: float = 6.0,
-    bins: int = 256,
-) -> Threshold:
+def auto_threshold(amplitudes: np.ndarray, channel: int = 1, fallback_sd: float = 6.0,
+                   positive_sd: float = 6.0, bins: int = 256) -> Threshold:
     """Threshold between negative and positive droplets by the density valley (module docstring)."""
     x = np.asarray(amplitudes, float)
     if x.size < MIN_DROPLETS_FOR_AUTO_THRESHOLD:
-        raise InputError(
-            f"channel {channel}: {x.size} droplets are too few for an automatic threshold "
-            f"(need {MIN_DROPLETS_FOR_AUTO_THRESHOLD}); give the threshold"
-        )
+        raise InputError(f"channel {channel}: {x.size} droplets are too few for an automatic threshold "
+                         f"(need {MIN_DROPLETS_FOR_AUTO_THRESHOLD}); give the threshold")
     lo, hi = float(np.percentile(x, 0.1)), float(x.max())
     if hi <= lo:
         hi = lo + 1.0
@@ -206,26 +206,18 @@ def auto_threshold(
         p1 = float(centres[pos])
         edge = p1 - positive_sd * _half_sd(x[x > p1] - p1, edges[1] - edges[0])
         if edge > valley:
-            return Threshold(
-                channel,
-                edge,
-                "positive_edge",
-                f"positive peak {p1:.0f} - {positive_sd:g} x SD (valley at {valley:.0f})",
-            )
-        return Threshold(
-            channel,
-            valley,
-            "valley",
-            f"valley between negative peak {centres[neg]:.0f} and positive peak {p1:.0f}",
-        )
+            why = f"positive peak {p1:.0f} - {positive_sd:g} x SD (valley at {valley:.0f})"
+            return Threshold(channel, edge, "positive_edge", why)
+        why = f"valley between negative peak {centres[neg]:.0f} and positive peak {p1:.0f}"
+        return Threshold(channel, valley, "valley", why)
     top = max(float(centres[p]) for p in [neg, *peaks] if p >= neg)  # crosstalk shoulder, if any
-    value = top + fallback_sd * sd0
-    return Threshold(
-        channel,
-        value,
-        "fallback_sd",
-        f"no positive cluster: top negative-side peak {top:.0f} + {fallback_sd:g} x SD {sd0:.0f}",
-    )
+    why = f"no positive cluster: top negative-side peak {top:.0f} + {fallback_sd:g} x SD {sd0:.0f}"
+    return Threshold(channel, top + fallback_sd * sd0, "fallback_sd", why)
+
+
+def _plain_fields(obj: Any, skip: tuple[str, ...]) -> dict[str, Any]:
+    """A result's scalar fields in declaration order (the JSON keys of ``to_dict``)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj) if f.name not in skip}
 
 
 @dataclass
@@ -255,23 +247,9 @@ class DdpcrWell:
         return all(c.passed for c in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "well": self.well,
-            "target": self.target,
-            "sample": self.sample,
-            "channel": self.channel,
-            "positives": self.positives,
-            "negatives": self.negatives,
-            "accepted_droplets": self.accepted_droplets,
-            "copies_per_droplet": self.copies_per_droplet,
-            "copies_per_ul": self.copies_per_ul,
-            "poisson_ci_low": self.poisson_ci_low,
-            "poisson_ci_high": self.poisson_ci_high,
-            "droplet_volume_nl": self.droplet_volume_nl,
-            "valid": self.valid,
-            "checks": [c.to_dict() for c in self.checks],
-            "source": self.source,
-        }
+        d = _plain_fields(self, skip=("provenance", "checks", "clusters", "threshold"))
+        d["valid"] = self.valid
+        d["checks"] = [c.to_dict() for c in self.checks]
         if self.clusters is not None:
             d.update(self.clusters.to_dict())
         if self.threshold is not None:
@@ -455,59 +433,31 @@ def quantify_amplitudes(
     return wells
 
 
-def quantify_table(
-    table: WellTable,
-    *,
-    droplet_volume_nl: float = DEFAULT_DROPLET_VOLUME_NL,
-    min_droplets: int = DEFAULT_MIN_DROPLETS,
-    threshold_ch1: float | None = None,
-    threshold_ch2: float | None = None,
-    use_file_calls: bool = False,
-) -> list[DdpcrWell]:
+def quantify_table(table: WellTable, *, droplet_volume_nl: float = DEFAULT_DROPLET_VOLUME_NL,
+                   min_droplets: int = DEFAULT_MIN_DROPLETS, threshold_ch1: float | None = None,
+                   threshold_ch2: float | None = None, use_file_calls: bool = False) -> list[DdpcrWell]:
     """Quantify every row of a well table; rows without counts use the amplitude file beside the table."""
     inputs = [file_input(table.path)]
+    common = {"droplet_volume_nl": droplet_volume_nl, "min_droplets": min_droplets}
     out: list[DdpcrWell] = []
-    done_amplitude_wells: set[str] = set()
+    done: set[str] = set()
     for rec in table.records:
         if rec.has_counts:
-            out.append(
-                quantify_record(
-                    rec,
-                    droplet_volume_nl=droplet_volume_nl,
-                    min_droplets=min_droplets,
-                    inputs=inputs,
-                    source=table.path,
-                )
-            )
+            out.append(quantify_record(rec, inputs=inputs, source=table.path, **common))
             continue
         amp_path = amplitude_file_for(table.path, rec.well)
         if amp_path is None:
-            raise InputError(
-                "no droplet counts (Positives/Negatives empty) and no amplitude file "
-                f"{Path(table.path).stem}_{rec.well}_Amplitude.csv beside the table: empty well",
-                file=table.path,
-                place=f"line {rec.line}, well {rec.well}",
-            )
-        if rec.well in done_amplitude_wells:
+            raise InputError("no droplet counts (Positives/Negatives empty) and no amplitude file "
+                             f"{Path(table.path).stem}_{rec.well}_Amplitude.csv beside the table: empty well",
+                             file=table.path, place=f"line {rec.line}, well {rec.well}")
+        if rec.well in done:
             continue
-        done_amplitude_wells.add(rec.well)
-        rows = [r for r in table.records if r.well == rec.well]
-        names = {r.channel: r.target for r in rows if r.channel in (1, 2)}
-        amps = read_ddpcr(amp_path)
-        assert isinstance(amps, DropletAmplitudes)
-        out.extend(
-            quantify_amplitudes(
-                amps,
-                threshold_ch1=threshold_ch1,
-                threshold_ch2=threshold_ch2,
-                use_file_calls=use_file_calls,
-                droplet_volume_nl=droplet_volume_nl,
-                min_droplets=min_droplets,
-                targets=(names.get(1) or "ch1", names.get(2) or "ch2"),
-                sample=rec.sample,
-                inputs=inputs + [file_input(amp_path)],
-            )
-        )
+        done.add(rec.well)
+        names = {r.channel: r.target for r in table.records if r.well == rec.well and r.channel in (1, 2)}
+        out.extend(quantify_amplitudes(
+            read_amplitudes(amp_path), threshold_ch1=threshold_ch1, threshold_ch2=threshold_ch2,
+            use_file_calls=use_file_calls, targets=(names.get(1) or "ch1", names.get(2) or "ch2"),
+            sample=rec.sample, inputs=inputs + [file_input(amp_path)], **common))
     return out
 
 
@@ -547,23 +497,11 @@ class MergedWell:
         return lambda_variance(self.positives, self.accepted_droplets)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "sample": self.sample,
-            "target": self.target,
-            "wells": self.wells,
-            "positives": self.positives,
-            "accepted_droplets": self.accepted_droplets,
-            "copies_per_ul": self.copies_per_ul,
-            "poisson_ci_low": self.poisson_ci_low,
-            "poisson_ci_high": self.poisson_ci_high,
-            "replicate_se": self.replicate_se,
-            "total_ci_low": self.total_ci_low,
-            "total_ci_high": self.total_ci_high,
-            "droplet_volume_nl": self.droplet_volume_nl,
-            "valid": self.valid,
-            "checks": [c.to_dict() for c in self.checks],
-            "provenance": self.provenance.to_dict(),
-        }
+        d = _plain_fields(self, skip=("provenance", "checks"))
+        d.update(
+            valid=self.valid, checks=[c.to_dict() for c in self.checks], provenance=self.provenance.to_dict()
+        )
+        return d
 
 
 def merge_wells(wells: list[DdpcrWell], z: float = Z95) -> MergedWell:
