@@ -43,7 +43,7 @@ def _endotoxin(modality: str, lot: str, out: Path, rng: np.random.Generator, see
 
 def _relative_potency(cqa: str, lot: str, out: Path, rng: np.random.Generator, seed: int) -> Measurement:
     rp = float(rng.uniform(0.85, 1.15))
-    run = potency_plate(out, relative_potency=rp, seed=seed, name=f"{lot}_{cqa}", test=lot)
+    run = potency_plate(out, relative_potency=rp, seed=seed, name=f"{lot}_{cqa}", test=lot, cv=0.035)
     plate = read_plate(run.export)
     data = dose_response_from_plate(plate, read_layout(run.layout, plate_format=plate.plate_format))
     return analyze_potency(data, reference="Reference").to_measurement(cqa, lot)
