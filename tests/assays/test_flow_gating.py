@@ -143,3 +143,19 @@ def test_supplied_compensation_csv(tmp_path, shared):
     unknown.write_text("FL9-H,FL1-H\n1,0\n0,1\n")
     with pytest.raises(InputError, match="not in the FCS file"):
         read_compensation(unknown, sample)
+
+
+def test_fcs30_header_reads(tmp_path):
+    from cgtqc.assays import flow_sim
+
+    sim = flow_sim.simulate_transduction(tmp_path / "t31.fcs", seed=2, n_cells=3_000)
+    raw = sim.path.read_bytes()
+    v30 = tmp_path / "t30.fcs"
+    v30.write_bytes(b"FCS3.0" + raw[6:])
+    s = load_fcs(v30)
+    assert s.version == "3.0" and s.event_count == len(sim.labels)
+    from cgtqc.assays.flow_panels import template_path
+
+    a = gate_file(v30, template_path("transduction"))
+    b = gate_file(sim.path, template_path("transduction"))
+    assert [g.count for g in a.gates] == [g.count for g in b.gates]

@@ -54,11 +54,13 @@ def load_fcs(
     path: str | Path,
     compensation: str | Path | np.ndarray | None = None,
     sample_id: str | None = None,
+    compensate: bool = True,
 ) -> fk.Sample:
     """Read one FCS 2.0/3.0/3.1 file as a FlowKit ``Sample``; any defect becomes an ``InputError``.
 
-    ``compensation`` (a CSV matrix file or an array over the fluorescence channels) is applied to the
-    sample's compensated events; GatingML gates that reference ``FCS`` then use it too (see ``gate_file``).
+    With ``compensate`` the sample's compensated events are computed with ``compensation`` (a CSV matrix
+    file or an array over the fluorescence channels) or else the file's $SPILLOVER. The matrices are
+    checked either way; gating (``gate_file``) compensates by itself and skips this step.
     """
     path = Path(path)
     if not path.is_file():
@@ -83,10 +85,9 @@ def load_fcs(
         bad = int(np.argwhere(~np.isfinite(raw))[0][0])
         raise InputError("non-finite event value", file=path, place=f"event {bad + 1}")
     spill = spillover_matrix(sample, file=path)
-    if compensation is not None:
-        sample.apply_compensation(read_compensation(compensation, sample, file=path))
-    elif spill is not None:
-        sample.apply_compensation(spill)
+    matrix = read_compensation(compensation, sample, file=path) if compensation is not None else spill
+    if compensate and matrix is not None:
+        sample.apply_compensation(matrix)
     return sample
 
 
@@ -475,12 +476,12 @@ def gate_file(
             )
         return _gate_with_workspace(fcs_path, gating_path, sample_id, prov)
     strategy = load_gating(gating_path)
-    sample = load_fcs(fcs_path, compensation=compensation, sample_id=sample_id)
+    sample = load_fcs(fcs_path, compensation=compensation, sample_id=sample_id, compensate=False)
     if compensation is not None:
-        _use_supplied_matrix(strategy, sample.compensation)
+        _use_supplied_matrix(strategy, read_compensation(compensation, sample, file=fcs_path))
     check_channels(strategy, sample, gating_path, fcs_path)
     try:
-        results = strategy.gate_sample(sample)
+        results = strategy.gate_sample(sample, cache_events=True)
     except Exception as exc:
         raise InputError(f"gating failed: {type(exc).__name__}: {exc}", file=gating_path) from exc
     return _report_from_results(
@@ -544,6 +545,7 @@ def gate_events(
     gate = report.strategy.get_gate(gate_name, gate_path=g.source_path or g.path)
     sample, strategy = report.sample, report.strategy
     ids, cols = [], []
+    compensated: dict[str | None, np.ndarray] = {}
     for dim in gate.dimensions:
         if isinstance(dim, fk.RatioDimension):
             raise InputError(
@@ -551,13 +553,14 @@ def gate_events(
             )
         dim_id = dim.dimension_ref if isinstance(dim, fk.QuadrantDivider) else dim.id
         ref = dim.compensation_ref
-        if ref in (None, "uncompensated") or (ref == "FCS" and sample.compensation is None):
-            events, matrix = sample.get_events(source="raw"), None
-        elif ref == "FCS":
-            events, matrix = sample.get_events(source="comp"), None
-        else:
+        matrix = None
+        if ref == "FCS":
+            matrix = spillover_matrix(sample)  # None: GatingML says treat as uncompensated
+        elif ref not in (None, "uncompensated"):
             matrix = strategy.comp_matrices[ref]
-            events = matrix.apply(sample)
+        if ref not in compensated:
+            compensated[ref] = sample.get_events(source="raw") if matrix is None else matrix.apply(sample)
+        events = compensated[ref]
         values = events[:, _channel_index(sample, dim_id, matrix)]
         if dim.transformation_ref is not None:
             values = strategy.get_transform(dim.transformation_ref).apply(values.reshape(-1, 1)).ravel()
