@@ -52,7 +52,7 @@ def analyze(
     if run.curve is not None:
         c = run.curve
         console.print(
-            f"standard curve: log10(read) = {c.intercept:.4f} + {c.slope:.4f} log10(EU/mL), "
+            f"standard curve: log10(read) = {c.intercept:.4f} {c.slope:+.4f} log10(EU/mL), "
             f"r = {c.r:.4f}, lambda = {c.lowest:g} EU/mL"
         )
     table = Table("sample", "dilution", "EU/mL", "reportable", "spike recovery %", "replicate CV %")
