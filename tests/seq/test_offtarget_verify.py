@@ -104,3 +104,24 @@ def test_empty_sample_and_bad_tables(study, tmp_path):
     bad.write_text("site\tamplicon\tcut\ns1\tACGTACGTACGT\t6\n")
     with pytest.raises(InputError, match="does not fit"):
         verify_sites(d / "edited.fastq", d / "mock.fastq", read_amplicon_table(bad))
+
+
+def test_crispresso2_method_uses_the_editing_engine(tmp_path):
+    """method="crispresso2": per-site counts are the CRISPResso2-exact engine's rows for the pool."""
+    import numpy as np
+
+    from cgtqc.seq.editing import quantify
+    from cgtqc.seq.offtarget_verify import SiteAmplicon
+
+    rng = np.random.default_rng(2)
+    amps = [SiteAmplicon(f"s{i}", "".join("ACGT"[k] for k in rng.integers(0, 4, 150)), 75) for i in range(3)]
+    edited, mock = simulate_pooled_reads(tmp_path, amps, {"s0": 0.5}, depth=120, seed=4)
+    res = verify_sites(edited, mock, amps, method="crispresso2", window=3, min_reads=50)
+    assert res.sites_above_background == ["s0"]
+    direct = quantify(edited, [(a.site, a.amplicon) for a in amps],
+                      window_coordinates=",".join(f"{a.cut - 3}-{a.cut + 2}" for a in amps))
+    rows = {r.name: r for r in direct.references}
+    for s in res.sites:
+        row = rows[s.site]
+        assert (s.test.edited.count, s.test.edited.total) == (row.modified, row.reads_aligned)
+    assert "CRISPResso2" in res.provenance.parameters["classifier"]

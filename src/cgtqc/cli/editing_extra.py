@@ -33,6 +33,8 @@ def nominate_cmd(
     mismatches: int = typer.Option(4, "--mismatches", "-m", help="Maximum mismatches"),
     dna_bulge: int = typer.Option(0, "--dna-bulge", help="Maximum DNA bulge size"),
     rna_bulge: int = typer.Option(0, "--rna-bulge", help="Maximum RNA bulge size"),
+    bulge_rules: str = typer.Option("casoffinder3", "--bulge-rules",
+                                    help="Bulge placement: casoffinder3 or casoffinder-bulge (v1.3 wrapper)"),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write every alignment in Cas-OFFinder layout"),
     amplicons_out: Path | None = typer.Option(None, "--amplicons-out", help="Write one amplicon per locus"),
     flank: int = typer.Option(100, "--flank", help="Amplicon flank on each side of a site (bp)"),
@@ -40,7 +42,7 @@ def nominate_cmd(
 ) -> None:
     """Find every site of GUIDE+PAM within the mismatch and bulge limits, on both strands."""
     res = nominate(genome, guide, pam, max_mismatches=mismatches, max_dna_bulge=dna_bulge,
-                   max_rna_bulge=rna_bulge, pam_side=pam_side)
+                   max_rna_bulge=rna_bulge, pam_side=pam_side, bulge_rules=bulge_rules)
     if out:
         res.write_casoffinder(out)
     if amplicons_out:
@@ -72,11 +74,15 @@ def verify_cmd(
     min_reads: int = typer.Option(100, "--min-reads", help="Minimum assessable reads per site and sample"),
     window: int = typer.Option(20, "--window", help="Half-width of the indel window around the cut (bp)"),
     anchor: int = typer.Option(10, "--anchor", help="Anchor length flanking the window (bp)"),
+    method: str = typer.Option("anchor", "--method",
+                               help="anchor (indel anchor rule) or crispresso2 (exact engine)"),
+    threads: int = typer.Option(1, "--threads", help="Processes for --method crispresso2"),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document"),
 ) -> None:
     """Per-site modified % (Wilson CI), Fisher edited > mock, BH-adjusted p, call above background."""
     res = verify_sites(edited, mock, read_amplicon_table(amplicons), alpha=alpha, min_effect_pct=min_effect,
-                       min_reads=min_reads, window=window, anchor=anchor, amplicon_file=amplicons)
+                       min_reads=min_reads, window=window, anchor=anchor, method=method, threads=threads,
+                       amplicon_file=amplicons)
     if json_out:
         print_json(res)
         return

@@ -6,13 +6,18 @@ a mock-treated sample. Steps, per sample:
 1. **Demultiplex**: every read votes with k-mers sampled along it (both orientations) for the amplicon
    whose unique k-mers it carries; it is assigned when the best amplicon has at least
    ``min_kmer_votes`` votes and at least twice the runner-up, and turned to the amplicon's strand.
-2. **Classify** with the *anchor window rule* (this module's own rule, simpler than CRISPResso2's
-   alignment, used until the CRISPResso2-exact quantification is plugged in through ``classifier``):
-   the two ``anchor``-bp sequences flanking the window cut ± ``window`` bp are looked up in the read;
-   a read lacking either (exactly once, in order) is *not assessable*; an assessable read is *modified*
-   when the distance between the anchors differs from the reference's (an insertion or deletion
-   within the window). Substitutions are ignored: at amplicon depth they are mostly sequencing errors,
-   and nuclease editing shows as indels.
+2. **Classify**, by ``method``:
+
+   - ``"anchor"`` (default): the *anchor window rule*, this module's own rule, simpler than
+     CRISPResso2's alignment: the two ``anchor``-bp sequences flanking the window cut ± ``window`` bp
+     are looked up in the read; a read lacking either (exactly once, in order) is *not assessable*; an
+     assessable read is *modified* when the distance between the anchors differs from the
+     reference's (an insertion or deletion within the window). Substitutions are ignored: at amplicon
+     depth they are mostly sequencing errors, and nuclease editing shows as indels.
+   - ``"crispresso2"``: the project's CRISPResso2-exact quantification (:func:`cgtqc.seq.editing.quantify`)
+     on the pooled sample with every site amplicon as a reference and the window cut ± ``window`` bp
+     given as quantification-window coordinates; Modified / Reads_aligned per amplicon. Demultiplexing
+     is then CRISPResso2's (best identity score), and substitutions count as modifications.
 3. **Test**, per site: modified % of assessable reads with a Wilson interval in each sample; one-sided
    Fisher exact test edited > mock; Benjamini–Hochberg over the sites; a site is *edited above
    background* when the adjusted p-value < ``alpha`` and edited − mock ≥ ``min_effect_pct`` and both
@@ -228,6 +233,28 @@ def count_sample(reads: str | Path, amplicons: list[SiteAmplicon], classifier: C
     return c
 
 
+def count_sample_crispresso2(reads: str | Path, amplicons: list[SiteAmplicon], window: int,
+                             threads: int = 1) -> SampleCounts:
+    """Per-site counts from the CRISPResso2-exact engine run on the pooled sample."""
+    from cgtqc.seq.editing import quantify
+
+    coords = ",".join(f"{a.cut - window}-{a.cut + window - 1}" for a in amplicons)
+    res = quantify(reads, [(a.site, a.amplicon) for a in amplicons], window_coordinates=coords,
+                   threads=threads)
+    rows = {r.name: r for r in res.references}
+    aligned = [rows[a.site].reads_aligned if a.site in rows else 0 for a in amplicons]
+    return SampleCounts(reads_total=res.reads_in_input,
+                        unassigned=res.reads_in_input - res.reads_aligned_all_amplicons,
+                        assigned=aligned, assessable=list(aligned),
+                        modified=[rows[a.site].modified if a.site in rows else 0 for a in amplicons])
+
+
+def _classifier_name(method: str, classifier: Classifier | None) -> str:
+    if method == "crispresso2":
+        return "cgtqc.seq.editing.quantify (CRISPResso2 2.3.4 rules)"
+    return "anchor_window_rule" if classifier is None else getattr(classifier, "__name__", "custom")
+
+
 # ---------------------------------------------------------------- result
 @dataclass(frozen=True)
 class SiteVerification:
@@ -283,10 +310,18 @@ def verify_sites(
     min_reads: int = 100,
     window: int = 20,
     anchor: int = 10,
+    method: str = "anchor",
     classifier: Classifier | None = None,
     amplicon_file: str | Path | None = None,
+    threads: int = 1,
 ) -> VerificationResult:
-    """Per-site modified % (edited and mock) with Wilson intervals, Fisher test, BH, and the call."""
+    """Per-site modified % (edited and mock) with Wilson intervals, Fisher test, BH, and the call.
+
+    ``classifier`` replaces the anchor rule by any per-read callable (read oriented to the amplicon,
+    amplicon) returning True/False/None; ``method="crispresso2"`` uses the CRISPResso2-exact engine.
+    """
+    if method not in ("anchor", "crispresso2"):
+        raise InputError(f"method must be 'anchor' or 'crispresso2', not {method!r}", place="method")
     if not amplicons:
         raise InputError("no amplicons to verify", place="amplicons")
     names = [a.site for a in amplicons]
@@ -294,10 +329,14 @@ def verify_sites(
         raise InputError("duplicate site names in the amplicon table", place="amplicons")
     for a in amplicons:
         anchor_window_rule("", a, window, anchor)  # checks the window fits each amplicon
-    rule = classifier or (lambda r, a: anchor_window_rule(r, a, window, anchor))
-    demux = Demultiplexer(amplicons)
-    ec = count_sample(edited, amplicons, rule, demux)
-    mc = count_sample(mock, amplicons, rule, demux)
+    if method == "crispresso2":
+        ec = count_sample_crispresso2(edited, amplicons, window, threads)
+        mc = count_sample_crispresso2(mock, amplicons, window, threads)
+    else:
+        rule = classifier or (lambda r, a: anchor_window_rule(r, a, window, anchor))
+        demux = Demultiplexer(amplicons)
+        ec = count_sample(edited, amplicons, rule, demux)
+        mc = count_sample(mock, amplicons, rule, demux)
     tests = compare_edited_vs_mock(names, ec.modified, ec.assessable, mc.modified, mc.assessable,
                                    alpha=alpha, min_effect_pct=min_effect_pct)
     sites = []
@@ -316,8 +355,9 @@ def verify_sites(
                       f"{mc.reads_total - mc.unassigned}/{mc.reads_total} mock reads assigned"),
     ]
     params = {"alpha": alpha, "min_effect_pct": min_effect_pct, "min_reads": min_reads, "window": window,
-              "anchor": anchor, "classifier": "anchor_window_rule" if classifier is None else
-              getattr(classifier, "__name__", "custom"), "test": "Fisher exact, one-sided (edited > mock)",
+              "anchor": anchor, "method": method, "threads": threads,
+              "classifier": _classifier_name(method, classifier),
+              "test": "Fisher exact, one-sided (edited > mock)",
               "multiple_testing": "Benjamini-Hochberg", "interval": "Wilson 95%"}
     from cgtqc import __version__
 
