@@ -153,3 +153,13 @@ def test_rcl_surrogate():
     assert not dirty.valid and [c.name for c in dirty.checks if not c.passed] == ["ntc_negative"]
     m = pos.to_measurement()
     assert m.cqa == "rcl" and m.value == "Detected"
+
+
+def test_linked_molecules_match_qx_manager(shared):
+    """λAB / V reproduces QX Manager's "Copies/uL linked molecules" (clamped at 0) for every well."""
+    table = read_well_table(shared("ddpcr", "read_quant", "quant.csv"))
+    for rec in table.records:
+        c = ClusterCounts(rec.ch1n_ch2n, rec.ch1p_ch2n, rec.ch1n_ch2p, rec.ch1p_ch2p)
+        r = apps.genome_integrity(c, n_boot=10)
+        assert r.details["linked_copies_per_ul"] == pytest.approx(rec.linked_copies_per_ul, rel=1e-6, abs=1e-9)
+        assert r.checks[0].name == "lambda_consistency" and r.checks[0].passed

@@ -238,6 +238,7 @@ def genome_integrity(
     sample: str = "",
     n_boot: int = 2000,
     seed: int = 0,
+    droplet_volume_nl: float = 0.85,
 ) -> AppResult:
     """% intact genomes by duplex linkage, with a parametric-bootstrap 95% interval on the counts."""
     lam = linkage_lambdas(c)
@@ -271,11 +272,16 @@ def genome_integrity(
     prov = Provenance(
         "ddpcr.linkage",
         __version__,
-        {"n_boot": n_boot, "seed": seed, **c.to_dict()},
+        {"n_boot": n_boot, "seed": seed, "droplet_volume_nl": droplet_volume_nl, **c.to_dict()},
         list(provenance_inputs or []),
     )
+    # linked molecules per µL of reaction, clamped at 0 as QX Manager's "Copies/uL linked molecules"
+    details = {
+        **asdict(lam),
+        "linked_copies_per_ul": max(lam.lambda_linked, 0.0) / (droplet_volume_nl / 1000),
+    }
     return AppResult(
-        "genome_integrity_pct", lam.pct_intact, "%", prov, checks, lo, hi, sample=sample, details=asdict(lam)
+        "genome_integrity_pct", lam.pct_intact, "%", prov, checks, lo, hi, sample=sample, details=details
     )
 
 

@@ -269,7 +269,10 @@ def linkage(
                 place=f"well {w.well}",
             )
         c: ClusterCounts = w.clusters
-        r = apps.genome_integrity(c, provenance_inputs=w.provenance.inputs, sample=w.sample or w.well)
+        label = f"{w.sample} [{w.well}]" if w.sample else w.well
+        r = apps.genome_integrity(
+            c, provenance_inputs=w.provenance.inputs, sample=label, droplet_volume_nl=w.droplet_volume_nl
+        )
         r.checks = [*w.checks, *r.checks]
         results.append(r)
     _print_results(results, as_json)

@@ -39,6 +39,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "ch1n_ch2n": ("ch1-ch2-",),
     "threshold": ("threshold", "threshold1"),
     "cnv": ("cnv",),
+    "linked_copies_per_ul": ("copiesullinkedmolecules",),
     "poisson_cnv_high": ("poissoncnvmax",),
     "poisson_cnv_low": ("poissoncnvmin",),
     "merged_wells": ("mergedwells",),
@@ -51,6 +52,7 @@ _NUMERIC = (
     "total_ci_low",
     "threshold",
     "cnv",
+    "linked_copies_per_ul",
     "poisson_cnv_high",
     "poisson_cnv_low",
 )
@@ -103,6 +105,7 @@ class WellRecord:
     ch1n_ch2n: int | None = None
     threshold: float | None = None
     cnv: float | None = None
+    linked_copies_per_ul: float | None = None
     poisson_cnv_low: float | None = None
     poisson_cnv_high: float | None = None
     merged_wells: str = ""
