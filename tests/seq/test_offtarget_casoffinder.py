@@ -62,7 +62,7 @@ def _genome_20kb() -> str:
 
 def test_same_sites_as_casoffinder_1mb():
     expected = set()
-    for item in " ".join(CASOFFINDER_1MB).split():
+    for item in CASOFFINDER_1MB.split():
         kind, rest = item.split(":")
         strand = "+" if "+" in rest else "-"
         loc, mmb = rest.split(strand)
