@@ -161,5 +161,7 @@ def test_linked_molecules_match_qx_manager(shared):
     for rec in table.records:
         c = ClusterCounts(rec.ch1n_ch2n, rec.ch1p_ch2n, rec.ch1n_ch2p, rec.ch1p_ch2p)
         r = apps.genome_integrity(c, n_boot=10)
-        assert r.details["linked_copies_per_ul"] == pytest.approx(rec.linked_copies_per_ul, rel=1e-6, abs=1e-9)
+        assert r.details["linked_copies_per_ul"] == pytest.approx(
+            rec.linked_copies_per_ul, rel=1e-6, abs=1e-9
+        )
         assert r.checks[0].name == "lambda_consistency" and r.checks[0].passed
