@@ -128,3 +128,16 @@ def test_fuzzed_fcs_reads_or_raises_input_error(tmp_path, data):
         assert exc.file is not None and exc.file.endswith("fuzz.fcs")
     else:
         assert sample.event_count > 0
+
+
+def test_singular_matrices_are_refused(tmp_path):
+    events = np.ones((5, 4))
+    pnn = ["FSC-A", "SSC-A", "FL1-A", "FL2-A"]
+    path = flow_sim.write_fcs(
+        tmp_path / "sing.fcs", events, pnn, ["", "", "", ""], {"$SPILLOVER": "2,FL1-A,FL2-A,1,1,1,1"}
+    )
+    with pytest.raises(InputError, match=r"sing\.fcs: \$SPILLOVER: spillover matrix is singular"):
+        load_fcs(path)
+    ok = flow_sim.write_fcs(tmp_path / "ok.fcs", events, pnn, ["", "", "", ""], {})
+    with pytest.raises(InputError, match="singular"):
+        load_fcs(ok, compensation=np.ones((2, 2)))

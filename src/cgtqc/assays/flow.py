@@ -99,11 +99,20 @@ def spillover_matrix(sample: fk.Sample, file: str | Path | None = None) -> fk.Ma
         return None
     detectors = [sample.pnn_labels[i] for i in sample.fluoro_indices]
     try:
-        return fk.Matrix(text, detectors, null_channels=sample.null_channels)
+        matrix = fk.Matrix(text, detectors, null_channels=sample.null_channels)
     except Exception as exc:
         raise InputError(
             f"spillover matrix cannot be used: {exc}", file=file or sample.id, place="$SPILLOVER"
         ) from exc
+    return _invertible(matrix, file or sample.id, "$SPILLOVER")
+
+
+def _invertible(matrix: fk.Matrix, file: str | Path, place: str | None) -> fk.Matrix:
+    """Compensation inverts the spillover matrix: refuse a singular or non-finite one."""
+    m = np.asarray(matrix.matrix, dtype=float)
+    if not np.all(np.isfinite(m)) or np.linalg.matrix_rank(m) < m.shape[0]:
+        raise InputError("spillover matrix is singular or holds non-finite values", file=file, place=place)
+    return matrix
 
 
 def read_compensation(
@@ -118,7 +127,7 @@ def read_compensation(
                 f"compensation matrix is {matrix.shape}, the file has {len(detectors)} fluorescence channels",
                 file=file or sample.id,
             )
-        return fk.Matrix(matrix.astype(float), detectors)
+        return _invertible(fk.Matrix(matrix.astype(float), detectors), file or sample.id, None)
     mpath = Path(matrix)
     if not mpath.is_file():
         raise InputError("compensation matrix file not found", file=mpath)
@@ -143,7 +152,7 @@ def read_compensation(
             )
     if len(rows) != len(header):
         raise InputError(f"{len(rows)} rows for {len(header)} detectors (matrix must be square)", file=mpath)
-    return fk.Matrix(np.array(rows), header)
+    return _invertible(fk.Matrix(np.array(rows), header), mpath, None)
 
 
 def make_transform(kind: str, **params: float) -> Any:
@@ -476,7 +485,7 @@ def gate_file(
             )
         return _gate_with_workspace(fcs_path, gating_path, sample_id, prov)
     strategy = load_gating(gating_path)
-    sample = load_fcs(fcs_path, compensation=compensation, sample_id=sample_id, compensate=False)
+    sample = load_fcs(fcs_path, sample_id=sample_id, compensate=False)
     if compensation is not None:
         _use_supplied_matrix(strategy, read_compensation(compensation, sample, file=fcs_path))
     check_channels(strategy, sample, gating_path, fcs_path)
