@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from cgtqc.assays.plate_sim import potency_plate
-from cgtqc.assays.potency import analyze_potency, combine_assays, fit_curve, relative_potency
+from cgtqc.assays.potency import analyze_potency, fit_curve, relative_potency
+from cgtqc.assays.potency_combine import combine_assays
 from cgtqc.assays.potency_similarity import SimilarityMargins
 from cgtqc.errors import InputError
 from cgtqc.io.plate import DoseResponseData, dose_response_from_plate, read_layout, read_plate
@@ -146,3 +147,25 @@ def test_combination_on_log_scale(tmp_path):
 def test_combination_needs_a_reportable_assay():
     with pytest.raises(InputError):
         combine_assays([])
+
+
+def test_response_weighting_for_constant_cv(tmp_path):
+    data = _plate_data(tmp_path, relative_potency=0.8, seed=7, cv=0.08)
+    plain = relative_potency(data, "Reference", "Test")
+    weighted = relative_potency(data, "Reference", "Test", weight_power=1.0)
+    assert weighted.reportable and weighted.ci_low <= 0.8 <= weighted.ci_high
+    assert weighted.log_se != pytest.approx(plain.log_se, rel=1e-3)
+    a = analyze_potency(data, reference="Reference", weight_power=1.0)
+    assert a.provenance.parameters["weight_power"] == 1.0
+
+
+def test_weighting_refuses_zero_mean_response():
+    data = DoseResponseData(
+        (1.0, 1.0, 2.0, 2.0, 4.0, 4.0, 8.0, 8.0),
+        (0.0, 0.0, 1.0, 1.1, 5.0, 5.2, 9.0, 9.1),
+        ("R",) * 8,
+        tuple(f"line {i}" for i in range(8)),
+        ("x.csv",),
+    )
+    cf = fit_curve(data, weight_power=1.0)
+    assert not cf.converged and "non-zero mean" in cf.message

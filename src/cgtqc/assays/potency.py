@@ -6,7 +6,7 @@
   RP = e_ref / e_test and its profile-likelihood interval, and assesses similarity first: a non-similar
   test sample gets no reportable relative potency.
 * :func:`analyze_potency` does both for every sample of an assay and adds system-suitability checks.
-* :func:`combine_assays` combines independent relative potencies on the log scale.
+* :func:`cgtqc.assays.potency_combine.combine_assays` combines independent assays on the log scale.
 
 A dose of zero cannot be placed on a log-dose axis: by default it is refused; ``zero_dose="limit"`` uses
 it as the zero-dose asymptote, exactly as drc does (the ``ryegrass`` controls).
@@ -29,6 +29,7 @@ from cgtqc.assays.potency_fit import (
     build_design,
     curve,
     delta_se,
+    dose_weights,
     ed_dose,
     fit_joint,
     inverse,
@@ -165,6 +166,16 @@ def _arrays(data: DoseResponseData, zero_dose: str) -> tuple[np.ndarray, np.ndar
     return x, y, list(data.group)
 
 
+def _weights(
+    data: DoseResponseData, x: np.ndarray, y: np.ndarray, groups: list[str], power: float
+) -> np.ndarray | None:
+    """Response weights (see :func:`dose_weights`); a zero mean response cannot be weighted."""
+    try:
+        return dose_weights(x, y, groups, power)
+    except ValueError as exc:
+        raise FitFailure(str(exc)) from exc
+
+
 def _curve_from_fit(sample: str, model: str, fit: JointFit, x: np.ndarray, level: float) -> CurveFit:
     t = fit.t_quantile(level)
     params: dict[str, ParameterEstimate] = {}
@@ -230,15 +241,19 @@ def fit_curve(
     zero_dose: str = "error",
     level: float = 0.95,
     sample: str | None = None,
+    weight_power: float = 0.0,
 ) -> CurveFit:
-    """Fit one 4PL/5PL curve to all points of ``data``; a failed fit comes back with converged=False."""
+    """Fit one 4PL/5PL curve to all points of ``data``; a failed fit comes back with converged=False.
+
+    ``weight_power`` > 0 weights each point by 1/|mean response at its dose|^(2 power) (0: unweighted)."""
     if model not in MODELS:
         raise InputError(f"unknown model {model!r} (choose {', '.join(MODELS)})")
     x, y, _ = _arrays(data, zero_dose)
     name = sample or (data.groups[0] if len(data.groups) == 1 else "all")
     groups = [name] * len(x)
     try:
-        fit = fit_joint(x, y, groups, build_design(groups, model, parallel=False))
+        w = _weights(data, x, y, groups, weight_power)
+        fit = fit_joint(x, y, groups, build_design(groups, model, parallel=False), weights=w)
     except FitFailure as exc:
         return CurveFit(
             name, model, len(x), False, str(exc), checks=[ValidityCheck("fit_converged", False, str(exc))]
@@ -298,6 +313,7 @@ def _profile_interval(
     test: str,
     fit: JointFit,
     level: float,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Profile-likelihood interval of log rho: RSS(log rho) - RSS_min = t^2 s^2 (F(1, df) on the RSS)."""
     name = f"logrho[{test}]"
@@ -310,7 +326,7 @@ def _profile_interval(
     def excess(v: float) -> float:
         design = build_design(groups, model, parallel=True, reference=reference, fixed={name: v})
         try:
-            f = fit_joint(x, y, groups, design, theta0=fit.theta[others], fixed={name: v})
+            f = fit_joint(x, y, groups, design, weights=weights, theta0=fit.theta[others], fixed={name: v})
         except FitFailure:
             return float("inf")
         return f.rss - target
@@ -337,6 +353,7 @@ def relative_potency(
     margins: SimilarityMargins | None = None,
     zero_dose: str = "error",
     level: float = 0.95,
+    weight_power: float = 0.0,
 ) -> RelativePotency:
     """Relative potency of ``test`` vs ``reference``: similarity first, then the parallel model."""
     x, y, groups = _arrays(data, zero_dose)
@@ -347,10 +364,14 @@ def relative_potency(
             )
     mask = np.array([g in (reference, test) for g in groups])
     xs, ys, gs = x[mask], y[mask], [g for g in groups if g in (reference, test)]
-    sim = assess_similarity(xs, ys, gs, reference, test, model, margins)
+    try:
+        w = _weights(data, xs, ys, gs, weight_power)
+    except FitFailure as exc:
+        raise InputError(str(exc), file=data.paths[0]) from exc
+    sim = assess_similarity(xs, ys, gs, reference, test, model, margins, weights=w)
     design = build_design(gs, model, parallel=True, reference=reference)
     try:
-        fit = fit_joint(xs, ys, gs, design)
+        fit = fit_joint(xs, ys, gs, design, weights=w)
     except FitFailure as exc:
         return RelativePotency(
             test,
@@ -369,7 +390,7 @@ def relative_potency(
     log_se = math.sqrt(fit.cov[fit.index(name), fit.index(name)])
     t = fit.t_quantile(level)
     wald = (math.exp(log_rp - t * log_se), math.exp(log_rp + t * log_se))
-    lo, hi = _profile_interval(xs, ys, gs, model, reference, test, fit, level)
+    lo, hi = _profile_interval(xs, ys, gs, model, reference, test, fit, level, w)
     if not sim.similar:
         return RelativePotency(
             test,
@@ -480,13 +501,16 @@ def analyze_potency(
     criteria: SuitabilityCriteria | None = None,
     zero_dose: str = "error",
     level: float = 0.95,
+    weight_power: float = 0.0,
 ) -> PotencyAnalysis:
     """Fit each sample; with a reference, relative potency and similarity of every other sample."""
     margins = margins or SimilarityMargins()
     criteria = criteria or SuitabilityCriteria()
     _arrays(data, zero_dose)  # validate once, before any fitting
     curves = {
-        g: fit_curve(data.subset(g), model=model, zero_dose=zero_dose, level=level, sample=g)
+        g: fit_curve(
+            data.subset(g), model=model, zero_dose=zero_dose, level=level, sample=g, weight_power=weight_power
+        )
         for g in data.groups
     }
     checks: list[ValidityCheck] = []
@@ -530,7 +554,14 @@ def analyze_potency(
             if g == reference:
                 continue
             rp = relative_potency(
-                data, reference, g, model=model, margins=margins, zero_dose=zero_dose, level=level
+                data,
+                reference,
+                g,
+                model=model,
+                margins=margins,
+                zero_dose=zero_dose,
+                level=level,
+                weight_power=weight_power,
             )
             rps.append(rp)
             if rp.estimate is not None:
@@ -547,6 +578,7 @@ def analyze_potency(
         "reference": reference,
         "zero_dose": zero_dose,
         "level": level,
+        "weight_power": weight_power,
         "margins": margins.to_dict(),
         "criteria": criteria.to_dict(),
     }
@@ -559,32 +591,3 @@ def _exists(path: str) -> bool:
     from pathlib import Path
 
     return Path(path).is_file()
-
-
-@dataclass(frozen=True)
-class CombinedPotency:
-    """Relative potency combined over independent assays (weighted on the log scale, USP <1034>)."""
-
-    estimate: float
-    ci_low: float
-    ci_high: float
-    n_assays: int
-    heterogeneity_p: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def combine_assays(potencies: list[RelativePotency], level: float = 0.95) -> CombinedPotency:
-    """Inverse-variance weighted mean of log RP over reportable assays, with a chi-square heterogeneity p."""
-    use = [p for p in potencies if p.reportable and p.log_se]
-    if not use:
-        raise InputError("no reportable relative potency to combine")
-    logs = np.array([math.log(p.estimate) for p in use])  # type: ignore[arg-type]
-    w = np.array([1.0 / p.log_se**2 for p in use])  # type: ignore[operator]
-    mean = float(np.sum(w * logs) / np.sum(w))
-    se = math.sqrt(1.0 / float(np.sum(w)))
-    z = float(stats.norm.ppf(0.5 + level / 2.0))
-    chi2 = float(np.sum(w * (logs - mean) ** 2))
-    p = float(stats.chi2.sf(chi2, len(use) - 1)) if len(use) > 1 else 1.0
-    return CombinedPotency(math.exp(mean), math.exp(mean - z * se), math.exp(mean + z * se), len(use), p)

@@ -314,3 +314,19 @@ def delta_se(fit: JointFit, func: Callable[[np.ndarray], float], eps: float = 1e
         grad[i] = (func(tp) - func(tm)) / (2 * h)
     var = float(grad @ fit.cov @ grad)
     return v, math.sqrt(var) if var >= 0 else float("nan")
+
+
+def dose_weights(x: np.ndarray, y: np.ndarray, groups: list[str], power: float) -> np.ndarray | None:
+    """Weights 1/|mean response|^(2 power) per sample and dose (variance proportional to mean^(2 power)),
+    scaled to average 1; None for power 0 (ordinary least squares). Power 1 suits a constant CV."""
+    if power == 0:
+        return None
+    keys = list(zip(groups, x, strict=True))
+    means: dict[tuple[str, float], float] = {}
+    for k in set(keys):
+        means[k] = float(np.mean([yy for kk, yy in zip(keys, y, strict=True) if kk == k]))
+    m = np.array([abs(means[k]) for k in keys])
+    if np.any(m <= 0):
+        raise ValueError("response weighting needs non-zero mean responses at every dose")
+    w = m ** (-2.0 * power)
+    return w / w.mean()

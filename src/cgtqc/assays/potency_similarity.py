@@ -161,6 +161,7 @@ def assess_similarity(
     test: str,
     model: str = "4pl",
     margins: SimilarityMargins | None = None,
+    weights: np.ndarray | None = None,
 ) -> SimilarityResult:
     """Fit reference and test without constraints and test each parameter for equivalence."""
     margins = margins or SimilarityMargins()
@@ -168,7 +169,8 @@ def assess_similarity(
     gsub = [g for g in groups if g in (reference, test)]
     design = build_design(gsub, model, parallel=False)
     try:
-        fit = fit_joint(np.asarray(dose)[mask], np.asarray(response)[mask], gsub, design)
+        w = None if weights is None else np.asarray(weights)[mask]
+        fit = fit_joint(np.asarray(dose)[mask], np.asarray(response)[mask], gsub, design, weights=w)
     except FitFailure as exc:
         return SimilarityResult(test, reference, error=f"unconstrained fit failed ({exc})", margins=margins)
     return SimilarityResult(

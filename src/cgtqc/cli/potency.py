@@ -43,6 +43,9 @@ def fit(
     ),
     asymptote_margin: float = typer.Option(0.20, help="margin of asymptote differences (fraction of span)"),
     rp_range: tuple[float, float] = typer.Option((0.5, 2.0), help="assay range of relative potency"),
+    weight_power: float = typer.Option(
+        0.0, help="weight points by 1/mean^(2 p); 1 for a constant CV, 0 none"
+    ),
     plot: Path | None = typer.Option(None, help="write the curves to this PNG or SVG file"),
     json: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
@@ -59,6 +62,7 @@ def fit(
         zero_dose=zero_dose,
         margins=SimilarityMargins(slope_ratio=slope_margin, asymptote_fraction=asymptote_margin),
         criteria=SuitabilityCriteria(rp_range=rp_range),
+        weight_power=weight_power,
     )
     if plot is not None:
         plot_analysis(analysis, data, plot)
