@@ -169,3 +169,28 @@ def test_weighting_refuses_zero_mean_response():
     )
     cf = fit_curve(data, weight_power=1.0)
     assert not cf.converged and "non-zero mean" in cf.message
+
+
+def test_missing_well_and_non_numeric_read_on_a_potency_plate(tmp_path):
+    run = potency_plate(tmp_path, seed=0)
+    lines = run.export.read_text().splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith("B,"))
+    cells = lines[i].split(",")
+    cells[3] = ""
+    run.export.write_text("\n".join(lines[:i] + [",".join(cells)] + lines[i + 1 :]) + "\n")
+    with pytest.raises(InputError, match="well B3.*no read"):
+        dose_response_from_plate(read_plate(run.export), read_layout(run.layout, plate_format=96))
+    cells[3] = "OVER"
+    run.export.write_text("\n".join(lines[:i] + [",".join(cells)] + lines[i + 1 :]) + "\n")
+    with pytest.raises(InputError, match="well B3: 'OVER' is not a number"):
+        read_plate(run.export)
+
+
+def test_ed50_interval_matches_drc_delta_interval(shared):
+    from cgtqc.io.plate import read_dose_response
+
+    data = read_dose_response(shared("potency", "ryegrass.csv"), dose="conc", response="rootl")
+    ed = fit_curve(data, zero_dose="limit").ed50
+    # drc: ED(m, 50, interval = "delta") uses t(20): 3.05795 +/- 2.086 * 0.18573
+    assert ed.ci_low == pytest.approx(3.05795 - 2.085963 * 0.18573, rel=2e-3)
+    assert ed.ci_high == pytest.approx(3.05795 + 2.085963 * 0.18573, rel=2e-3)
