@@ -151,3 +151,16 @@ def test_normalize_well():
     assert normalize_well(" b07 ") == "B7"
     with pytest.raises(InputError):
         normalize_well("Q1")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=4), st.text(max_size=6), st.text(max_size=6)), max_size=6))
+def test_layout_parser_fuzz(tmp_path_factory, rows):
+    p = tmp_path_factory.mktemp("fz") / "lay.csv"
+    body = "\n".join(",".join(c.replace(",", "").replace("\n", "") for c in r) for r in rows)
+    p.write_text("Well,Role,Dose\n" + body + "\n", encoding="utf-8")
+    try:
+        lay = read_layout(p)
+    except InputError:
+        return
+    assert all(e.well[0] in "ABCDEFGHIJKLMNOP" for e in lay.entries)
