@@ -15,8 +15,14 @@ CATALOGUE = yaml.safe_load((GATING_DIR.parents[1] / "specs" / "catalogue.yaml").
 
 EXPECTED = {
     "car_t": {"viability", "cd3_pct", "car_positive_pct", "cd4_cd8_ratio", "car_t_dose"},
-    "lv_hsc": {"cd34_viable_per_ul", "cd34_viability", "cd34_dose_per_kg", "transduced_cells_pct"},
-    "crispr_hsc": {"cd34_viable_per_ul", "cd34_viability", "cd34_dose_per_kg"},
+    "lv_hsc": {
+        "cd34_viable_per_ul",
+        "cd34_viability",
+        "cd34_dose_per_kg",
+        "cd34_purity_pct",
+        "transduced_cells_pct",
+    },
+    "crispr_hsc": {"cd34_viable_per_ul", "cd34_viability", "cd34_dose_per_kg", "cd34_purity_pct"},
     "msc": {"msc_identity", "viability"},
     "aav": set(),
     "lv_vector": set(),
@@ -40,9 +46,10 @@ def test_demo_measurements(tmp_path, modality):
     if modality == "msc":
         assert values["msc_identity"] == "Conforms"
     if modality == "car_t":
-        assert 0.5 < values["car_t_dose"] < 7  # x10^8 CAR+ viable T cells, about the Kymriah range
+        assert 0.6 <= values["car_t_dose"] <= 6.0  # x10^8 CAR+ viable T cells, the Kymriah range
     if modality in ("lv_hsc", "crispr_hsc"):
-        assert values["cd34_dose_per_kg"] > 3  # x10^6/kg, above the approved minimums
+        assert values["cd34_dose_per_kg"] >= 5.0  # x10^6/kg, above the approved minimums (Zynteglo 5.0)
+        assert values["cd34_purity_pct"] >= 80.0
         # a different seed gives a different lot
         other = {m.cqa: m.value for m in demo.measurements(modality, "LOT-0042", tmp_path / "b", seed=8)}
         assert other["cd34_viable_per_ul"] != values["cd34_viable_per_ul"]

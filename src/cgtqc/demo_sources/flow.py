@@ -63,7 +63,7 @@ def _car_t(lot: str, out_dir: Path, seed: int, sample: str) -> list[Measurement]
         cd4_pct=cd4,
         cd8_pct=float(rng.uniform(25, 95 - cd4)),
     )
-    total_viable_cells = float(rng.uniform(0.8e9, 1.5e9))  # from the cell count of the same lot
+    total_viable_cells = float(rng.uniform(0.6e9, 1.2e9))  # from the cell count of the same lot
     res = run_panel("cart", sim.path, sample_id=sample, total_viable_cells=total_viable_cells)
     return res.measurements()
 
@@ -73,7 +73,7 @@ def _cd34(lot: str, out_dir: Path, seed: int, sample: str) -> list[Measurement]:
     sim = flow_sim.simulate_cd34(
         out_dir / f"{lot}_cd34.fcs",
         seed=_seed(rng),
-        wbc_per_ul=float(rng.uniform(12_000, 20_000)),
+        wbc_per_ul=float(rng.uniform(15_000, 25_000)),
         cd34_pct=float(rng.uniform(85, 96)),
         cd34_viability=float(rng.uniform(88, 97)),
         other_viability=float(rng.uniform(80, 92)),
@@ -91,7 +91,7 @@ def _cd34(lot: str, out_dir: Path, seed: int, sample: str) -> list[Measurement]:
         product_volume_ml=HSC_PRODUCT_VOLUME_ML,
         weight_kg=HSC_PATIENT_WEIGHT_KG,
     )
-    keep = {"cd34_viable_per_ul", "cd34_viability", "cd34_dose_per_kg"}
+    keep = {"cd34_viable_per_ul", "cd34_viability", "cd34_dose_per_kg", "cd34_purity_pct"}
     return [m for m in res.measurements() if m.cqa in keep]
 
 
