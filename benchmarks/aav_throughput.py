@@ -1,0 +1,202 @@
+"""Throughput of `cgtqc aav classify` on simulated HiFi reads, beside minimap2 alone and LAAVA.
+
+Stages (each a subprocess whose whole process tree is polled for resident memory):
+  1. minimap2 alone: `minimap2 -t T --eqx -a --secondary=no refs reads > /dev/null` (the physical floor)
+  2. cgtqc end to end: FASTQ in, alignment (mappy) + classification + all outputs, T worker processes
+  3. cgtqc classification alone: the minimap2 BAM in (no alignment except rescue of uncovered stretches)
+  4. LAAVA (optional, --laava-python with pysam/parasail/biopython and --laava-src with its src/*.py):
+     summarize_alignment.py --cpus T, then get_flipflop_config.py, on the same minimap2 BAM
+
+    .venv/bin/python benchmarks/aav_throughput.py --reads 200000 --threads 2 \
+        --laava-python /tmp/laava-venv/bin/python --laava-src /tmp/laava_src
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from cgtqc.seq.simulate import simulate_aav
+
+
+def _tree_rss_kb(pid: int) -> int:
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                total += next((int(ln.split()[1]) for ln in fh if ln.startswith("VmRSS:")), 0)
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    stack.extend(int(x) for x in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+CPU: dict[str, float] = {}
+
+
+def run(cmd: list[str] | str, shell: bool = False, stdout=None) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MB) of the whole process tree; CPU seconds in CPU['last']."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, shell=shell, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0]
+
+    def poll() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+            time.sleep(0.2)
+
+    th = threading.Thread(target=poll, daemon=True)
+    th.start()
+    _, err = proc.communicate()
+    th.join()
+    if proc.returncode:
+        raise SystemExit(f"failed ({proc.returncode}): {cmd}\n{err.decode()[-2000:]}")
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU["last"] = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    return time.perf_counter() - t0, peak[0] / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--reads", type=int, default=200_000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/aav_bench"))
+    ap.add_argument("--laava-python", type=Path)
+    ap.add_argument("--laava-src", type=Path)
+    ap.add_argument("--laava-reads", type=int, default=0, help="LAAVA on the first N reads only (0 = all)")
+    args = ap.parse_args()
+    w, t = args.work, str(args.threads)
+    w.mkdir(parents=True, exist_ok=True)
+    cgtqc = str(Path(sys.executable).with_name("cgtqc"))
+    t0 = time.perf_counter()
+    sim = simulate_aav(
+        w / "sim",
+        n_reads=args.reads,
+        vector_type="ss",
+        error_model="hifi",
+        seed=99,
+        mix="lot",
+        compress=False,
+    )
+    n, mb = args.reads, sim.reads.stat().st_size / 1e6
+    print(f"simulated {n} HiFi reads ({mb:.0f} MB FASTQ) in {time.perf_counter() - t0:.0f} s", flush=True)
+    refs = w / "refs.fa"
+    refs.write_text(sim.vector.read_text() + sim.packaging.read_text() + sim.host.read_text())
+    rows = []
+
+    def show(name: str, sec: float, peak: float, count: int = n, cpu: float | None = None) -> None:
+        cpu = CPU["last"] if cpu is None else cpu
+        rows.append((name, sec, count / sec, cpu, count / cpu, peak))
+        print(
+            f"{name}: {sec:.1f} s wall, {count / sec:.0f} reads/s, {cpu:.1f} CPU s "
+            f"({count / cpu:.0f} reads per CPU s), peak RSS {peak:.0f} MB",
+            flush=True,
+        )
+
+    sec, peak = run(["minimap2", "-t", t, "--eqx", "-a", "--secondary=no", str(refs), str(sim.reads)])
+    show(f"minimap2 alone (-t {t})", sec, peak)
+    floor, floor_cpu = sec, CPU["last"]
+    bam = w / "aligned.bam"
+    run(
+        f"minimap2 -t {t} --eqx -a --secondary=no {refs} {sim.reads} | samtools view -b -o {bam} -",
+        shell=True,
+    )
+    common = [
+        "--vector",
+        str(sim.vector),
+        "--annotation",
+        str(sim.annotation),
+        "--packaging",
+        str(sim.packaging),
+        "--host",
+        str(sim.host),
+        "--vector-type",
+        "ss",
+        "--threads",
+        t,
+        "--no-report",
+    ]
+    sec, peak = run([cgtqc, "aav", "classify", "--reads", str(sim.reads), "--out", str(w / "e2e"), *common])
+    show(f"cgtqc end to end (FASTQ, {t} processes)", sec, peak)
+    e2e, e2e_cpu = sec, CPU["last"]
+    sec, peak = run([cgtqc, "aav", "classify", "--reads", str(bam), "--out", str(w / "bam"), *common])
+    show(f"cgtqc classification alone (minimap2 BAM, {t} processes)", sec, peak)
+    print(
+        f"ratio end to end / minimap2 alone: {e2e / floor:.2f} (wall), {e2e_cpu / floor_cpu:.2f} (CPU)",
+        flush=True,
+    )
+    if args.laava_python and args.laava_src:
+        lw = w / "laava"
+        shutil.rmtree(lw, ignore_errors=True)
+        lw.mkdir()
+        lbam, count = bam, n
+        if args.laava_reads:
+            lbam, count = lw / "subset.bam", args.laava_reads
+            names = f"{lw}/names.txt"
+            run(f"samtools view {bam} | cut -f1 | uniq | head -n {count} > {names}", shell=True)
+            run(f"samtools view -b -N {names} -o {lbam} {bam}", shell=True)
+        (lw / "refnames.tsv").write_text(
+            "Name\tLabel\nsimAAV\tvector\npRepCap\trepcap\npHelper\thelper\nLambda\tlambda\nchrS\thost\n"
+        )
+        src = args.laava_src
+        s1, p1 = run(
+            [
+                str(args.laava_python),
+                str(src / "summarize_alignment.py"),
+                str(lbam),
+                str(sim.annotation),
+                str(lw / "refnames.tsv"),
+                "ITR1",
+                "ITR2",
+                "-o",
+                str(lw / "s"),
+                "-i",
+                "s",
+                "--vector-type",
+                "ss",
+                "--cpus",
+                t,
+            ]
+        )
+        show(f"LAAVA summarize_alignment (--cpus {t})", s1, p1, count)
+        c1 = CPU["last"]
+        s2, p2 = run(
+            [
+                str(args.laava_python),
+                str(src / "get_flipflop_config.py"),
+                str(lw / "s.tagged.bam"),
+                str(lw / "s.per_read.tsv.gz"),
+                "ss",
+                "left",
+                "-o",
+                str(lw / "s"),
+                "--flipflop-fasta",
+                str(sim.flipflop),
+            ]
+        )
+        show("LAAVA get_flipflop_config (1 process)", s2, p2, count)
+        c2 = CPU["last"]
+        show("LAAVA total after alignment", s1 + s2, max(p1, p2), count, c1 + c2)
+        print(
+            f"classification alone vs LAAVA after alignment: {rows[2][2] / rows[-1][2]:.1f}x (wall), "
+            f"{rows[2][4] / rows[-1][4]:.1f}x (per CPU second)",
+            flush=True,
+        )
+    print("\n| stage | wall s | reads/s | CPU s | reads per CPU s | peak RSS MB |\n|---|---|---|---|---|---|")
+    for name, sec, rate, cpu, crate, peak in rows:
+        print(f"| {name} | {sec:.1f} | {rate:.0f} | {cpu:.1f} | {crate:.0f} | {peak:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
