@@ -370,9 +370,8 @@ def classify_reads(
                 f"given {vt.vector_type}; reads say {seen.vector_type} ({seen.detail})",
             )
         )
-    inputs = [file_input(reads_path)] + [
-        file_input(f) for f in construct.source_files + refs.files if f not in construct.source_files
-    ]
+    files = [reads_path, *construct.source_files, *refs.files]
+    inputs = [file_input(f) for f in dict.fromkeys(Path(x).resolve() for x in files)]
     prov = Provenance(
         ENGINE,
         cgtqc.__version__,
