@@ -8,8 +8,9 @@ import yaml
 
 from cgtqc.assays import flow_sim
 from cgtqc.assays.flow import gate_file
-from cgtqc.assays.flow_panels import msc_panel, round_half_up, run_panel, template_path
+from cgtqc.assays.flow_panels import msc_panel, run_panel, template_path
 from cgtqc.results import sha256_file
+from cgtqc.specs.rounding import round_decimals
 
 CATALOGUE = yaml.safe_load(
     (template_path("cd34").parents[1] / "../specs/catalogue.yaml").resolve().read_text()
@@ -135,10 +136,16 @@ def test_msc_identity_fails_on_one_marker(tmp_path):
 
 
 def test_msc_limits_use_usp_rounding(tmp_path):
-    # 94.5 rounds to 95 (conforms); 2.5 rounds to 3 (fails) at the limits' zero decimals
-    assert round_half_up(94.5, 0) == 95 and round_half_up(2.5, 0) == 3 and round_half_up(2.45, 1) == 2.5
+    # the % is rounded to the limit's decimals (half up) before the inclusive comparison
     sim = flow_sim.simulate_msc(tmp_path / "m.fcs", seed=33, n_cells=20_000)
     report = gate_file(sim.path, template_path("msc"))
+    p = report.percent_of("CD105pos", "Viable").value
+    reported = float(round_decimals(p, 0))
+    limit = reported if reported > p else reported + 1  # a limit above the unrounded value
+    res = msc_panel(report, positive=("CD105",), negative=(), positive_min_pct=limit)
+    call = res.markers[0]
+    assert call.reported == reported and call.percent.value < limit
+    assert call.conforms == (reported >= limit)
     strict = msc_panel(report, positive_min_pct=99.5, limit_decimals=1)
     assert strict.value("msc_identity").value == "Does not conform"
 

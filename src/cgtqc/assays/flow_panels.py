@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from cgtqc import __version__
 from cgtqc.assays.flow import Z95, GatingReport, Percentage, gate_file
 from cgtqc.errors import InputError
 from cgtqc.results import Measurement, Provenance, ValidityCheck
+from cgtqc.specs.rounding import round_decimals
 
 GATING_DIR = Path(__file__).parent / "gating"
 TEMPLATES = {
@@ -209,12 +209,6 @@ def scaled_value(
         return PanelValue(name, cqa, None, unit, basis=basis, checks=checks)
     lo, hi = log_interval(value, rel_se)
     return PanelValue(name, cqa, value, unit, lo, hi, value * rel_se, basis, checks)
-
-
-def round_half_up(value: float, decimals: int) -> float:
-    """Round as USP General Notices 7.20: look only at the first digit dropped, 5 rounds up."""
-    q = Decimal(1).scaleb(-decimals)
-    return float(Decimal(repr(value)).quantize(q, rounding=ROUND_HALF_UP))
 
 
 def _provenance(report: GatingReport, panel: str, params: dict[str, Any]) -> Provenance:
@@ -421,7 +415,7 @@ def msc_panel(
         *((m, "negative", negative_max_pct) for m in negative),
     ]:
         pct = report.percent_of(f"{marker}pos", "Viable")
-        reported = round_half_up(pct.value, limit_decimals) if pct.value is not None else math.nan
+        reported = float(round_decimals(pct.value, limit_decimals)) if pct.value is not None else math.nan
         ok = reported >= limit if expected == "positive" else reported <= limit
         calls.append(MarkerCall(marker, expected, pct, limit, reported, bool(ok)))
     verdict = "Conforms" if all(c.conforms for c in calls) else "Does not conform"
