@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cgtqc.errors import InputError
-from cgtqc.seq.largedel import call_large_deletions, size_histogram
+from cgtqc.seq.largedel import call_large_deletions, read_long_reads, size_histogram
 from cgtqc.seq.largedel_sim import simulate_long_read_amplicons
 
 
@@ -85,3 +87,16 @@ def test_empty_sample_and_bad_reference(tmp_path, sample):
     two.write_text(">a\nACGTACGT\n>b\nACGTACGT\n")
     with pytest.raises(InputError, match="one amplicon"):
         call_large_deletions(sample.reads_fastq, two)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.binary(max_size=300))
+def test_read_reader_fuzz(tmp_path_factory, data):
+    fq = tmp_path_factory.mktemp("fz") / "r.fastq"
+    fq.write_bytes(data)
+    try:
+        reads = list(read_long_reads(fq))
+    except InputError as exc:
+        assert "r.fastq" in str(exc)
+    else:
+        assert reads and all(seq for _, seq in reads)
