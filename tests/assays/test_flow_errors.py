@@ -141,3 +141,23 @@ def test_singular_matrices_are_refused(tmp_path):
     ok = flow_sim.write_fcs(tmp_path / "ok.fcs", events, pnn, ["", "", "", ""], {})
     with pytest.raises(InputError, match="singular"):
         load_fcs(ok, compensation=np.ones((2, 2)))
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet="FL12-A,.0123456789e\t\n x", max_size=80))
+def test_fuzzed_compensation_csv_reads_or_raises_input_error(tmp_path, text):
+    from cgtqc.assays.flow import read_compensation
+
+    fcs = load_fcs(
+        flow_sim.write_fcs(
+            tmp_path / "two.fcs", np.ones((3, 4)), ["FSC-A", "SSC-A", "FL1-A", "FL2-A"], ["", "", "", ""], {}
+        )
+    )
+    csv = tmp_path / "m.csv"
+    csv.write_text(text)
+    try:
+        m = read_compensation(csv, fcs)
+    except InputError as exc:
+        assert exc.file is not None and exc.file.endswith("m.csv")
+    else:
+        assert m.matrix.shape[0] == m.matrix.shape[1] == len(m.detectors)

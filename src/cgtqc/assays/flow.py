@@ -136,6 +136,8 @@ def read_compensation(
         raise InputError("empty compensation matrix", file=mpath)
     sep = "\t" if "\t" in lines[0] else ","
     header = [h.strip() for h in lines[0].split(sep)]
+    if len(set(header)) != len(header):
+        raise InputError("a detector is named twice in the header", file=mpath, place="line 1")
     missing = [h for h in header if h not in sample.pnn_labels]
     if missing:
         raise InputError(f"detector(s) {missing} not in the FCS file's channels", file=mpath, place="line 1")
