@@ -88,3 +88,30 @@ def test_allele_table(tmp_path):
     assert out.read_text().splitlines()[1].startswith("ACGT\t70\t")
     with pytest.raises(InputError):
         allele_table({})
+
+
+def test_fanc_edited_vs_untreated_real_data(shared):
+    """Real CRISPResso2 test data: FANC Cas9-edited vs untreated, through the editing engine."""
+    from cgtqc.seq.editing import quantify
+    from cgtqc.seq.editing_stats import compare_samples
+
+    amp = ("CGGATGTTCCAATCAGTACGCAGAGAGTCGCCGTCTCCAAGGTGAAAGCGGAAGTAGGGCCTTCGCGCACCTCATGGAATCCCTTCTGCAGCACC"
+           "TGGATCGCTTTTCCGAGCTTCTGGCGGTCTCAAGCACTACCTACGTCAGCACCTGGGACCCCGCCACCGTGCGCCGGGCCTTGCAGTGGGCGCGCT"
+           "ACCTGCGCCACATCCATCGGCGCTTTGGTCGG")
+    guide = "GGAATCCCTTCTGCAGCACC"
+    edited = quantify(shared("editing", "FANC.Cas9.fastq"), [amp], guides=[guide], base_editor=True)
+    mock = quantify(shared("editing", "FANC.Untreated.fastq"), [amp], guides=[guide], base_editor=True)
+    assert edited.reference("Reference").modified == 62  # CRISPResso2's number (cases.json)
+    cmp = compare_samples(edited, mock, min_effect_pct=1.0)
+    by = {r.feature: r for r in cmp.read_classes}
+    assert by["Modified"].above_background and by["Deletions"].above_background
+    assert by["Modified"].edited.count == 62
+    assert by["Modified"].mock.count == mock.reference("Reference").modified
+    empty = by["Insertions and Deletions"]  # 0 reads in both samples
+    assert empty.p_value == 1.0 and not empty.above_background
+    called = {int(p.feature): p for p in cmp.positions if p.above_background}
+    assert set(range(85, 100)) <= set(called)  # around the cut between positions 91 and 92
+    peak = max(called, key=lambda k: called[k].edited.count)
+    assert 88 <= peak <= 95
+    assert cmp.edited_fates.total == 250 and cmp.edited_fates.aligned.count == 235
+    assert cmp.edited_fates.aligned.ci_low_pct < 94.0 < cmp.edited_fates.aligned.ci_high_pct

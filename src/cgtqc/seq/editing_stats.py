@@ -242,3 +242,79 @@ def write_allele_table(rows: Sequence[AlleleRow], path: str | Path) -> None:
         for r in rows:
             fh.write(f"{r.allele}\t{r.reads}\t{r.pct:.4f}\t{r.ci_low_pct:.4f}\t{r.ci_high_pct:.4f}\t"
                      f"{r.annotation}\n")
+
+
+# ---------------------------------------------------------------- whole-sample comparison
+READ_CLASSES = ("Modified", "Insertions", "Deletions", "Substitutions", "Only Insertions", "Only Deletions",
+                "Only Substitutions", "Insertions and Deletions", "Insertions and Substitutions",
+                "Deletions and Substitutions", "Insertions Deletions and Substitutions")
+_CLASS_FIELDS = ("modified", "insertions", "deletions", "substitutions", "only_insertions", "only_deletions",
+                 "only_substitutions", "insertions_and_deletions", "insertions_and_substitutions",
+                 "deletions_and_substitutions", "insertions_deletions_and_substitutions")
+_NUC_ROWS = "ACGTN-"
+
+
+@dataclass
+class SampleComparison:
+    """An edited sample against its mock for one reference: classes, positions, read fates."""
+
+    reference: str
+    read_classes: list[EditedVsMock]
+    positions: list[EditedVsMock]
+    edited_fates: ReadFates
+    mock_fates: ReadFates
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "read_classes": [r.to_dict() for r in self.read_classes],
+                "positions_above_background": [p.to_dict() for p in self.positions if p.above_background],
+                "n_positions_tested": len(self.positions), "edited_fates": self.edited_fates.to_dict(),
+                "mock_fates": self.mock_fates.to_dict()}
+
+
+def class_counts(ref_counts: Any) -> dict[str, int]:
+    """CRISPResso2 row counts of a reference (``cgtqc.seq.editing.ReferenceCounts``) by row name."""
+    out = {"Reads_aligned": int(ref_counts.reads_aligned)}
+    for name, attr in zip(READ_CLASSES, _CLASS_FIELDS, strict=True):
+        out[name] = int(getattr(ref_counts, attr))
+    return out
+
+
+def position_modified_counts(ref_counts: Any) -> list[int] | None:
+    """Reads differing from the reference base (substitution or deletion; N not counted) per position,
+    from the per-base table the editing engine keeps with ``base_editor=True``; None without it."""
+    table = getattr(ref_counts, "base_counts", None)
+    if table is None:
+        return None
+    seq = ref_counts.sequence.upper()
+    out = []
+    for p, base in enumerate(seq):
+        col = table[:, p]
+        same = col[_NUC_ROWS.index(base)] if base in "ACGT" else 0
+        out.append(int(col.sum() - same - col[_NUC_ROWS.index("N")]))
+    return out
+
+
+def compare_samples(edited: Any, mock: Any, reference: str | None = None, *, alpha: float = 0.05,
+                    min_effect_pct: float = 0.1) -> SampleComparison:
+    """Compare two ``cgtqc.seq.editing.EditingResult`` (edited, mock) for one reference.
+
+    Read classes always; positions when both results carry per-base tables (``base_editor=True``);
+    read fates (aligned to any reference, AMBIGUOUS, unaligned) with Wilson intervals for both.
+    """
+    name = reference or edited.references[0].name
+    try:
+        e_ref, m_ref = edited.reference(name), mock.reference(name)
+    except KeyError:
+        raise InputError(f"reference {name!r} is not in both samples", place="reference") from None
+    classes = compare_read_classes(class_counts(e_ref), class_counts(m_ref), alpha=alpha,
+                                   min_effect_pct=min_effect_pct)
+    e_pos, m_pos = position_modified_counts(e_ref), position_modified_counts(m_ref)
+    positions = (compare_positions(e_pos, e_ref.reads_aligned, m_pos, m_ref.reads_aligned, alpha=alpha,
+                                   min_effect_pct=min_effect_pct) if e_pos is not None and m_pos is not None
+                 else [])
+
+    def fates(r: Any) -> ReadFates:
+        total = r.reads_in_input
+        return read_fates(total, r.reads_aligned_all_amplicons - r.ambiguous, r.ambiguous)
+
+    return SampleComparison(name, classes, positions, fates(edited), fates(mock))
