@@ -99,41 +99,54 @@ class LargeDeletionResult:
 
 
 def read_long_reads(path: str | Path) -> Iterator[tuple[str, str]]:
-    """Yield (name, sequence) from FASTQ or FASTA (optionally gzipped); InputError on malformed records."""
+    """Stream (name, sequence) from FASTQ or FASTA (optionally gzipped); InputError on malformed records.
+
+    FASTQ is read record by record (bounded memory); FASTA goes through the genome reader.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt") as fh:
-            lines = fh.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+            first = next((line for line in fh if line.strip()), None)
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise InputError(f"cannot read reads: {exc}", file=path) from exc
-    if not any(line.strip() for line in lines):
+    if first is None:
         raise InputError("no reads (empty file)", file=path)
-    if lines[0].startswith(">"):
+    if first.startswith(">"):
         for name, seq in read_fasta(path):
             yield name, seq.decode()
         return
-    i = 0
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
+    try:
+        with opener(path, "rt") as fh:
+            yield from _fastq_records(fh, path)
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise InputError(f"cannot read reads: {exc}", file=path) from exc
+
+
+def _fastq_records(fh: Iterator[str], path: Path) -> Iterator[tuple[str, str]]:
+    lineno, rec = 0, 0
+    lines = (line.rstrip("\r\n") for line in fh)
+    for head in lines:
+        lineno += 1
+        if not head.strip():
             continue
-        rec = (i // 4) + 1
-        if not lines[i].startswith("@"):
-            raise InputError("FASTQ record does not start with '@'", file=path, place=f"line {i + 1}")
-        if i + 3 >= len(lines):
-            raise InputError("truncated FASTQ record", file=path, place=f"record {rec}, line {i + 1}")
-        name, seq, plus, qual = lines[i][1:].split(" ")[0], lines[i + 1].strip(), lines[i + 2], lines[i + 3]
+        rec += 1
+        if not head.startswith("@"):
+            raise InputError("FASTQ record does not start with '@'", file=path, place=f"line {lineno}")
+        body = [next(lines, None) for _ in range(3)]
+        if any(b is None for b in body):
+            raise InputError("truncated FASTQ record", file=path, place=f"record {rec}, line {lineno}")
+        seq, plus, qual = body[0].strip(), body[1], body[2].strip()
         if not plus.startswith("+"):
-            raise InputError("missing '+' separator", file=path, place=f"record {rec}, line {i + 3}")
-        if len(qual.strip()) != len(seq):
-            raise InputError(f"quality length {len(qual.strip())} != sequence length {len(seq)}", file=path,
-                             place=f"record {rec}, line {i + 4}")
+            raise InputError("missing '+' separator", file=path, place=f"record {rec}, line {lineno + 2}")
+        if len(qual) != len(seq):
+            raise InputError(f"quality length {len(qual)} != sequence length {len(seq)}", file=path,
+                             place=f"record {rec}, line {lineno + 3}")
         if not seq or set(seq.upper()) - set("ACGTN"):
             raise InputError("sequence empty or not A/C/G/T/N", file=path,
-                             place=f"record {rec}, line {i + 2}")
-        yield name, seq
-        i += 4
+                             place=f"record {rec}, line {lineno + 1}")
+        yield head[1:].split(" ")[0], seq
+        lineno += 3
 
 
 @dataclass(frozen=True)
@@ -234,6 +247,17 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
     return max(0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
+def _chunks(items: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    chunk: list[tuple[str, str]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def size_histogram(sizes: list[int], bins: tuple[int, ...] = SIZE_BINS) -> dict[str, int]:
     """Counts per size class: ``50-99``, ``100-249``, ..., ``>=5000``."""
     labels = [f"{lo}-{hi - 1}" for lo, hi in zip(bins, bins[1:], strict=False)] + [f">={bins[-1]}"]
@@ -258,6 +282,7 @@ def call_large_deletions(
     threads: int = 1,
     min_spanning_reads: int = 100,
     rescue_clip: int = 100,
+    chunk_size: int = 2000,
 ) -> LargeDeletionResult:
     """Align long amplicon reads to the amplicon (one FASTA record) and call large deletions per read."""
     reads, reference = Path(reads), Path(reference)
@@ -270,7 +295,6 @@ def call_large_deletions(
     aligner = mappy.Aligner(seq=ref_seq.decode().upper(), preset=preset)
     if not aligner:
         raise InputError(f"minimap2 could not index the amplicon (preset {preset!r})", file=reference)
-    records = list(read_long_reads(reads))
     ref_len = len(ref_seq)
 
     local = threading.local()
@@ -283,11 +307,10 @@ def call_large_deletions(
                                             merge_distance=merge_distance, end_tolerance=end_tolerance)
         return ReadCall(rec[0], aligned, spanning, best)
 
-    if threads > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            calls = list(pool.map(work, records))
-    else:
-        calls = [work(r) for r in records]
+    calls: list[ReadCall] = []
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        for chunk in _chunks(read_long_reads(reads), chunk_size):
+            calls.extend(pool.map(work, chunk) if threads > 1 else map(work, chunk))
     spanning = [c for c in calls if c.spanning]
     with_del = [c for c in spanning if c.deletion is not None]
     prop = proportion(len(with_del), len(spanning))
