@@ -31,6 +31,14 @@ def classify(
     preset: str | None = typer.Option(None, "--preset", help="minimap2 preset (default: minimap2 default)"),
     sample: str | None = typer.Option(None, "--sample", help="Sample name (default: reads file name)"),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html with plots"),
+    vg_titer: float | None = typer.Option(None, "--vg-titer", help="Genome titer (vg/mL) for % full capsids"),
+    capsid_titer: float | None = typer.Option(None, "--capsid-titer", help="Capsid titer (capsids/mL)"),
+    a260: float | None = typer.Option(None, "--a260", help="A260 of denatured vector (Sommer et al. 2003)"),
+    a280: float | None = typer.Option(None, "--a280", help="A280 of denatured vector"),
+    auc: Path | None = typer.Option(None, "--auc", help="AUC c(s) export: two columns S, signal"),
+    mass_photometry: Path | None = typer.Option(
+        None, "--mass-photometry", help="Mass photometry: kDa, counts"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout"),
 ) -> None:
     """Classify every read; write summary.json, per_read.tsv.gz/.parquet, tagged.bam and report.html."""
@@ -57,11 +65,21 @@ def classify(
         )
     finally:
         writer.close()
+    from cgtqc.seq.aav_fullness import beside_sequencing, estimates_from_inputs
+
+    sc = result.vector_type.vector_type == "sc"
+    estimates = estimates_from_inputs(
+        construct.genome_length, sc, vg_titer, capsid_titer, a260, a280, auc, mass_photometry
+    )
+    full_pct = next(m.value for m in result.measurements() if m.cqa == "full_genome_pct")
+    fullness = beside_sequencing(estimates, full_pct) if estimates else None
+    result.extra["fullness"] = [e.to_dict() for e in estimates]
+    result.extra["fullness_beside_sequencing"] = fullness
     write_summary(result, out)
     if report:
         from cgtqc.seq.aav_report import write_report
 
-        write_report(result, out)
+        write_report(result, out, fullness)
     if as_json:
         print_json(result.to_dict())
         return

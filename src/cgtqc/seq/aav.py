@@ -157,6 +157,7 @@ class AavResult:
     provenance: Provenance
     checks: list[ValidityCheck]
     timings: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. orthogonal % full capsids
 
     @property
     def dna_reads(self) -> int:
@@ -233,6 +234,7 @@ class AavResult:
                 "depth": [int(x) for x in cov[::10]],
             },
             "timings_s": self.timings,
+            **self.extra,
             "checks": [c.to_dict() for c in self.checks],
             "provenance": self.provenance.to_dict(),
         }
