@@ -20,10 +20,19 @@ from cgtqc.seq.align import ReferenceSet
 from cgtqc.seq.simulate import SC_CLASSES, SS_CLASSES, read_truth, simulate_aav
 
 
-def run_set(vector_type: str, model: str, per_class: int, seed: int, threads: int, work: Path) -> dict:
+def run_set(
+    vector_type: str,
+    model: str,
+    per_class: int,
+    seed: int,
+    threads: int,
+    work: Path,
+    references: dict | None = None,
+) -> dict:
     classes = SS_CLASSES if vector_type == "ss" else SC_CLASSES
     sim = simulate_aav(
-        work / f"{vector_type}_{model}",
+        references=references,
+        out_dir=work / f"{vector_type}_{model}_{bool(references)}",
         n_reads=per_class * len(classes),
         vector_type=vector_type,
         error_model=model,
@@ -95,14 +104,30 @@ def main() -> None:
     ap.add_argument("--per-class", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument(
+        "--real", type=Path, help="LAAVA test data folder: also simulate from its real constructs"
+    )
     args = ap.parse_args()
     out = []
+    sources: list[tuple[str, dict | None]] = [("synthetic", None)]
+    if args.real:
+        sources.append(("real", args.real))
     with tempfile.TemporaryDirectory() as tmp:
-        for vt in ("ss", "sc"):
-            for model, minimum in (("hifi", 0.98), ("nanopore", 0.90)):
-                r = run_set(vt, model, args.per_class, args.seed, args.threads, Path(tmp))
-                out += report(f"{vt}AAV construct, {model}-like errors", r, minimum)
-                print("\n".join(out[-(len(r["classes"]) + 7) :]), flush=True)
+        for source, folder in sources:
+            for vt in ("ss", "sc"):
+                refs = None
+                if folder is not None:
+                    refs = {
+                        "vector": folder / "samples" / f"{vt}.construct.fasta",
+                        "annotation": folder / "samples" / f"{vt}.annotation.bed",
+                        "packaging": folder / "fasta" / "packaging.fa",
+                        "host": folder / "fasta" / "hg38.chr19trunc-chrM.fa",
+                    }
+                for model, minimum in (("hifi", 0.98), ("nanopore", 0.90)):
+                    r = run_set(vt, model, args.per_class, args.seed, args.threads, Path(tmp), refs)
+                    title = f"{source} {vt}AAV construct, {model}-like errors"
+                    out += report(title, r, minimum)
+                    print("\n".join(out[-(len(r["classes"]) + 7) :]), flush=True)
 
 
 if __name__ == "__main__":

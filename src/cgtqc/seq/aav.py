@@ -55,6 +55,17 @@ class ChunkResult:
 
 
 _ALIGNERS: dict[tuple, ReadAligner] = {}
+_VECTOR_ALIGNERS: dict[str, ReadAligner] = {}
+
+
+def _vector_aligner(ctx: ClassifyContext) -> ReadAligner:
+    """A minimap2 index of the vector plasmid alone (shared-backbone tie-breaks)."""
+    key = ctx.construct.name + str(len(ctx.construct.seq))
+    if key not in _VECTOR_ALIGNERS:
+        _VECTOR_ALIGNERS[key] = ReadAligner.from_sequence(
+            ctx.construct.name, ctx.construct.seq, ctx.align_params
+        )
+    return _VECTOR_ALIGNERS[key]
 
 
 def _aligner(ctx: ClassifyContext) -> ReadAligner | None:
@@ -69,6 +80,7 @@ def _aligner(ctx: ClassifyContext) -> ReadAligner | None:
 def classify_chunk(items: list[tuple[Read, list[Hit] | None]], ctx: ClassifyContext) -> ChunkResult:
     """Align (when hits are None) and classify a chunk of reads."""
     aligner = _aligner(ctx)
+    vector_only = _vector_aligner(ctx)
     stats = SampleStats(ctx.construct.length)
     calls: list[ReadCall] = []
     t_align = t_class = 0.0
@@ -82,7 +94,14 @@ def classify_chunk(items: list[tuple[Read, list[Hit] | None]], ctx: ClassifyCont
             hits = aligner.rescue(read.seq, hits)
         t1 = time.perf_counter()
         call = classify_read(
-            read.name, read.seq, hits, ctx.labels, ctx.construct, ctx.vector_type, ctx.params
+            read.name,
+            read.seq,
+            hits,
+            ctx.labels,
+            ctx.construct,
+            ctx.vector_type,
+            ctx.params,
+            vector_only.map_hits,
         )
         call.laava_type, call.laava_subtype, call.laava_label = laava_call(
             [h for h in hits if h.kind in "PS"], len(read.seq), ctx.labels, ctx.laava

@@ -14,6 +14,7 @@ configuration.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cgtqc.seq.aav_classes import AavParams
@@ -395,6 +396,18 @@ def _short_itr_read(call: ReadCall, read_seq: str, c: AavConstruct, p: AavParams
         call.bases_by_label["vector"] = len(read_seq)
 
 
+def _prefer_vector(seg: Segment, read_seq: str, realign: Callable[[str], list[Hit]]) -> list[Segment]:
+    """The segment re-aligned to the vector alone; vector pieces replace it when they explain >= 95% of its
+    matches (several pieces when the stretch crosses the linear vector's origin)."""
+    h = seg.hit
+    pieces = select_segments([Segment(x, "vector") for x in realign(read_seq[h.qs : h.qe])], 1)
+    if sum(x.hit.mlen for x in pieces) < 0.95 * h.mlen:
+        return [seg]
+    return [
+        Segment(x.hit._replace(qs=x.hit.qs + h.qs, qe=x.hit.qe + h.qs, kind=h.kind), "vector") for x in pieces
+    ]
+
+
 def classify_read(
     read_id: str,
     read_seq: str,
@@ -403,12 +416,24 @@ def classify_read(
     c: AavConstruct,
     vector_type: str,
     p: AavParams,
+    vector_realign: Callable[[str], list[Hit]] | None = None,
 ) -> ReadCall:
-    """The class of one read and its per-read evidence."""
+    """The class of one read and its per-read evidence.
+
+    ``vector_realign`` maps a sequence to the vector plasmid alone: a non-vector segment that aligns there
+    as well (>= 95% of its matches) is vector sequence shared by another plasmid (backbones), and the
+    vector wins, as in LAAVA's label priority.
+    """
     from cgtqc.seq.align import uncovered
 
     call = ReadCall(read_id, len(read_seq), "unmapped")
     segs = select_segments(resolve_labels(hits, labels), p.min_segment)
+    if vector_realign is not None:
+        segs = [
+            x
+            for s in segs
+            for x in (_prefer_vector(s, read_seq, vector_realign) if s.label != "vector" else [s])
+        ]
     if not segs:
         _short_itr_read(call, read_seq, c, p)
         return call

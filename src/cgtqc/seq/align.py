@@ -196,6 +196,24 @@ class ReadAligner:
         if not self._aligner:
             raise InputError("could not build or load the minimap2 index", file=index)
 
+    @classmethod
+    def from_sequence(cls, name: str, seq: str, params: AlignParams | None = None) -> ReadAligner:
+        """An aligner over one in-memory sequence (hits name it ``name``)."""
+        self = cls.__new__(cls)
+        self.params = params or AlignParams()
+        kw = {"best_n": self.params.best_n, "seq": seq}
+        if self.params.preset:
+            kw["preset"] = self.params.preset
+        self._aligner = mappy.Aligner(**kw)
+        self._name = name
+        return self
+
+    def map_hits(self, seq: str) -> list[Hit]:
+        """Primary and supplementary hits of a sequence (no rescue, no secondaries)."""
+        hits = [h for h in self._map(seq) if h.kind in "PS"]
+        name = getattr(self, "_name", None)
+        return [h._replace(ref=name) for h in hits] if name else hits
+
     def _map(self, seq: str, offset: int = 0, rescued: bool = False) -> list[Hit]:
         hits: list[Hit] = []
         n_primary = 0

@@ -106,10 +106,14 @@ class SimConstruct:
     e2: int
     refs: dict[str, str]  # packaging, lambda, host sequences by name
     labels: dict[str, str]
+    vector_index: object = None  # mappy index of the vector plasmid (real references only)
+    configs: tuple[tuple[str, ...], tuple[str, ...]] = (("flip", "flop"), ("flip", "flop"))
+    vector_name: str = "simAAV"
+    bed_text: str = ""
 
     @property
     def length(self) -> int:
-        return len(self.plasmid[("flip", "flip")])
+        return len(next(iter(self.plasmid.values())))
 
 
 def _random_dna(rng: np.random.Generator, n: int) -> str:
@@ -141,6 +145,44 @@ def make_construct(vector_type: str, rng: np.random.Generator) -> SimConstruct:
     return SimConstruct(vector_type, plasmid, s1, e1, s2, e2, refs, labels)
 
 
+def construct_from_files(
+    vector: Path, annotation: Path, packaging: Path | None, host: Path | None, vector_type: str
+) -> SimConstruct:
+    """Simulation references from real files: the vector's ITRs from the BED annotation, flip and flop
+    plasmid variants from the AAV2 hairpin, packaging labels from sequence names, host as is."""
+    import mappy
+
+    from cgtqc.seq.aav_construct import load_construct
+    from cgtqc.seq.align import label_for_name, read_fasta
+
+    con = load_construct(vector, annotation)
+    v1, v2 = dict(con.itr1.variants), dict(con.itr2.variants)
+    plasmid = {}
+    for a, sa in v1.items():
+        for b, sb in v2.items():
+            seq = con.seq
+            seq = seq[: con.itr1.start] + sa + seq[con.itr1.end : con.itr2.start] + sb + seq[con.itr2.end :]
+            plasmid[(a, b)] = seq
+    refs, labels = {}, {}
+    for path, fixed in ((packaging, None), (host, "host")):
+        for name, seq in read_fasta(path) if path else []:
+            refs[name], labels[name] = seq, fixed or label_for_name(name)
+    return SimConstruct(
+        vector_type,
+        plasmid,
+        con.itr1.start,
+        con.itr1.end,
+        con.itr2.start,
+        con.itr2.end,
+        refs,
+        labels,
+        mappy.Aligner(seq=con.seq),
+        (tuple(v1), tuple(v2)),
+        con.name,
+        Path(annotation).read_text(),
+    )
+
+
 @dataclass
 class Molecule:
     seq: str
@@ -151,7 +193,7 @@ class Molecule:
 
 
 def _molecule(cls: str, c: SimConstruct, rng: np.random.Generator) -> Molecule:  # noqa: C901 - one branch per class
-    cfg = (str(rng.choice(["flip", "flop"])), str(rng.choice(["flip", "flop"])))
+    cfg = (str(rng.choice(list(c.configs[0]))), str(rng.choice(list(c.configs[1]))))
     p = c.plasmid[cfg]
     s1, e1, s2, e2, n = c.s1, c.e1, c.s2, c.e2, c.length
     sc = c.vector_type == "sc"
@@ -159,6 +201,9 @@ def _molecule(cls: str, c: SimConstruct, rng: np.random.Generator) -> Molecule: 
 
     def genome_fold(seq_a: str, seq_b: str) -> str:  # arm + reverse complement of the returning arm
         return seq_a + revcomp(seq_b)
+
+    def cut(a: int, b: int) -> str:  # circular plasmid
+        return (p + p + p)[a + n : b + n]
 
     if cls in ("full", "sc_full"):
         seq = genome_fold(p[s1:e2], p[s1:s2]) if sc else p[s1:e2]
@@ -219,32 +264,43 @@ def _molecule(cls: str, c: SimConstruct, rng: np.random.Generator) -> Molecule: 
         return Molecule("".join(unit if i % 2 == 0 else revcomp(unit) for i in range(k)), cls, f"copies{k}")
     if cls == "read_through":
         k = int(ri(200, 1400))
-        return Molecule(p[s1 : e2 + k] if rng.random() < 0.5 else p[s1 - k : e2], cls, f"into_backbone{k}")
+        return Molecule(cut(s1, e2 + k) if rng.random() < 0.5 else cut(s1 - k, e2), cls, f"into_backbone{k}")
     if cls == "reverse_packaging":
         k = int(ri(800, 1400))
-        return Molecule(p[s2 : e2 + k] if rng.random() < 0.5 else p[s1 - k : e1], cls, f"backbone{k}")
+        return Molecule(cut(s2, e2 + k) if rng.random() < 0.5 else cut(s1 - k, e1), cls, f"backbone{k}")
     if cls == "backbone":
-        k = int(ri(500, 2200))
-        x = int(ri(e2 + 150, n + s1 - 150 - k))
-        seq = (p + p)[x : x + k]
-        return Molecule(seq, cls, f"at{x % n}")
+        room = n - (e2 - s1) - 300
+        k = int(ri(min(500, room // 2), min(2200, room)))
+        x = int(ri(e2 + 150, n + s1 - 150 - k + 1))
+        return Molecule(cut(x, x + k), cls, f"at{x % n}")
     if cls in ("helper", "repcap", "host", "lambda"):
-        name = next(k for k, v in c.labels.items() if v == cls)
-        ref = c.refs[name]
-        k = int(ri(800, 5000))
-        x = int(ri(0, len(ref) - k))
-        return Molecule(ref[x : x + k], cls, f"{name}:{x}")
+        name = str(rng.choice([k for k, v in c.labels.items() if v == cls]))
+        return Molecule(_fragment(c, name, rng), cls, name)
     if cls == "chimeric":
-        partner = str(rng.choice(["host", "helper"]))
-        ref = c.refs["chrS" if partner == "host" else "pHelper"]
-        k = int(ri(800, 2500))
-        x = int(ri(0, len(ref) - k))
+        partner = "host" if rng.random() < 0.5 else "helper"
+        name = str(rng.choice([k for k, v in c.labels.items() if v == partner]))
+        other = _fragment(c, name, rng, (800, 2500))
         g = p[s1 : int(ri(e1 + 800, s2))]
-        parts = [g, ref[x : x + k]] if rng.random() < 0.5 else [ref[x : x + k], g]
+        parts = [g, other] if rng.random() < 0.5 else [other, g]
         return Molecule("".join(parts), cls, f"vector+{partner}")
     if cls == "unmapped":
         return Molecule(_random_dna(rng, int(ri(800, 4000))), cls)
     raise ValueError(f"unknown class {cls}")
+
+
+def _fragment(
+    c: SimConstruct, name: str, rng: np.random.Generator, length: tuple[int, int] = (800, 5000)
+) -> str:
+    """A fragment of a non-vector reference; fragments sharing >= 100 bp with the vector plasmid (common
+    plasmid backbones) are redrawn, since no method can tell their source."""
+    ref = c.refs[name]
+    for _ in range(100):
+        k = int(rng.integers(length[0], min(length[1], len(ref) - 1)))
+        x = int(rng.integers(0, len(ref) - k))
+        frag = ref[x : x + k]
+        if c.vector_index is None or not any(h.mlen >= 100 for h in c.vector_index.map(frag)):
+            return frag
+    raise ValueError(f"no fragment of {name} unrelated to the vector plasmid")
 
 
 _LUT = np.zeros(256, dtype=np.uint8)
@@ -325,14 +381,28 @@ def simulate_aav(
     mix: str = "balanced",
     classes: tuple[str, ...] | None = None,
     compress: bool = True,
+    references: dict[str, Path] | None = None,
 ) -> Simulation:
-    """Write references, reads (FASTQ[.gz]) and per-read truth (truth.tsv) into ``out_dir``."""
+    """Write references, reads (FASTQ[.gz]) and per-read truth (truth.tsv) into ``out_dir``.
+
+    ``references`` (keys vector, annotation, packaging, host) simulates from real sequences instead of the
+    synthetic construct.
+    """
     if error_model not in ERROR_MODELS:
         raise ValueError(f"error model must be one of {sorted(ERROR_MODELS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    c = make_construct(vector_type, rng)
+    if references:
+        c = construct_from_files(
+            references["vector"],
+            references["annotation"],
+            references.get("packaging"),
+            references.get("host"),
+            vector_type,
+        )
+    else:
+        c = make_construct(vector_type, rng)
     if classes is None:
         classes = SS_CLASSES if vector_type == "ss" else SC_CLASSES
     if mix == "lot" and vector_type == "sc":
@@ -340,17 +410,19 @@ def simulate_aav(
     bad = [x for x in classes if x not in CLASSES]
     if bad:
         raise ValueError(f"unknown classes {bad}")
-    vec = _write_fasta(out_dir / "vector.fasta", {"simAAV": c.plasmid[("flip", "flip")]})
+    first = next(iter(c.plasmid))
+    vec = _write_fasta(out_dir / "vector.fasta", {c.vector_name: c.plasmid[first]})
     itr2_label = "mITR" if vector_type == "sc" else "ITR2"
     bed = out_dir / "annotation.bed"
     bed.write_text(
-        f"simAAV\t{c.s1}\t{c.e1}\tITR1\nsimAAV\t{c.e1}\t{c.s2}\tcassette\n"
+        c.bed_text
+        or f"simAAV\t{c.s1}\t{c.e1}\tITR1\nsimAAV\t{c.e1}\t{c.s2}\tcassette\n"
         f"simAAV\t{c.s2}\t{c.e2}\t{itr2_label}\n"
     )
     pack = _write_fasta(
         out_dir / "packaging.fasta", {k: v for k, v in c.refs.items() if c.labels[k] != "host"}
     )
-    host = _write_fasta(out_dir / "host.fasta", {"chrS": c.refs["chrS"]})
+    host = _write_fasta(out_dir / "host.fasta", {k: v for k, v in c.refs.items() if c.labels[k] == "host"})
     flop = _flop(AAV2_ITR_LEFT_FLIP)
     ff = _write_fasta(
         out_dir / "flipflop.fasta",
