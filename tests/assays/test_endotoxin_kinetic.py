@@ -137,3 +137,12 @@ def test_mat_method_a_on_a_4pl_standard(tmp_path):
     assert res.valid, res.failed_rules
     assert res.samples[0].eu_per_ml == pytest.approx(0.4, rel=0.02)
     assert res.samples[0].ppc_recovery_pct == pytest.approx(100, abs=3)
+
+
+def test_rfc_rate_run_recovers_truth(tmp_path):
+    res = _analyze(endotoxin_run(tmp_path, sample_eu_per_ml=1.5, readout="rate", seed=6), method="rfc")
+    assert res.valid, res.failed_rules
+    assert res.curve.slope > 0
+    assert res.samples[0].eu_per_ml == pytest.approx(1.5, rel=0.15)
+    wrong = _analyze(endotoxin_run(tmp_path / "w", readout="rate"), method="kinetic_chromogenic")
+    assert "standard_curve_direction" in wrong.failed_rules

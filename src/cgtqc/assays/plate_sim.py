@@ -42,6 +42,11 @@ def onset_seconds(conc: np.ndarray, intercept: float = 3.05, slope: float = -0.2
     return 10 ** (intercept + slope * np.log10(conc))
 
 
+def rfc_rate(conc: np.ndarray, intercept: float = 1.9, slope: float = 0.85) -> np.ndarray:
+    """Mean rFC fluorescence rate (RFU/min): log10 rate = intercept + slope log10 conc."""
+    return 10 ** (intercept + slope * np.log10(conc))
+
+
 def endotoxin_run(
     out_dir: str | Path,
     *,
@@ -53,9 +58,14 @@ def endotoxin_run(
     cv: float = 0.03,
     name: str = "endotoxin",
     sample: str = "LOT",
+    readout: str = "onset",
 ) -> GeneratedRun:
-    """Write a kinetic LAL run: onset-time grid export and layout CSV; ``truth`` holds the EU/mL of the
-    undiluted product, the spike recovery fraction and the curve constants."""
+    """Write a kinetic run: grid export and layout CSV; ``truth`` holds the EU/mL of the undiluted product,
+    the spike recovery fraction and the curve constants. ``readout`` 'onset' (LAL onset time, s, falling with
+    endotoxin) or 'rate' (rFC fluorescence rate, RFU/min, rising; endotoxin-free wells read a blank rate)
+    """
+    if readout not in ("onset", "rate"):
+        raise ValueError("readout must be 'onset' or 'rate'")
     rng = np.random.default_rng(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -76,10 +86,13 @@ def endotoxin_run(
     ) -> None:
         w = next(wells)
         entries.append(LayoutEntry(w, role, samp, dose, rep, dil, spike))
-        if conc is None or conc <= 0:
+        if (conc is None or conc <= 0) and readout == "rate":
+            reads[w] = float(0.2 * rfc_rate(np.array([STANDARDS_EU_PER_ML[0]]))[0])  # blank slope
+        elif conc is None or conc <= 0:
             reads[w] = "No onset"
         else:
-            reads[w] = float(onset_seconds(np.array([conc]))[0] * np.exp(rng.normal(0, cv)))
+            mean = onset_seconds(np.array([conc]))[0] if readout == "onset" else rfc_rate(np.array([conc]))[0]
+            reads[w] = float(mean * np.exp(rng.normal(0, cv)))
 
     stds = list(STANDARDS_EU_PER_ML)
     if fault == "r":
@@ -99,7 +112,11 @@ def endotoxin_run(
         out_dir / f"{name}_onset.csv",
         reads,
         96,
-        preamble=("Instrument,Kinetic-QCL simulated reader", "Read,Onset time (s)", ""),
+        preamble=(
+            "Instrument,simulated kinetic reader",
+            "Read,Onset time (s)" if readout == "onset" else "Read,Rate (RFU/min)",
+            "",
+        ),
         fmt="{:.1f}",
     )
     layout = write_layout(out_dir / f"{name}_layout.csv", entries)
