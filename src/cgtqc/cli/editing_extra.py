@@ -118,14 +118,3 @@ def simulate_cmd(
     simulate_pooled_reads(out_dir, amps, rates, depth=depth, seed=seed + 1)
     for site, rate in rates.items():
         console.print(f"{site}\ttrue editing {100 * rate:.2f}%")
-
-
-def register(root: typer.Typer) -> None:
-    """Mount this group under `cgtqc editing` too, when that group exists."""
-    try:
-        from cgtqc.cli import editing
-    except ImportError:
-        return
-    sub = getattr(editing, "app", None)
-    if isinstance(sub, typer.Typer) and not any(g.name == NAME for g in sub.registered_groups):
-        sub.add_typer(app, name=NAME)

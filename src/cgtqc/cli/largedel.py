@@ -70,14 +70,3 @@ def simulate_cmd(
                                      error_rate=error_rate, seed=seed)
     console.print(f"{s.reads_fastq} and {s.reference_fasta}: true large-deletion fraction of spanning reads "
                   f"{100 * s.large_deletion_fraction:.2f}%")
-
-
-def register(root: typer.Typer) -> None:
-    """Mount this group under `cgtqc editing` too, when that group exists."""
-    try:
-        from cgtqc.cli import editing
-    except ImportError:
-        return
-    sub = getattr(editing, "app", None)
-    if isinstance(sub, typer.Typer) and not any(g.name == NAME for g in sub.registered_groups):
-        sub.add_typer(app, name=NAME)

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cgtqc import __version__, demo_sources
+from cgtqc.errors import DispositionError
 from cgtqc.lots import disposition, service
 from cgtqc.lots.coa import write_coa
 from cgtqc.lots.isbt128 import check_character
@@ -145,9 +146,9 @@ def run_demo(out: Path, console: Console, seed: int = 20261122) -> list[dict]:
     summary = []
     for i, d in enumerate(LOTS):
         engine_ms, problems = engine_measurements(d.product, d.lot_number, out, seed + i)
-        for p in problems:
-            console.print(f"[yellow]warning:[/] {d.lot_number} engine {p}")
         summary.append(_run_lot(url, d, engine_ms, out, i + 1, problems))
+        for p in problems:
+            console.print(f"[yellow]warning:[/] {d.lot_number}: {p}", highlight=False)
     with session_scope(url) as s:
         intact = not audit.verify(s) and not disposition.verify_signatures(s)
         n_entries = len(audit.log(s))
@@ -226,9 +227,14 @@ def _run_lot(
         if d.plan != "open":
             disposition.review(s, "bob", PASSWORD, d.lot_number)
     if d.plan in ("released", "rejected"):
-        with session_scope(url) as s:
-            disposition.sign(s, "carol", PASSWORD, d.lot_number, d.plan)
-    if d.plan == "released" and d.pending:
+        try:
+            with session_scope(url) as s:
+                disposition.sign(s, "carol", PASSWORD, d.lot_number, d.plan)
+        except DispositionError as exc:  # an engine result out of specification: QA rejects instead
+            problems.append(str(exc))
+            with session_scope(url) as s:
+                disposition.sign(s, "carol", PASSWORD, d.lot_number, "rejected")
+    if d.plan == "released" and d.pending and not problems:
         with session_scope(url) as s:
             for cqa in d.pending:
                 m = Measurement(
