@@ -39,7 +39,7 @@ def main() -> None:
             t = time.perf_counter()
             res = call_large_deletions(sim.reads_fastq, sim.reference_fasta, threads=threads)
             dt = time.perf_counter() - t
-            print(f"cgtqc largedel call, {threads} thread(s): {args.reads / dt:.0f} reads/s "
+            print(f"cgtqc editing largedel call, {threads} thread(s): {args.reads / dt:.0f} reads/s "
                   f"({mb / dt:.1f} Mb/s; {floor / dt:.2f}x of mapping-alone speed at 1 thread)")
         calls = {c.read: c for c in res.calls}
         truth = [t for t in sim.reads if t.outcome == "large_deletion"]

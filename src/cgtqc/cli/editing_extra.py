@@ -1,4 +1,4 @@
-"""`cgtqc offtargets nominate|verify|simulate`: off-target nomination and verification.
+"""`cgtqc editing offtargets nominate|verify|simulate`: off-target nomination and verification.
 
 Also mounted as `cgtqc editing offtargets ...` when the `editing` command group exists.
 """

@@ -1,4 +1,4 @@
-"""`cgtqc largedel call|simulate`: large deletions (>= 50 bp) from long-read amplicons.
+"""`cgtqc editing largedel call|simulate`: large deletions (>= 50 bp) from long-read amplicons.
 
 Also mounted as `cgtqc editing largedel ...` when the `editing` command group exists.
 """
