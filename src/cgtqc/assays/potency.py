@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -582,12 +583,6 @@ def analyze_potency(
         "margins": margins.to_dict(),
         "criteria": criteria.to_dict(),
     }
-    inputs = [file_input(p) for p in data.paths if p and _exists(p)]
+    inputs = [file_input(p) for p in data.paths if p and Path(p).is_file()]
     prov = Provenance(ENGINE, cgtqc.__version__, params, inputs)
     return PotencyAnalysis(model, reference, curves, rps, checks, prov)
-
-
-def _exists(path: str) -> bool:
-    from pathlib import Path
-
-    return Path(path).is_file()
