@@ -18,6 +18,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _group() -> None:
+    """Potency bioassays: dose-response fits, relative potency, similarity."""
+
+
 def _fmt(v: float | None, spec: str = ".4g") -> str:
     return "" if v is None else format(v, spec)
 
