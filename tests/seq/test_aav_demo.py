@@ -8,7 +8,6 @@ from pathlib import Path
 import yaml
 
 import cgtqc
-
 from cgtqc.demo_sources.aav import measurements
 from cgtqc.seq.simulate import read_truth
 
