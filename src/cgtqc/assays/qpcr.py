@@ -447,9 +447,13 @@ def analyze_curves(
     for i, c in enumerate(curves):
         w = windows[i]
         has_td0 = td0[i] > 0.0
-        n0 = c.plateau_copies / mean_eff[i] ** td0[i] if has_td0 and 1.0 < mean_eff[i] < 2.3 else None
-        indiv = c.plateau_copies / eff[i] ** td0[i] if has_td0 and 1.0 < eff[i] < 2.3 else None
-        cq = threshold_cq(corrected[i], threshold) if threshold is not None else (td0[i] if has_td0 else None)
+        n0 = float(c.plateau_copies / mean_eff[i] ** td0[i]) if has_td0 and 1.0 < mean_eff[i] < 2.3 else None
+        indiv = float(c.plateau_copies / eff[i] ** td0[i]) if has_td0 and 1.0 < eff[i] < 2.3 else None
+        cq = (
+            threshold_cq(corrected[i], threshold)
+            if threshold is not None
+            else (float(td0[i]) if has_td0 else None)
+        )
         notes = _notes(c.sample_type, amplified[i], plateau[i], td0[i], w.error, eff[i], outlier[i])
         results.append(
             ReactionResult(
