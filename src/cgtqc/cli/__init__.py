@@ -42,7 +42,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
 
 def _command(module_name: str, name: str) -> Any:
     module = importlib.import_module(module_name)
-    cmd = typer.main.get_command(module.app)
+    cmd = typer.main.get_group(module.app)  # a group even when it holds one command
     cmd.name = name
     return cmd
 
