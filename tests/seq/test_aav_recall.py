@@ -57,3 +57,41 @@ def test_vector_type_detected_from_reads(tmp_path):
     assert result.vector_type.vector_type == "sc"
     assert result.vector_type.source == "reads"
     assert result.vector_type.confidence > 0.9
+
+
+def test_parallel_chunks_equal_serial_and_context_pickles(tmp_path):
+    import pickle
+
+    from cgtqc.seq.aav import build_context, classify_chunk
+    from cgtqc.seq.aav_classes import AavParams
+    from cgtqc.seq.align import AlignParams
+    from cgtqc.seq.reads import iter_reads
+
+    sim = simulate_aav(tmp_path / "sim", n_reads=240, vector_type="ss", error_model="hifi", seed=8, mix="lot")
+    construct = load_construct(sim.vector, sim.annotation)
+    refs = ReferenceSet.from_files(sim.vector, sim.packaging, sim.host)
+    runs = []
+    for threads in (1, 2):
+        calls = []
+        res = classify_reads(
+            sim.reads,
+            construct,
+            refs,
+            vector_type="ss",
+            threads=threads,
+            chunk_size=50,
+            sink=lambda r, _g, calls=calls: calls.extend(r.calls),
+        )
+        runs.append(([(c.read_id, c.cls, c.left_config, c.right_config) for c in calls], res.stats.classes))
+    assert runs[0] == runs[1]
+    # the unit of work a distributed runner calls: picklable context in, mergeable result out
+    ctx = pickle.loads(
+        pickle.dumps(
+            build_context(
+                construct, refs, "ss", AavParams(), str(refs.write_fasta(tmp_path / "r.fa")), AlignParams()
+            )
+        )
+    )
+    reads = list(iter_reads(sim.reads))[:30]
+    out = pickle.loads(pickle.dumps(classify_chunk([(r, None) for r in reads], ctx)))
+    assert [c.cls for c in out.calls] == [c[1] for c in runs[0][0][:30]]
