@@ -23,6 +23,7 @@ import numpy as np
 from cgtqc import __version__
 from cgtqc.errors import InputError
 from cgtqc.results import InputFile, Provenance, file_input
+from cgtqc.stats import wilson_interval
 
 SUPPORTED_FCS_VERSIONS = ("2.0", "3.0", "3.1")
 ROOT = "root"
@@ -250,17 +251,6 @@ def _use_supplied_matrix(strategy: fk.GatingStrategy, matrix: fk.Matrix) -> None
 # --------------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------------
-
-
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion k/n (as fractions)."""
-    if n <= 0:
-        return (math.nan, math.nan)
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 @dataclass(frozen=True)
