@@ -34,8 +34,13 @@ def coa_context(session: Session, lot_number: str) -> dict:
     spec = specification_for(session, lot.product, lot.spec_version)
     ev = evaluate_lot(session, lot)
     rows = []
+    files: dict[tuple[str, str], int] = {}  # (name, sha256) -> reference number in the appendix
     for o in ev.outcomes:
         prov = json.loads(o.result.provenance_json) if o.result else {}
+        refs = [
+            files.setdefault((Path(f["path"]).name, f["sha256"]), len(files) + 1)
+            for f in prov.get("inputs", [])
+        ]
         rows.append(
             {
                 "name": o.line.name,
@@ -51,7 +56,7 @@ def coa_context(session: Session, lot_number: str) -> dict:
                 "after_release": o.line.after_release,
                 "rationale": o.result.rationale if o.result else "",
                 "engine": f"{prov.get('engine', '')} {prov.get('engine_version', '')}".strip(),
-                "inputs": prov.get("inputs", []),
+                "refs": refs,
             }
         )
     follow_ups = [r for r in lot.results if r.follows_up is not None]
@@ -67,6 +72,7 @@ def coa_context(session: Session, lot_number: str) -> dict:
         "follow_ups": follow_ups,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "cgtqc_version": __version__,
+        "input_files": [{"ref": i, "name": n, "sha256": h} for (n, h), i in files.items()],
     }
 
 
