@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from cgtqc.seq.editing_classify import (
     Reference,
     WindowParams,
     add_base_counts,
+    align_and_call,
     build_references,
     call_read,
     ref_positions,
@@ -289,17 +291,18 @@ class _Context:
         self.exact = {r.sequence: i for i, r in enumerate(refs)}
         self.scaffold = scaffold
         self.keep = keep_alignments
+        self.seeds = [(r.fw_seeds[:SEED_COUNT], r.rc_seeds[:SEED_COUNT]) for r in refs]
         self.pe_index = next((i for i, r in enumerate(refs) if r.name == "Prime-edited"), None)
 
     def strand(self, i: int, seqs: tuple[str, ...]) -> int:
         """+1 forward, -1 reverse, 0 both (seed counts as CRISPResso2)."""
-        r = self.refs[i]
-        fw = rv = 0
-        for k in range(min(SEED_COUNT, len(r.fw_seeds))):
-            if any(r.fw_seeds[k] in s for s in seqs):
-                fw += 1
-            if any(r.rc_seeds[k] in s for s in seqs):
-                rv += 1
+        fw_seeds, rc_seeds = self.seeds[i]
+        if len(seqs) == 1:
+            fw = sum(map(seqs[0].__contains__, fw_seeds))
+            rv = sum(map(seqs[0].__contains__, rc_seeds))
+        else:
+            fw = sum(1 for k in fw_seeds if any(k in s for s in seqs))
+            rv = sum(1 for k in rc_seeds if any(k in s for s in seqs))
         if fw > SEED_MIN and rv == 0:
             return 1
         if fw == 0 and rv > SEED_MIN:
@@ -370,6 +373,56 @@ def classify_sequence(ctx: _Context, seq: str) -> Variant:
     return _payloads(ctx, best)
 
 
+def classify_batch(ctx: _Context, seqs: list[str]) -> list[Variant]:
+    """:func:`classify_sequence` for many reads at once: one compiled call per reference.
+
+    Same rules and results; used when no aligned sequences need to be kept (no base-editing
+    tables, no scaffold search).
+    """
+    n = len(seqs)
+    exact = [ctx.exact.get(s) for s in seqs]
+    offs = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, seqs), dtype=np.int64, count=n), out=offs[1:])
+    buf = np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)
+    order = np.array(sorted(range(n), key=lambda r: (len(seqs[r]), seqs[r])), dtype=np.int64)
+    per_ref = []
+    for i in range(len(ctx.refs)):
+        strands = [2 if e is not None else ctx.strand(i, (s,)) for e, s in zip(exact, seqs, strict=True)]
+        res = align_and_call(
+            ctx.aligners[i], buf, offs, np.array(strands, dtype=np.int64), ctx.refs[i].include, order
+        )
+        per_ref.append((strands, res.tolist(), ctx.refs[i].min_aln_score))
+    out: list[Variant] = []
+    for r in range(n):
+        e = exact[r]
+        if e is not None:
+            out.append((True, e, [(e, False, False, False, b"", b"")]))
+            continue
+        best_score = -1.0
+        best: list[tuple[int, list[int]]] = []
+        for i, (strands, res, min_score) in enumerate(per_ref):
+            st = strands[r]
+            fw, rv = res[r]
+            if st == 1:
+                row = fw
+            elif st == -1:
+                row = rv
+            else:
+                row = rv if identity_score(rv[0], rv[1]) > identity_score(fw[0], fw[1]) else fw
+            score = identity_score(row[0], row[1])
+            if score > best_score and score > min_score:
+                best_score = score
+                best = [(i, row)]
+            elif score == best_score:
+                best.append((i, row))
+        if best_score <= 0:
+            out.append((False, 0, []))
+            continue
+        payloads = [(i, row[2] > 0, row[3] > 0, row[4] > 0, b"", b"") for i, row in best]
+        out.append((True, best[0][0] if len(best) == 1 else -1, payloads))
+    return out
+
+
 def classify_pair(ctx: _Context, r1: str, r2: str, q1: str, q2: str) -> tuple[Variant, bool, str]:
     """Align both reads of a pair, merge them (CRISPResso2's --crispresso_merge) and call the result.
 
@@ -437,12 +490,18 @@ def _init_worker(refs: list[Reference], scaffold: tuple[int, str] | None, keep: 
 
 def _work(seqs: list[str]) -> list[Variant]:
     assert _CTX is not None
-    return [classify_sequence(_CTX, s) for s in seqs]
+    return _classify_serial(_CTX, seqs)
+
+
+def _classify_serial(ctx: _Context, seqs: list[str]) -> list[Variant]:
+    if ctx.keep or ctx.scaffold is not None:
+        return [classify_sequence(ctx, s) for s in seqs]
+    return classify_batch(ctx, seqs)
 
 
 def _classify_all(seqs: list[str], ctx: _Context, threads: int) -> list[Variant]:
     if threads <= 1 or len(seqs) < 2000:
-        return [classify_sequence(ctx, s) for s in seqs]
+        return _classify_serial(ctx, seqs)
     n_parts = threads * 4
     step = (len(seqs) + n_parts - 1) // n_parts
     parts = [seqs[i : i + step] for i in range(0, len(seqs), step)]
@@ -643,15 +702,12 @@ def _check_read_lengths(stats: dict[str, Any], refs: list[Reference], path: str 
 def _single_end(
     path: Path, refs: list[Reference], ctx: _Context, threads: int, chunk_size: int
 ) -> tuple[dict[str, Any], dict[str, tuple[int, Variant]]]:
-    counts: dict[str, int] = {}
+    counts: Counter[str] = Counter()
     n = 0
     max_len = 0
     for chunk in read_chunks(path, chunk_size):
-        for rec in chunk:
-            s = rec.sequence
-            counts[s] = counts.get(s, 0) + 1
-            if len(s) > max_len:
-                max_len = len(s)
+        counts.update(chunk.sequences)
+        max_len = max(max_len, max(map(len, chunk.sequences)))
         n += len(chunk)
     seqs = list(counts)
     results = _classify_all(seqs, ctx, threads)

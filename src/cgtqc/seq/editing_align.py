@@ -69,46 +69,53 @@ _M, _I, _J = 1, 2, 3
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _dp(read, ref, inc, mat, gap_open, gap_extend, lo, hi, ptr, out_read, out_ref, rows):
-    """Fill the band lo <= i - j <= hi, trace back, return (n_columns, n_identical, best_score).
+def _dp(read, ref, inc, mat, gap_open, gap_extend, lo, hi, ptr, out_read, out_ref, S, start_row):
+    """Fill the band lo <= i - j <= hi, trace back.
+
+    Returns (n_columns, n_identical, best_score).
 
     ``ptr`` is a flat uint8 work array of at least (m+1)*(n+1) cells (pointer of M in bits 0-1,
-    of I in bits 2-3, of J in bits 4-5); ``rows`` an int64 (6, n+2) work array. The alignment is
+    of I in bits 2-3, of J in bits 4-5); ``S`` an integer (3, m+1, n+2) score array (M, I, J).
+    Rows before ``start_row`` are taken as already
+    computed (by the previous read, identical in the columns those rows use). The alignment is
     written reversed into ``out_read``/``out_ref`` (length >= m + n).
     """
     m = ref.shape[0]
     n = read.shape[0]
     w = n + 1
     min_score = gap_open * n * m
-    neg = np.int64(-(1 << 50))
-    pm = rows[0]
-    pi = rows[1]
-    pj = rows[2]
-    cm = rows[3]
-    ci_ = rows[4]
-    cj = rows[5]
-    for j in range(n + 2):
-        pm[j] = neg
-        pi[j] = neg
-        pj[j] = neg
-        cm[j] = neg
-        ci_[j] = neg
-        cj[j] = neg
-    # row 0
-    jmax0 = min(n, -lo)
-    pm[0] = 0
-    pi[0] = min_score
-    pj[0] = min_score
-    ptr[0] = 0
-    for j in range(1, jmax0 + 1):
-        pm[j] = min_score
-        pi[j] = gap_extend * j + inc[0]
-        pj[j] = min_score
-        ptr[j] = _I | (_I << 2)
-    for i in range(1, m + 1):
+    neg = S[0, 0, 0] - S[0, 0, 0] - (1 << 28)  # "-infinity" of the score array's integer type
+    d = m - n
+    if start_row <= 1:
+        start_row = 1
+        pm = S[0, 0]
+        pi = S[1, 0]
+        pj = S[2, 0]
+        for j in range(n + 2):
+            pm[j] = neg
+            pi[j] = neg
+            pj[j] = neg
+        # row 0
+        jmax0 = min(n, -lo)
+        pm[0] = 0
+        pi[0] = min_score
+        pj[0] = min_score
+        ptr[0] = 0
+        for j in range(1, jmax0 + 1):
+            pm[j] = min_score
+            pi[j] = gap_extend * j + inc[0]
+            pj[j] = min_score
+            ptr[j] = _I | (_I << 2)
+    for i in range(start_row, m + 1):
         jlo = max(1, i - hi)
         jhi = min(n, i - lo)
         rowp = i * w
+        pm = S[0, i - 1]
+        pi = S[1, i - 1]
+        pj = S[2, i - 1]
+        cm = S[0, i]
+        ci_ = S[1, i]
+        cj = S[2, i]
         # cells of this row outside the band stay at -inf for the next row
         cm[jhi + 1] = neg
         ci_[jhi + 1] = neg
@@ -133,47 +140,32 @@ def _dp(read, ref, inc, mat, gap_open, gap_extend, lo, hi, ptr, out_read, out_re
         inc_i = inc[i]
         inc_im1 = inc[i - 1]
         op_row = gap_extend if i == m else gap_open
+        srow = mat[c_ref]
         for j in range(jlo, jhi + 1):
             up_m = pm[j]
             up_i = pi[j]
             up_j = pj[j]
             op = gap_extend if j == n else op_row
-            # I: read base inserted (gap in the reference), from the left
+            # I: read base inserted (gap in the reference), from the left; ties extend
             i_from_m = op + left_m + inc_i
             i_ext = gap_extend + left_i + inc_i
-            if i_from_m > i_ext:
-                iv = i_from_m
-                code = _M << 2
-            else:
-                iv = i_ext
-                code = _I << 2
-            # J: reference base deleted (gap in the read), from above
+            i_open = i_from_m > i_ext
+            iv = i_from_m if i_open else i_ext
+            # J: reference base deleted (gap in the read), from above; ties extend
             j_from_m = op + up_m + inc_im1
             j_ext = gap_extend + up_j
-            if j_from_m > j_ext:
-                jv = j_from_m
-                code |= _M << 4
-            else:
-                jv = j_ext
-                code |= _J << 4
-            sc = mat[c_ref, read[j - 1]]
+            j_open = j_from_m > j_ext
+            jv = j_from_m if j_open else j_ext
+            # M: ties prefer I, then J, then M
+            sc = srow[read[j - 1]]
             mv = diag_m + sc
             iv2 = diag_i + sc
             jv2 = diag_j + sc
-            if mv > jv2:
-                if mv > iv2:
-                    best = mv
-                    code |= _M
-                else:
-                    best = iv2
-                    code |= _I
-            else:
-                if jv2 > iv2:
-                    best = jv2
-                    code |= _J
-                else:
-                    best = iv2
-                    code |= _I
+            take_m = mv > jv2 and mv > iv2
+            take_j = (not take_m) and jv2 > iv2 and jv2 >= mv
+            best = mv if take_m else (jv2 if take_j else iv2)
+            mcode = _M if take_m else (_J if take_j else _I)
+            code = mcode | ((_M if i_open else _I) << 2) | ((_M if j_open else _J) << 4)
             cm[j] = best
             ci_[j] = iv
             cj[j] = jv
@@ -183,13 +175,9 @@ def _dp(read, ref, inc, mat, gap_open, gap_extend, lo, hi, ptr, out_read, out_re
             diag_m = up_m
             diag_i = up_i
             diag_j = up_j
-        pm, cm = cm, pm
-        pi, ci_ = ci_, pi
-        pj, cj = cj, pj
-    # the final cell (m, n) is in the "previous" row now
-    fm = pm[n]
-    fi = pi[n]
-    fj = pj[n]
+    fm = S[0, m, n]
+    fi = S[1, m, n]
+    fj = S[2, m, n]
     if fm > fj:
         if fm > fi:
             cur = _M
@@ -236,51 +224,140 @@ def _dp(read, ref, inc, mat, gap_open, gap_extend, lo, hi, ptr, out_read, out_re
     return k, ident, final
 
 
-def _band_is_exact(final: int, m: int, n: int, lo: int, hi: int, max_inc: int, max_gap: int) -> bool:
-    """True when no alignment path leaving the band lo..hi can reach the band's best score.
-
-    A path visiting offset o = i - j needs at least |o| + |o - D| gap columns (D = m - n); each
-    gap column scores at most -2 + max incentive and each aligned column at most +5.
-    """
+@numba.njit(cache=True, nogil=True)
+def _edge_bound2(S, m, n, lo, hi, per_gap2):
+    """Twice an upper bound of any path leaving the band: its in-band prefix ends at a band-edge
+    cell (bounded by that cell's DP value), the rest needs the exit gap and the gaps back to D."""
     d = m - n
-    per_gap2 = 2 * (max_gap + max(0, max_inc))  # doubled, to stay in integers
+    best = np.int64(-(1 << 50))
+    for i in range(0, m + 1):
+        if hi < m and i < m and i - hi >= 0:
+            jb = i - hi
+            pref = max(S[0, i, jb], max(S[1, i, jb], S[2, i, jb]))
+            best = max(best, _exit_bound2(pref, (m - i) + (n - jb), 1 + hi + 1 - d, per_gap2))
+        if lo > -n and i - lo < n and i - lo >= 0:
+            jb = i - lo
+            pref = max(S[0, i, jb], max(S[1, i, jb], S[2, i, jb]))
+            best = max(best, _exit_bound2(pref, (m - i) + (n - jb), 1 + d - lo + 1, per_gap2))
+    return best
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _exit_bound2(pref, rest, gaps, per_gap2):
+    """Twice the best possible score of a path from a band-edge cell with value ``pref`` that still
+    has ``rest`` bases to consume and needs at least ``gaps`` gap columns (each <= per_gap2 / 2,
+    each aligned column <= +5)."""
+    if rest < gaps:
+        return np.int64(-(1 << 50))
     if per_gap2 >= _MAX_MATCH:
-        return lo <= -n and hi >= m
-    g = None
-    if hi < m:
-        o = hi + 1
-        g = abs(o) + abs(o - d)
-    if lo > -n:
-        o = lo - 1
-        go = abs(o) + abs(o - d)
-        g = go if g is None else min(g, go)
-    if g is None:
-        return True
-    g = min(g, m + n)
-    upper2 = _MAX_MATCH * (m + n - g) + per_gap2 * g
-    return 2 * final > upper2
+        return 2 * pref + per_gap2 * rest
+    return 2 * pref + _MAX_MATCH * (rest - gaps) + per_gap2 * gaps
 
 
 @numba.njit(cache=True, nogil=True)
-def _gapless_score(read, ref, mat):
-    s = 0
-    for k in range(ref.shape[0]):
-        s += mat[ref[k], read[k]]
-    return s
+def _single_gap_score(read, ref, mat, gap_open, gap_extend):
+    """Score of the best alignment with at most one gap (a lower bound of the optimum in any band
+    holding offsets 0..D): gapless when lengths are equal, else one deletion or insertion."""
+    m = ref.shape[0]
+    n = read.shape[0]
+    d = m - n
+    if d == 0:
+        s = 0
+        for k in range(m):
+            s += mat[ref[k], read[k]]
+        return s
+    size = abs(d)
+    short = min(m, n)
+    gap = gap_open + (size - 1) * gap_extend
+    # suffix sums at offset d, prefix sums at offset 0
+    suf = np.zeros(short + 1, dtype=np.int64)
+    for k in range(short - 1, -1, -1):
+        if d > 0:
+            suf[k] = suf[k + 1] + mat[ref[k + d], read[k]]
+        else:
+            suf[k] = suf[k + 1] + mat[ref[k], read[k - d]]
+    best = suf[0] + gap
+    pre = 0
+    for p in range(1, short + 1):
+        pre += mat[ref[p - 1], read[p - 1]]
+        v = pre + suf[p] + gap
+        if v > best:
+            best = v
+    return best
 
 
-def _band_for_gapless(score: int, m: int, per_gap2: int) -> int:
-    """Smallest band half-width whose certificate a gapless score of ``score`` already satisfies.
-
-    For equal lengths (D = 0) a path leaving the band needs g >= 2w + 2 gap columns; it is beaten
-    when 2 * score > 5 * (2m - g) + per_gap2 * g.
-    """
+@numba.njit(cache=True, nogil=True)
+def _outside_bound2(m, n, lo, hi, per_gap2):
+    """Twice an upper bound of any path visiting an offset outside lo..hi, from its gap count only."""
+    d = m - n
+    g = m + n + 1
+    if hi < m:
+        g = min(g, abs(hi + 1) + abs(hi + 1 - d))
+    if lo > -n:
+        g = min(g, abs(lo - 1) + abs(lo - 1 - d))
+    if g > m + n:
+        return np.int64(-(1 << 50))
     if per_gap2 >= _MAX_MATCH:
-        return m
-    slope = _MAX_MATCH - per_gap2  # doubled loss per extra gap column
-    need = 2 * _MAX_MATCH * m - 2 * score  # 2 * (5 * 2m / 2 - score), doubled
-    g = need // slope + 1
-    return max(1, (g - 2 + 1) // 2)
+        return per_gap2 * (m + n)
+    return _MAX_MATCH * (m + n - g) + per_gap2 * g
+
+
+@numba.njit(cache=True, nogil=True)
+def _align_auto(
+    read, ref, inc, mat, gap_open, gap_extend, band, per_gap2, ptr, out_read, out_ref, S, prev, state
+):
+    """Banded alignment, accepted only with a certificate of exactness; else the band widens.
+
+    The band is accepted when the best in-band score beats both bounds on paths leaving it: the
+    gap-count bound and the band-edge bound of :func:`_dp`. The first width is chosen so that the
+    best single-gap alignment's score would already satisfy the gap-count bound (minus one).
+    ``prev``/``state`` (length, lo, hi, valid) describe the previous read whose DP rows are still
+    in ``S``: rows that only see its common prefix with this read are reused.
+    """
+    m = ref.shape[0]
+    n = read.shape[0]
+    d = m - n
+    w = band
+    w_sure = band
+    if band < m + n and per_gap2 < _MAX_MATCH:
+        lb = _single_gap_score(read, ref, mat, gap_open, gap_extend)
+        g = (_MAX_MATCH * (m + n) - 2 * lb) // (_MAX_MATCH - per_gap2) + 1
+        w_sure = max(1, (g - 2 - abs(d) + 1) // 2)
+        if w_sure < band:
+            w = w_sure - 1 if w_sure >= 3 else w_sure
+            if state[3] == 1 and state[0] == n:
+                w_prev = state[2] - max(0, d)
+                if w <= w_prev <= w_sure + 1:
+                    w = w_prev
+    while True:
+        lo = min(0, d) - w
+        hi = max(0, d) + w
+        full = lo <= -n and hi >= m
+        if full:
+            lo = -n
+            hi = m
+        start = 1
+        if state[3] == 1 and state[0] == n and state[1] == lo and state[2] == hi:
+            p = 0
+            while p < n and prev[p] == read[p]:
+                p += 1
+            start = min(m, max(1, p + lo + 1))
+        k, ident, final = _dp(
+            read, ref, inc, mat, gap_open, gap_extend, lo, hi, ptr, out_read, out_ref, S, start
+        )
+        for t in range(n):
+            prev[t] = read[t]
+        state[0] = n
+        state[1] = lo
+        state[2] = hi
+        state[3] = 1
+        if (
+            full
+            or 2 * final > _outside_bound2(m, n, lo, hi, per_gap2)
+            or 2 * final > _edge_bound2(S, m, n, lo, hi, per_gap2)
+        ):
+            return k, ident
+        w = w_sure if w < w_sure else w * 3
 
 
 class Aligner:
@@ -304,7 +381,9 @@ class Aligner:
         self.gap_open = gap_open
         self.gap_extend = gap_extend
         self._ptr = np.zeros(1, dtype=np.uint8)
-        self._rows = np.zeros((6, 1), dtype=np.int64)
+        self._S = np.zeros((3, len(ref) + 1, 1), dtype=np.int32)
+        self._prev = np.zeros(1, dtype=np.uint8)
+        self._state = np.zeros(4, dtype=np.int64)
         self._out_a = np.zeros(1, dtype=np.uint8)
         self._out_b = np.zeros(1, dtype=np.uint8)
 
@@ -312,48 +391,42 @@ class Aligner:
         m = len(self.ref)
         if self._ptr.shape[0] < (m + 1) * (n + 1):
             self._ptr = np.zeros((m + 1) * (n + 65), dtype=np.uint8)
-        if self._rows.shape[1] < n + 2:
-            self._rows = np.zeros((6, n + 66), dtype=np.int64)
+        if self._S.shape[2] < n + 2:
+            # 32-bit scores while -20 * n * m and the -2**28 sentinel cannot overflow them
+            dtype = np.int32 if 20 * (m + 1) * (n + 66) < (1 << 26) else np.int64
+            self._S = np.zeros((3, m + 1, n + 66), dtype=dtype)
+            self._prev = np.zeros(n + 66, dtype=np.uint8)
+            self._state[:] = 0
         if self._out_a.shape[0] < m + n + 1:
             self._out_a = np.zeros(m + n + 65, dtype=np.uint8)
             self._out_b = np.zeros(m + n + 65, dtype=np.uint8)
-
-    def _per_gap2(self) -> int:
-        return 2 * (max(self.gap_open, self.gap_extend) + max(0, self.max_inc))
 
     def align_bytes(self, read: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
         """Align a read (uint8 array); return (aligned read, aligned ref, identical, columns)."""
         m = self.ref_b.shape[0]
         n = read.shape[0]
+        if n == 0:  # nothing to align: every reference base deleted, identity 0
+            return np.full(m, GAP, dtype=np.uint8), self.ref_b.copy(), 0, m
         self._buffers(n)
-        d = m - n
-        w = self.band if self.band is not None else m + n
-        if self.band is not None and d == 0:
-            w = min(w, _band_for_gapless(_gapless_score(read, self.ref_b, EDNAFULL), m, self._per_gap2()))
-        while True:
-            lo = min(0, d) - w
-            hi = max(0, d) + w
-            full = lo <= -n and hi >= m
-            if full:
-                lo, hi = -n, m
-            k, ident, final = _dp(
-                read,
-                self.ref_b,
-                self.inc,
-                EDNAFULL,
-                self.gap_open,
-                self.gap_extend,
-                lo,
-                hi,
-                self._ptr,
-                self._out_a,
-                self._out_b,
-                self._rows,
-            )
-            if full or _band_is_exact(final, m, n, lo, hi, self.max_inc, max(self.gap_open, self.gap_extend)):
-                break
-            w *= 4
-        return self._out_a[:k][::-1].copy(), self._out_b[:k][::-1].copy(), ident, k
+        band = self.band if self.band is not None else m + n
+        per_gap2 = 2 * (max(self.gap_open, self.gap_extend) + max(0, self.max_inc))
+        k, ident = _align_auto(
+            read,
+            self.ref_b,
+            self.inc,
+            EDNAFULL,
+            self.gap_open,
+            self.gap_extend,
+            band,
+            per_gap2,
+            self._ptr,
+            self._out_a,
+            self._out_b,
+            self._S,
+            self._prev,
+            self._state,
+        )
+        return self._out_a[k - 1 :: -1].copy(), self._out_b[k - 1 :: -1].copy(), ident, k
 
     def align(self, read: str) -> tuple[str, str, float]:
         """(aligned read, aligned reference, identity score) like CRISPResso2's global_align."""

@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from cgtqc.errors import InputError
-from cgtqc.seq.editing_align import Aligner, reverse_complement
+from cgtqc.seq.editing_align import EDNAFULL, Aligner, _align_auto, reverse_complement
 
 GAP = 45
 N_BASE = 78
@@ -578,3 +578,129 @@ def _clone_windows(refs: list[Reference], coords: list[str], p: WindowParams, ha
             else:
                 include = _cloned_coordinate_window(coords[clone], list(s1inds), len(r.sequence))
             r.include = _mask(len(r.sequence), set(include) - excluded)
+
+
+_COMP_TABLE = np.arange(256, dtype=np.uint8)
+for _a, _b in zip(b"ACGTNacgtn", b"TGCANTGCAN", strict=True):
+    _COMP_TABLE[_a] = _b
+
+
+@numba.njit(cache=True, nogil=True)
+def _align_batch(
+    buf,
+    offs,
+    order,
+    strands,
+    ref,
+    inc,
+    mat,
+    gap_open,
+    gap_extend,
+    band,
+    per_gap2,
+    include,
+    comp,
+    ptr,
+    out_read,
+    out_ref,
+    S,
+    prev,
+    state,
+    res,
+):
+    """Align reads ``buf[offs[r]:offs[r+1]]`` to one reference and call their modifications.
+
+    ``strands[r]``: 1 forward, -1 reverse complement, 0 both, 2 skip. ``res[r, s]`` for s = 0
+    (forward), 1 (reverse): identical columns, columns, insertion_n, deletion_n, substitution_n
+    (k = 0 when not aligned on that strand).
+    """
+    tmp = np.empty(ref.shape[0] * 4 + 64, dtype=np.uint8)
+    for r in order:
+        st = strands[r]
+        if st == 2:
+            continue
+        read = buf[offs[r] : offs[r + 1]]
+        for s in range(2):
+            if (s == 0 and st == -1) or (s == 1 and st == 1):
+                continue
+            if s == 1:
+                n = read.shape[0]
+                if tmp.shape[0] < n:
+                    tmp = np.empty(n * 2, dtype=np.uint8)
+                for t in range(n):
+                    tmp[t] = comp[read[n - 1 - t]]
+                seq = tmp[:n]
+            else:
+                seq = read
+            if seq.shape[0] == 0:
+                res[r, s, 0] = 0
+                res[r, s, 1] = ref.shape[0]
+                continue
+            k, ident = _align_auto(
+                seq,
+                ref,
+                inc,
+                mat,
+                gap_open,
+                gap_extend,
+                band,
+                per_gap2,
+                ptr,
+                out_read,
+                out_ref,
+                S,
+                prev,
+                state,
+            )
+            a = out_read[k - 1 :: -1]
+            b = out_ref[k - 1 :: -1]
+            ins_n, del_n, sub_n, _, _, _ = call_read(a, b, include)
+            res[r, s, 0] = ident
+            res[r, s, 1] = k
+            res[r, s, 2] = ins_n
+            res[r, s, 3] = del_n
+            res[r, s, 4] = sub_n
+
+
+def align_and_call(
+    aligner: Aligner,
+    buf: np.ndarray,
+    offs: np.ndarray,
+    strands: np.ndarray,
+    include: np.ndarray,
+    order: np.ndarray | None = None,
+) -> np.ndarray:
+    """Align many reads (concatenated in ``buf``) to one reference and call them in the window.
+
+    ``order`` (e.g. reads sorted by length and sequence) lets consecutive reads share DP rows.
+    """
+    if order is None:
+        order = np.arange(offs.shape[0] - 1, dtype=np.int64)
+    longest = int(np.max(np.diff(offs))) if offs.shape[0] > 1 else 0
+    aligner._buffers(max(longest, 1))
+    res = np.zeros((offs.shape[0] - 1, 2, 5), dtype=np.int64)
+    band = aligner.band if aligner.band is not None else 1 << 30
+    per_gap2 = 2 * (max(aligner.gap_open, aligner.gap_extend) + max(0, aligner.max_inc))
+    _align_batch(
+        buf,
+        offs,
+        order,
+        strands,
+        aligner.ref_b,
+        aligner.inc,
+        EDNAFULL,
+        aligner.gap_open,
+        aligner.gap_extend,
+        band,
+        per_gap2,
+        include,
+        _COMP_TABLE,
+        aligner._ptr,
+        aligner._out_a,
+        aligner._out_b,
+        aligner._S,
+        aligner._prev,
+        aligner._state,
+        res,
+    )
+    return res

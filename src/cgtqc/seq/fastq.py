@@ -10,9 +10,13 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 from cgtqc.errors import InputError
+
+_ALPHABET = frozenset("ACGTNacgtn")
+_BASES = b"ACGTNacgtn"
 
 
 @dataclass(frozen=True)
@@ -74,23 +78,119 @@ def read_fastq(path: str | Path) -> Iterator[FastqRecord]:
                         file=path,
                         place=place,
                     )
+                if not _ALPHABET.issuperset(seq):
+                    bad = "".join(sorted(set(seq) - _ALPHABET))
+                    raise InputError(
+                        f"sequence has characters other than A, C, G, T, N: {bad!r}", file=path, place=place
+                    )
                 yield FastqRecord(header[1:].strip(), seq, qual)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
-        if isinstance(exc, InputError):
-            raise
         raise InputError(f"cannot read: {exc}", file=path, place=f"after record {n}") from exc
 
 
-def read_chunks(path: str | Path, size: int = 50_000) -> Iterator[list[FastqRecord]]:
-    """Records in lists of at most ``size``."""
-    chunk: list[FastqRecord] = []
-    for rec in read_fastq(path):
-        chunk.append(rec)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+@dataclass
+class FastqChunk:
+    """Consecutive records as parallel lists (names without '@')."""
+
+    first_record: int  # 1-based number of the first record in the file
+    headers: list[str]  # header lines as read ('@name comment')
+    sequences: list[str]
+    qualities: list[str]
+
+    @property
+    def names(self) -> list[str]:
+        return [h[1:].strip() for h in self.headers]
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+
+def _line_blocks(fh, size: int) -> Iterator[list[str]]:
+    """Lists of complete lines (a multiple of 4 except maybe the last), read in large blocks."""
+    pending: list[str] = []
+    tail = ""
+    while True:
+        block = fh.read(1 << 22)
+        if not block:
+            if tail:
+                pending.append(tail)
+            if pending:
+                yield pending
+            return
+        lines = (tail + block).split("\n")
+        tail = lines.pop()
+        pending.extend(lines)
+        if len(pending) >= 4 * size:
+            cut = len(pending) - len(pending) % 4
+            yield pending[:cut]
+            pending = pending[cut:]
+
+
+def read_chunks(path: str | Path, size: int = 100_000) -> Iterator[FastqChunk]:
+    """Validated records in chunks of about ``size``: memory is bounded by the chunk, not the file.
+
+    Lines are read in large blocks and checked list-wise (fast); the first bad record is then
+    located and reported like :func:`read_fastq` does.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=path)
+    first = 1
+    try:
+        with _open(path) as fh:
+            for lines in _line_blocks(fh, size):
+                if len(lines) % 4:
+                    while lines and not lines[-1].strip():
+                        lines.pop()
+                    if len(lines) % 4:
+                        n = first + len(lines) // 4
+                        raise InputError(
+                            "truncated record (fewer than 4 lines)",
+                            file=path,
+                            place=f"record {n} (line {4 * (n - 1) + 1})",
+                        )
+                if not lines:
+                    return
+                heads = lines[0::4]
+                pluses = lines[2::4]
+                seqs = list(map(str.strip, lines[1::4]))
+                quals = list(map(str.strip, lines[3::4]))
+                if not (
+                    all(map(str.startswith, heads, repeat("@")))
+                    and all(map(str.startswith, pluses, repeat("+")))
+                    and list(map(len, seqs)) == list(map(len, quals))
+                    and not "".join(seqs).encode("ascii", "replace").translate(None, _BASES)
+                ):
+                    _locate_error(path, first, heads, pluses, seqs, quals)
+                yield FastqChunk(first, heads, seqs, quals)
+                first += len(heads)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", file=path, place=f"after record {first - 1}") from exc
+
+
+def _locate_error(
+    path: Path, first: int, heads: list[str], pluses: list[str], seqs: list[str], quals: list[str]
+) -> None:
+    for k, (h, p, s, q) in enumerate(zip(heads, pluses, seqs, quals, strict=True)):
+        n = first + k
+        place = f"record {n} (line {4 * (n - 1) + 1})"
+        if not h.startswith("@"):
+            raise InputError(f"header does not start with '@': {h.strip()[:40]!r}", file=path, place=place)
+        if not p.startswith("+"):
+            raise InputError(
+                f"third line does not start with '+': {p.strip()[:40]!r}", file=path, place=place
+            )
+        if len(s) != len(q):
+            raise InputError(
+                f"sequence length {len(s)} differs from quality length {len(q)}", file=path, place=place
+            )
+        bad = set(s) - _ALPHABET
+        if bad:
+            raise InputError(
+                f"sequence has characters other than A, C, G, T, N: {''.join(sorted(bad))!r}",
+                file=path,
+                place=place,
+            )
 
 
 def _pair_name(name: str) -> str:
