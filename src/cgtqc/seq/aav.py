@@ -63,7 +63,7 @@ def _vector_aligner(ctx: ClassifyContext) -> ReadAligner:
     key = ctx.construct.name + str(len(ctx.construct.seq))
     if key not in _VECTOR_ALIGNERS:
         _VECTOR_ALIGNERS[key] = ReadAligner.from_sequence(
-            ctx.construct.name, ctx.construct.seq, ctx.align_params
+            ctx.construct.name, ctx.construct.seq, ctx.align_params, circular=True
         )
     return _VECTOR_ALIGNERS[key]
 

@@ -197,22 +197,32 @@ class ReadAligner:
             raise InputError("could not build or load the minimap2 index", file=index)
 
     @classmethod
-    def from_sequence(cls, name: str, seq: str, params: AlignParams | None = None) -> ReadAligner:
-        """An aligner over one in-memory sequence (hits name it ``name``)."""
+    def from_sequence(
+        cls, name: str, seq: str, params: AlignParams | None = None, circular: bool = False
+    ) -> ReadAligner:
+        """An aligner over one in-memory sequence (hits name it ``name``).
+
+        ``circular``: the index holds the sequence plus its first 10 kb, so a stretch crossing the origin of
+        a circular plasmid aligns in one piece; such hits come back split at the origin.
+        """
         self = cls.__new__(cls)
         self.params = params or AlignParams()
-        kw = {"best_n": self.params.best_n, "seq": seq}
+        self._name, self._length = name, len(seq) if circular else 0
+        kw = {"best_n": self.params.best_n, "seq": seq + seq[: min(len(seq), 10_000)] if circular else seq}
         if self.params.preset:
             kw["preset"] = self.params.preset
         self._aligner = mappy.Aligner(**kw)
-        self._name = name
         return self
 
     def map_hits(self, seq: str) -> list[Hit]:
         """Primary and supplementary hits of a sequence (no rescue, no secondaries)."""
-        hits = [h for h in self._map(seq) if h.kind in "PS"]
-        name = getattr(self, "_name", None)
-        return [h._replace(ref=name) for h in hits] if name else hits
+        out = []
+        for h in self._map(seq):
+            if h.kind not in "PS":
+                continue
+            h = h._replace(ref=getattr(self, "_name", h.ref))
+            out.extend(_unwrap(h, self._length) if getattr(self, "_length", 0) else [h])
+        return out
 
     def _map(self, seq: str, offset: int = 0, rescued: bool = False) -> list[Hit]:
         hits: list[Hit] = []
@@ -258,6 +268,22 @@ class ReadAligner:
 
     def align_chunk(self, reads: Sequence[Read]) -> list[list[Hit]]:
         return [self.align(r) for r in reads]
+
+
+def _unwrap(h: Hit, n: int) -> list[Hit]:
+    """A hit on a doubled circular sequence, back in [0, n): shifted, or split at the origin."""
+    if h.rs >= n:
+        return [h._replace(rs=h.rs - n, re=h.re - n, dels=(), ins=())]
+    if h.re <= n:
+        return [h]
+    left, right = n - h.rs, h.re - n  # reference bases before / after the origin
+    frac = left / (left + right)
+    cut = h.qs + round((h.qe - h.qs) * (frac if h.strand > 0 else 1 - frac))
+    a = h._replace(re=n, mlen=round(h.mlen * frac), blen=round(h.blen * frac), dels=(), ins=())
+    b = h._replace(rs=0, re=right, mlen=h.mlen - a.mlen, blen=h.blen - a.blen, dels=(), ins=())
+    if h.strand > 0:
+        return [a._replace(qe=cut), b._replace(qs=cut)]
+    return [b._replace(qe=cut), a._replace(qs=cut)]
 
 
 def uncovered(length: int, hits: Iterable[Hit], min_len: int) -> list[tuple[int, int]]:
