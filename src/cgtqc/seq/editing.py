@@ -233,18 +233,29 @@ class EditingResult:
     def unaligned(self) -> int:
         return self.reads_after_preprocessing - self.reads_aligned_all_amplicons
 
-    def edited_alleles_pct(self, reference: str | None = None) -> float | None:
-        """Modified reads of the (first) amplicon as % of reads aligned to it (CRISPResso2's Modified%)."""
+    def _assigned(self) -> int:
+        return sum(r.reads_aligned for r in self.references)
+
+    def edited_alleles(self, reference: str | None = None) -> tuple[int, int]:
+        """(modified reads of the amplicon, reads assigned to any reference, ambiguous excluded)."""
         ref = self.reference(reference) if reference else self.references[0]
-        return ref.modified_pct
+        return ref.modified, self._assigned()
+
+    def edited_alleles_pct(self, reference: str | None = None) -> float | None:
+        """Indel/substitution-edited alleles of the (first) amplicon as % of assigned reads.
+
+        With one amplicon and no donor this is CRISPResso2's Modified%; with an HDR donor the
+        donor-assigned reads stay in the denominator (they are alleles of the same locus).
+        """
+        k, n = self.edited_alleles(reference)
+        return 100 * k / n if n else None
 
     def hdr_pct(self) -> float | None:
-        """Reads assigned to the HDR donor as % of all reads aligned to the amplicons (not ambiguous)."""
-        names = [r.name for r in self.references]
-        if "HDR" not in names:
+        """Reads assigned to the HDR donor as % of all reads assigned to a reference (not ambiguous)."""
+        if "HDR" not in [r.name for r in self.references]:
             return None
-        total = sum(r.reads_aligned for r in self.references)
-        return 100 * self.reference("HDR").reads_aligned / total if total else None
+        n = self._assigned()
+        return 100 * self.reference("HDR").reads_aligned / n if n else None
 
     def quantification_rows(self) -> list[list[Any]]:
         return [r.row(self.reads_in_input, self.reads_aligned_all_amplicons) for r in self.references]
@@ -856,3 +867,14 @@ def _jsonable(o: Any) -> Any:
 
 def default_threads() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k/n, in percent."""
+    if n == 0:
+        return (0.0, 100.0)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / den
+    return (100 * max(0.0, centre - half), 100 * min(1.0, centre + half))

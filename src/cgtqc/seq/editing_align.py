@@ -85,7 +85,6 @@ def _dp(read, ref, inc, mat, gap_open, gap_extend, lo, hi, ptr, out_read, out_re
     w = n + 1
     min_score = gap_open * n * m
     neg = S[0, 0, 0] - S[0, 0, 0] - (1 << 28)  # "-infinity" of the score array's integer type
-    d = m - n
     if start_row <= 1:
         start_row = 1
         pm = S[0, 0]
