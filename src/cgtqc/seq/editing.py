@@ -395,14 +395,17 @@ def classify_batch(ctx: _Context, seqs: list[str]) -> list[Variant]:
     offs = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, seqs), dtype=np.int64, count=n), out=offs[1:])
     buf = np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)
-    order = np.array(sorted(range(n), key=lambda r: (len(seqs[r]), seqs[r])), dtype=np.int64)
+    order = np.array(sorted(range(n), key=seqs.__getitem__), dtype=np.int64)  # shared prefixes reuse DP rows
     per_ref = []
     for i in range(len(ctx.refs)):
         strands = [2 if e is not None else ctx.strand(i, (s,)) for e, s in zip(exact, seqs, strict=True)]
         res = align_and_call(
             ctx.aligners[i], buf, offs, np.array(strands, dtype=np.int64), ctx.refs[i].include, order
         )
-        per_ref.append((strands, res.tolist(), ctx.refs[i].min_aln_score))
+        per_ref.append((strands, res, ctx.refs[i].min_aln_score))
+    if len(ctx.refs) == 1:
+        return _single_reference_variants(exact, *per_ref[0])
+    per_ref = [(strands, res.tolist(), min_score) for strands, res, min_score in per_ref]
     out: list[Variant] = []
     for r in range(n):
         e = exact[r]
@@ -432,6 +435,34 @@ def classify_batch(ctx: _Context, seqs: list[str]) -> list[Variant]:
         payloads = [(i, row[2] > 0, row[3] > 0, row[4] > 0, b"", b"") for i, row in best]
         out.append((True, best[0][0] if len(best) == 1 else -1, payloads))
     return out
+
+
+_UNALIGNED: Variant = (False, 0, [])
+_SINGLE_REF: list[Variant] = [
+    (True, 0, [(0, bool(c & 4), bool(c & 2), bool(c & 1), b"", b"")]) for c in range(8)
+]
+
+
+def _single_reference_variants(
+    exact: list[int | None], strands: list[int], res: np.ndarray, min_score: float
+) -> list[Variant]:
+    """The one-reference case of :func:`classify_batch`, vectorised (same rules)."""
+    st = np.array(strands)
+    rows = np.where((st == -1)[:, None], res[:, 1, :], res[:, 0, :])
+    for r in np.flatnonzero(st == 0).tolist():  # both strands aligned: the reverse must score higher
+        fw, rv = res[r, 0].tolist(), res[r, 1].tolist()
+        if identity_score(rv[0], rv[1]) > identity_score(fw[0], fw[1]):
+            rows[r] = res[r, 1]
+    codes = ((rows[:, 2] > 0) * 4 + (rows[:, 3] > 0) * 2 + (rows[:, 4] > 0)).tolist()
+    ok = [
+        e is not None
+        or (k > 0 and round(100 * a / float(k), 3) > min_score and round(100 * a / float(k), 3) > 0)
+        for e, a, k in zip(exact, rows[:, 0].tolist(), rows[:, 1].tolist(), strict=True)
+    ]
+    return [
+        _SINGLE_REF[0] if e is not None else (_SINGLE_REF[c] if good else _UNALIGNED)
+        for e, c, good in zip(exact, codes, ok, strict=True)
+    ]
 
 
 def classify_pair(ctx: _Context, r1: str, r2: str, q1: str, q2: str) -> tuple[Variant, bool, str]:

@@ -153,19 +153,27 @@ def read_chunks(path: str | Path, size: int = 100_000) -> Iterator[FastqChunk]:
                     return
                 heads = lines[0::4]
                 pluses = lines[2::4]
-                seqs = list(map(str.strip, lines[1::4]))
-                quals = list(map(str.strip, lines[3::4]))
-                if not (
-                    all(map(str.startswith, heads, repeat("@")))
-                    and all(map(str.startswith, pluses, repeat("+")))
-                    and list(map(len, seqs)) == list(map(len, quals))
-                    and not "".join(seqs).encode("ascii", "replace").translate(None, _BASES)
-                ):
-                    _locate_error(path, first, heads, pluses, seqs, quals)
+                seqs = lines[1::4]
+                quals = lines[3::4]
+                if not _chunk_ok(heads, pluses, seqs, quals):
+                    # stray spaces at line ends are allowed (as CRISPResso2 strips them)
+                    seqs = list(map(str.strip, seqs))
+                    quals = list(map(str.strip, quals))
+                    if not _chunk_ok(heads, pluses, seqs, quals):
+                        _locate_error(path, first, heads, pluses, seqs, quals)
                 yield FastqChunk(first, heads, seqs, quals)
                 first += len(heads)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read: {exc}", file=path, place=f"after record {first - 1}") from exc
+
+
+def _chunk_ok(heads: list[str], pluses: list[str], seqs: list[str], quals: list[str]) -> bool:
+    return (
+        all(map(str.startswith, heads, repeat("@")))
+        and all(map(str.startswith, pluses, repeat("+")))
+        and list(map(len, seqs)) == list(map(len, quals))
+        and not "".join(seqs).encode("ascii", "replace").translate(None, _BASES)
+    )
 
 
 def _locate_error(
