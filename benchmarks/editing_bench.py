@@ -76,7 +76,8 @@ def main() -> None:
     uniq = len(set(sample.sequences))
     print(
         f"{args.reads} reads, {len(AMPLICON)}-bp amplicon, 0.3% errors, "
-        f"{100 * (1 - sample.fraction('wt')):.1f}% indel reads, {uniq} unique sequences; load {os.getloadavg()[0]:.1f}"
+        f"{100 * (1 - sample.fraction('wt')):.1f}% indel reads, {uniq} unique sequences; "
+        f"load {os.getloadavg()[0]:.1f}"
     )
     py = sys.executable
     rows = []
@@ -113,7 +114,8 @@ def main() -> None:
         )
         rows.append(("CRISPResso2 2.3.4, 1 process, plots off", r, work / "c2" / "CRISPResso_on_b"))
     print(
-        f"{'run':45} {'wall s':>7} {'cpu s':>7} {'reads/s (wall)':>15} {'reads/s (cpu)':>14} {'max RSS MB':>10}"
+        f"{'run':45} {'wall s':>7} {'cpu s':>7} {'reads/s (wall)':>15} {'reads/s (cpu)':>14} "
+        f"{'max RSS MB':>10}"
     )
     for name, r, _ in rows:
         print(

@@ -14,10 +14,11 @@ the read is Modified when the quantification window holds an insertion, deletion
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -384,11 +385,12 @@ def classify_sequence(ctx: _Context, seq: str) -> Variant:
     return _payloads(ctx, best)
 
 
-def classify_batch(ctx: _Context, seqs: list[str]) -> list[Variant]:
+def classify_batch(ctx: _Context, seqs: list[str], threads: int = 1) -> list[Variant]:
     """:func:`classify_sequence` for many reads at once: one compiled call per reference.
 
     Same rules and results; used when no aligned sequences need to be kept (no base-editing
-    tables, no scaffold search).
+    tables, no scaffold search). With ``threads`` > 1 the compiled kernel (which releases the
+    GIL) runs on slices of the reads in that many threads.
     """
     n = len(seqs)
     exact = [ctx.exact.get(s) for s in seqs]
@@ -399,9 +401,20 @@ def classify_batch(ctx: _Context, seqs: list[str]) -> list[Variant]:
     per_ref = []
     for i in range(len(ctx.refs)):
         strands = [2 if e is not None else ctx.strand(i, (s,)) for e, s in zip(exact, seqs, strict=True)]
-        res = align_and_call(
-            ctx.aligners[i], buf, offs, np.array(strands, dtype=np.int64), ctx.refs[i].include, order
-        )
+        st = np.array(strands, dtype=np.int64)
+        if threads > 1 and n >= 2000:
+            res = np.zeros((n, 2, 5), dtype=np.int64)
+            ref = ctx.refs[i]
+            aligners = [ctx.aligners[i]] + [Aligner(ref.sequence, ref.incentive) for _ in range(threads - 1)]
+            with ThreadPoolExecutor(threads) as pool:
+                jobs = [
+                    pool.submit(align_and_call, a, buf, offs, st, ref.include, part, res)
+                    for a, part in zip(aligners, np.array_split(order, threads), strict=True)
+                ]
+                for job in jobs:
+                    job.result()
+        else:
+            res = align_and_call(ctx.aligners[i], buf, offs, st, ctx.refs[i].include, order)
         per_ref.append((strands, res, ctx.refs[i].min_aln_score))
     if len(ctx.refs) == 1:
         return _single_reference_variants(exact, *per_ref[0])
@@ -544,12 +557,22 @@ def _classify_serial(ctx: _Context, seqs: list[str]) -> list[Variant]:
 def _classify_all(seqs: list[str], ctx: _Context, threads: int) -> list[Variant]:
     if threads <= 1 or len(seqs) < 2000:
         return _classify_serial(ctx, seqs)
-    n_parts = threads * 4
+    if not (ctx.keep or ctx.scaffold is not None):
+        _classify_serial(ctx, seqs[:1])  # load the kernels before the threads use them
+        return classify_batch(ctx, seqs, threads)
+    # compile/load the kernels once here, so forked workers inherit them instead of each loading them
+    _classify_serial(ctx, seqs[:1])
+    n_parts = threads * 2
     step = (len(seqs) + n_parts - 1) // n_parts
     parts = [seqs[i : i + step] for i in range(0, len(seqs), step)]
     out: list[Variant] = []
+    methods = multiprocessing.get_all_start_methods()
+    mp = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(
-        max_workers=threads, initializer=_init_worker, initargs=(ctx.refs, ctx.scaffold, ctx.keep)
+        max_workers=threads,
+        mp_context=mp,
+        initializer=_init_worker,
+        initargs=(ctx.refs, ctx.scaffold, ctx.keep),
     ) as pool:
         for res in pool.map(_work, parts):
             out.extend(res)

@@ -669,16 +669,19 @@ def align_and_call(
     strands: np.ndarray,
     include: np.ndarray,
     order: np.ndarray | None = None,
+    res: np.ndarray | None = None,
 ) -> np.ndarray:
     """Align many reads (concatenated in ``buf``) to one reference and call them in the window.
 
-    ``order`` (e.g. reads sorted by length and sequence) lets consecutive reads share DP rows.
+    ``order`` (e.g. reads sorted by sequence) lets consecutive reads share DP rows; only the reads
+    it lists are aligned, into rows of ``res`` (allocated when not given).
     """
     if order is None:
         order = np.arange(offs.shape[0] - 1, dtype=np.int64)
     longest = int(np.max(np.diff(offs))) if offs.shape[0] > 1 else 0
     aligner._buffers(max(longest, 1))
-    res = np.zeros((offs.shape[0] - 1, 2, 5), dtype=np.int64)
+    if res is None:
+        res = np.zeros((offs.shape[0] - 1, 2, 5), dtype=np.int64)
     band = aligner.band if aligner.band is not None else 1 << 30
     per_gap2 = 2 * (max(aligner.gap_open, aligner.gap_extend) + max(0, aligner.max_inc))
     _align_batch(
