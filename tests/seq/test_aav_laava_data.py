@@ -55,3 +55,40 @@ def test_tc_gia_012_all_sc_full_and_flipflop(shared, tmp_path):
     }
     assert all(int(r["itr_left_margin"]) >= 12 and int(r["itr_right_margin"]) >= 12 for r in rows)
     assert (out / "tagged.bam").stat().st_size > 0
+
+
+def test_rescue_recovers_fold_when_minimap2_reports_one_half(shared, tmp_path):
+    """Drop every supplementary record: LAAVA's rules lose the scAAV call, the whole-path classifier
+    re-aligns the uncovered half and still calls sc_full."""
+    from cgtqc.seq.aav import build_context, classify_chunk
+    from cgtqc.seq.aav_classes import AavParams
+    from cgtqc.seq.aav_construct import load_construct
+    from cgtqc.seq.align import AlignParams, ReferenceSet, hits_from_records
+    from cgtqc.seq.reads import iter_bam_groups
+
+    d = shared("aav", "laava-test")
+    s = d / "samples" / "TC-GIA-012"
+    construct = load_construct(
+        s / "scAAV_CBA_eGFP_reverse_complement.fasta",
+        s / "scAAV_CBA_eGFP_reverse_complement.bed",
+        s / "AAV2.flipflop.fasta",
+    )
+    refs = ReferenceSet.from_files(
+        s / "scAAV_CBA_eGFP_reverse_complement.fasta",
+        d / "fasta" / "packaging.fa",
+        d / "fasta" / "hg38.chr19trunc-chrM.fa",
+    )
+    ctx = build_context(
+        construct, refs, "sc", AavParams(), str(refs.write_fasta(tmp_path / "r.fa")), AlignParams()
+    )
+    items = []
+    for i, group in enumerate(iter_bam_groups(d / "tc-gia-012_aligned.bam")):
+        if i == 60:
+            break
+        read, hits = hits_from_records([r for r in group if not r.is_supplementary])
+        items.append((read, hits))
+    res = classify_chunk(items, ctx)
+    assert Counter(c.cls for c in res.calls) == {"sc_full": 60}
+    assert Counter((c.laava_type, c.laava_subtype) for c in res.calls) == {
+        ("other-vector", "unclassified"): 60
+    }
