@@ -43,3 +43,60 @@ def test_error_rates(model):
     starts = range(0, len(out) - 20, 97)
     missing = sum(out[i : i + 20] not in kmers for i in starts) / len(starts)
     assert missing == pytest.approx(1 - (1 - e) ** 20, abs=0.05)
+
+
+def test_cli_simulate_then_classify_json(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cgtqc.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(
+        app,
+        [
+            "aav",
+            "simulate",
+            "--out",
+            str(tmp_path / "s"),
+            "--reads",
+            "120",
+            "--mix",
+            "lot",
+            "--seed",
+            "4",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    sim = json.loads(res.output)
+    assert sum(sim["truth_counts"].values()) == 120
+    s = tmp_path / "s"
+    res = runner.invoke(
+        app,
+        [
+            "aav",
+            "classify",
+            "--reads",
+            str(s / "reads.fastq.gz"),
+            "--vector",
+            str(s / "vector.fasta"),
+            "--annotation",
+            str(s / "annotation.bed"),
+            "--packaging",
+            str(s / "packaging.fasta"),
+            "--host",
+            str(s / "host.fasta"),
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+            "--no-report",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary["classes"] == {**{c: 0 for c in summary["classes"]}, **sim["truth_counts"]}
+    assert summary["vector_type"]["vector_type"] == "ss"
+    bad = runner.invoke(app, ["aav", "simulate", "--out", str(tmp_path / "b"), "--error-model", "sanger"])
+    assert bad.exit_code != 0

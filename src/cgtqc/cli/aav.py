@@ -110,13 +110,39 @@ def simulate(
     mix: str = typer.Option(
         "balanced", "--mix", help="balanced (every class equally) or lot (realistic lot)"
     ),
+    vector: Path | None = typer.Option(
+        None, "--vector", help="Real vector plasmid FASTA (default: synthetic)"
+    ),
+    annotation: Path | None = typer.Option(
+        None, "--annotation", help="BED with the two ITRs (with --vector)"
+    ),
+    packaging: Path | None = typer.Option(None, "--packaging", help="Real packaging FASTA (with --vector)"),
+    host: Path | None = typer.Option(None, "--host", help="Real host FASTA (with --vector)"),
     as_json: bool = typer.Option(False, "--json", help="Print the truth counts as JSON"),
 ) -> None:
     """Simulate an AAV long-read data set with known per-read truth."""
+    from cgtqc.errors import InputError
     from cgtqc.seq.simulate import simulate_aav
 
+    if vector_type not in ("ss", "sc"):
+        raise InputError(f"vector type must be ss or sc, not {vector_type!r}", place="--vector-type")
+    if error_model not in ("hifi", "nanopore"):
+        raise InputError(f"error model must be hifi or nanopore, not {error_model!r}", place="--error-model")
+    if mix not in ("balanced", "lot"):
+        raise InputError(f"mix must be balanced or lot, not {mix!r}", place="--mix")
+    references = None
+    if vector is not None:
+        if annotation is None:
+            raise InputError("--vector needs --annotation", place="--annotation")
+        references = {"vector": vector, "annotation": annotation, "packaging": packaging, "host": host}
     sim = simulate_aav(
-        out, n_reads=n_reads, vector_type=vector_type, error_model=error_model, seed=seed, mix=mix
+        out,
+        n_reads=n_reads,
+        vector_type=vector_type,
+        error_model=error_model,
+        seed=seed,
+        mix=mix,
+        references=references,
     )
     if as_json:
         print_json(sim.to_dict())
