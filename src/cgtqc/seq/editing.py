@@ -13,6 +13,7 @@ the read is Modified when the quantification window holds an insertion, deletion
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -27,7 +28,7 @@ import numpy as np
 
 from cgtqc import __version__
 from cgtqc.errors import InputError
-from cgtqc.results import Provenance, ValidityCheck, file_input
+from cgtqc.results import InputFile, Provenance, ValidityCheck, file_input
 from cgtqc.seq.editing_align import Aligner, identity_score, reverse_complement
 from cgtqc.seq.editing_classify import (
     NUCS,
@@ -701,7 +702,8 @@ def quantify(
         "threads": threads,
         "aligner": "Gotoh EDNAFULL open -20 extend -2, cut-site incentive 1 (CRISPResso2 2.3.4 rules)",
     }
-    inputs = [file_input(fastq_r1)] + ([file_input(fastq_r2)] if fastq_r2 else [])
+    r1_input = InputFile(str(fastq_r1), stats["sha256"]) if stats.get("sha256") else file_input(fastq_r1)
+    inputs = [r1_input] + ([file_input(fastq_r2)] if fastq_r2 else [])
     n_in = stats["reads"]
     checks = [
         ValidityCheck("reads_aligned", total > 0, f"{total} of {n_in} reads aligned to the amplicons"),
@@ -770,7 +772,8 @@ def _single_end(
     counts: Counter[str] = Counter()
     n = 0
     max_len = 0
-    for chunk in read_chunks(path, chunk_size):
+    digest = hashlib.sha256()
+    for chunk in read_chunks(path, chunk_size, digest):
         counts.update(chunk.sequences)
         max_len = max(max_len, max(map(len, chunk.sequences)))
         n += len(chunk)
@@ -784,6 +787,8 @@ def _single_end(
         "computed_notaln": 0,
         "cached_notaln": 0,
         "max_len": max_len,
+        # the hash was fed while reading (plain files); gzip files are hashed separately
+        "sha256": digest.hexdigest() if _is_plain(path) else None,
     }
     for s, var in zip(seqs, results, strict=True):
         c = counts[s]
@@ -795,6 +800,11 @@ def _single_end(
             st["computed_notaln"] += 1
             st["cached_notaln"] += c - 1
     return st, variants
+
+
+def _is_plain(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) != b"\x1f\x8b"
 
 
 def _paired(path1: Path, path2: Path, ctx: _Context) -> tuple[dict[str, Any], dict[str, tuple[int, Variant]]]:

@@ -105,12 +105,37 @@ class FastqChunk:
         return len(self.sequences)
 
 
-def _line_blocks(fh, size: int) -> Iterator[list[str]]:
+def _text_blocks(path: Path, digest) -> Iterator[str]:
+    """The file's text in large blocks (gzip or plain; CR-LF read as LF).
+
+    For a plain file ``digest`` (a hashlib object, or None) is fed the raw bytes as they are read,
+    so the provenance hash costs no second pass.
+    """
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+    if gz:
+        with gzip.open(path, "rb") as fh:
+            while block := fh.read(1 << 22):
+                yield _decode(block)
+        return
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            if digest is not None:
+                digest.update(block)
+            yield _decode(block)
+
+
+def _decode(block: bytes) -> str:
+    text = block.decode("ascii", "replace")
+    return text.replace("\r", "") if "\r" in text else text
+
+
+def _line_blocks(blocks: Iterator[str], size: int) -> Iterator[list[str]]:
     """Lists of complete lines (a multiple of 4 except maybe the last), read in large blocks."""
     pending: list[str] = []
     tail = ""
     while True:
-        block = fh.read(1 << 22)
+        block = next(blocks, "")
         if not block:
             if tail:
                 pending.append(tail)
@@ -126,43 +151,43 @@ def _line_blocks(fh, size: int) -> Iterator[list[str]]:
             pending = pending[cut:]
 
 
-def read_chunks(path: str | Path, size: int = 100_000) -> Iterator[FastqChunk]:
+def read_chunks(path: str | Path, size: int = 100_000, digest=None) -> Iterator[FastqChunk]:
     """Validated records in chunks of about ``size``: memory is bounded by the chunk, not the file.
 
     Lines are read in large blocks and checked list-wise (fast); the first bad record is then
-    located and reported like :func:`read_fastq` does.
+    located and reported like :func:`read_fastq` does. ``digest`` (hashlib object) receives the
+    raw bytes of a plain (not gzip) file.
     """
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", file=path)
     first = 1
     try:
-        with _open(path) as fh:
-            for lines in _line_blocks(fh, size):
+        for lines in _line_blocks(_text_blocks(path, digest), size):
+            if len(lines) % 4:
+                while lines and not lines[-1].strip():
+                    lines.pop()
                 if len(lines) % 4:
-                    while lines and not lines[-1].strip():
-                        lines.pop()
-                    if len(lines) % 4:
-                        n = first + len(lines) // 4
-                        raise InputError(
-                            "truncated record (fewer than 4 lines)",
-                            file=path,
-                            place=f"record {n} (line {4 * (n - 1) + 1})",
-                        )
-                if not lines:
-                    return
-                heads = lines[0::4]
-                pluses = lines[2::4]
-                seqs = lines[1::4]
-                quals = lines[3::4]
+                    n = first + len(lines) // 4
+                    raise InputError(
+                        "truncated record (fewer than 4 lines)",
+                        file=path,
+                        place=f"record {n} (line {4 * (n - 1) + 1})",
+                    )
+            if not lines:
+                return
+            heads = lines[0::4]
+            pluses = lines[2::4]
+            seqs = lines[1::4]
+            quals = lines[3::4]
+            if not _chunk_ok(heads, pluses, seqs, quals):
+                # stray spaces at line ends are allowed (as CRISPResso2 strips them)
+                seqs = list(map(str.strip, seqs))
+                quals = list(map(str.strip, quals))
                 if not _chunk_ok(heads, pluses, seqs, quals):
-                    # stray spaces at line ends are allowed (as CRISPResso2 strips them)
-                    seqs = list(map(str.strip, seqs))
-                    quals = list(map(str.strip, quals))
-                    if not _chunk_ok(heads, pluses, seqs, quals):
-                        _locate_error(path, first, heads, pluses, seqs, quals)
-                yield FastqChunk(first, heads, seqs, quals)
-                first += len(heads)
+                    _locate_error(path, first, heads, pluses, seqs, quals)
+            yield FastqChunk(first, heads, seqs, quals)
+            first += len(heads)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read: {exc}", file=path, place=f"after record {first - 1}") from exc
 
