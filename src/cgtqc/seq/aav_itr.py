@@ -40,49 +40,57 @@ def semiglobal(
     """
     m, n = itr.shape[0], win.shape[0]
     neg = -(1 << 28)
-    h = np.zeros((m + 1, n + 1), dtype=np.int32)
-    e = np.full((m + 1, n + 1), neg, dtype=np.int32)
-    f = np.full((m + 1, n + 1), neg, dtype=np.int32)
+    # rolling rows for scores; the traceback matrix is the only full one
+    hprev = np.zeros(n + 1, dtype=np.int32)  # row 0: free start in the read
+    fprev = np.full(n + 1, neg, dtype=np.int32)
+    hcur = np.zeros(n + 1, dtype=np.int32)
     tb = np.zeros((m + 1, n + 1), dtype=np.uint8)  # bits 0-1: H source (0 diag, 1 E, 2 F); 2: E ext; 3: F ext
     for i in range(1, m + 1):
-        h[i, 0] = -(gap_open + gap_extend * i)
-        f[i, 0] = h[i, 0]
-        tb[i, 0] = 2 | (8 if i > 1 else 0)
-    for i in range(1, m + 1):
         a = itr[i - 1]
+        h0 = -(gap_open + gap_extend * i)
+        hcur[0] = h0
+        tb[i, 0] = 2 | (8 if i > 1 else 0)
+        e_left = neg
+        h_left = h0
         for j in range(1, n + 1):
-            eo = h[i, j - 1] - gap_open - gap_extend
-            ee = e[i, j - 1] - gap_extend
+            eo = h_left - gap_open - gap_extend
+            ee = e_left - gap_extend
             t = 0
             if ee >= eo:
-                e[i, j] = ee
+                ev = ee
                 t |= 4
             else:
-                e[i, j] = eo
-            fo = h[i - 1, j] - gap_open - gap_extend
-            fe = f[i - 1, j] - gap_extend
+                ev = eo
+            fo = hprev[j] - gap_open - gap_extend
+            fe = fprev[j] - gap_extend
             if fe >= fo:
-                f[i, j] = fe
+                fv = fe
                 t |= 8
             else:
-                f[i, j] = fo
+                fv = fo
             b = win[j - 1]
-            d = h[i - 1, j - 1] + (match if (a == b and a < 4) else mismatch)
-            best = d
+            best = hprev[j - 1] + (match if (a == b and a < 4) else mismatch)
             src = 0
-            if e[i, j] > best:
-                best = e[i, j]
+            if ev > best:
+                best = ev
                 src = 1
-            if f[i, j] > best:
-                best = f[i, j]
+            if fv > best:
+                best = fv
                 src = 2
-            h[i, j] = best
+            hcur[j] = best
+            fprev[j] = fv
+            e_left = ev
+            h_left = best
             tb[i, j] = t | src
+        fprev[0] = h0
+        for j in range(n + 1):
+            hprev[j] = hcur[j]
+    h_last = hprev
     jbest = 0
     sbest = neg
     for j in range(n + 1):
-        if h[m, j] > sbest:
-            sbest = h[m, j]
+        if h_last[j] > sbest:
+            sbest = h_last[j]
             jbest = j
     i, j = m, jbest
     state = tb[i, j] & 3

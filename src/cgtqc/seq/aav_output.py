@@ -53,6 +53,9 @@ _SCHEMA = pa.schema(
 )
 
 
+_OUR_TAGS = {"XC", "XD", "XF", "AT", "AS", "AX"}  # AS: LAAVA's subtype replaces minimap2's score tag
+
+
 def _cell(v) -> str:
     if v is None:
         return ""
@@ -97,10 +100,9 @@ class AavWriter:
             if call.detail:
                 tags.append(("XD", call.detail))
             if groups is not None and not isinstance(groups[i], Read):
-                for rec in groups[i]:
-                    out = pysam.AlignedSegment.from_dict(rec.to_dict(), self.bam.header)
-                    out.set_tags([t for t in rec.get_tags() if t[0] not in ("AS",)] + tags)
-                    self.bam.write(out)
+                for rec in groups[i]:  # records share the input header: tag in place and write
+                    rec.set_tags([t for t in rec.get_tags() if t[0] not in _OUR_TAGS] + tags)
+                    self.bam.write(rec)
             else:
                 seg = pysam.AlignedSegment(self.bam.header)
                 seg.query_name = call.read_id
