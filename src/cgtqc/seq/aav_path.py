@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from cgtqc.seq.aav_classes import AavParams
 from cgtqc.seq.aav_construct import AavConstruct, Itr
 from cgtqc.seq.aav_itr import ItrCall, call_itr, itr_window
-from cgtqc.seq.align import LABEL_PRIORITY, Hit
+from cgtqc.seq.align import LABEL_PRIORITY, Hit, uncovered
+from cgtqc.seq.reads import revcomp
 
 
 @dataclass
@@ -377,8 +378,6 @@ def _short_itr_read(call: ReadCall, read_seq: str, c: AavConstruct, p: AavParams
 
     minimap2 misses some lone hairpin ITRs at nanopore error rates; the ITR kernel does not.
     """
-    from cgtqc.seq.reads import revcomp
-
     itr = max((c.itr1, c.itr2), key=lambda x: x.length)
     if len(read_seq) > 3 * itr.length:
         return
@@ -424,8 +423,6 @@ def classify_read(
     as well (>= 95% of its matches) is vector sequence shared by another plasmid (backbones), and the
     vector wins, as in LAAVA's label priority.
     """
-    from cgtqc.seq.align import uncovered
-
     call = ReadCall(read_id, len(read_seq), "unmapped")
     segs = select_segments(resolve_labels(hits, labels), p.min_segment)
     if vector_realign is not None:
