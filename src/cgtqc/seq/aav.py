@@ -246,7 +246,7 @@ class AavResult:
             "cqa_denominator": "all reads minus lambda spike-in (DNA-bearing capsids; empty capsids are "
             "invisible to sequencing)",
             "length_by_class": s.length_summary(),
-            "breakpoints_hist_50bp": {int(k): int(v) for k, v in sorted(s.breakpoints.items())},
+            "breakpoints_hist_50bp": s.breakpoint_histograms(),
             "coverage": {
                 "construct": self.provenance.parameters.get("construct"),
                 "step_bp": 10,

@@ -87,7 +87,7 @@ class ReadCall:
     left_margin: int | None = None
     right_margin: int | None = None
     itr_intact: bool | None = None
-    breakpoints: list[int] = field(default_factory=list)
+    breakpoints: list[tuple[str, int]] = field(default_factory=list)  # (truncation|fold|deletion, position)
     partner: str = ""
     junctions: str = ""
     fold_at_itr: bool = False
@@ -115,7 +115,7 @@ class ReadCall:
             "itr_right_margin": self.right_margin,
             "itr_intact": self.itr_intact,
             "itr_calls": ";".join(c.short() for c in self.itr_calls),
-            "breakpoints": ",".join(map(str, self.breakpoints)),
+            "breakpoints": ",".join(f"{k}:{v}" for k, v in self.breakpoints),
             "partner": self.partner,
             "junctions": self.junctions,
         }
@@ -275,7 +275,7 @@ def classify_vector(
     call.n_genome_arms = len(genome)
     itr_len = max(c.itr1.length, c.itr2.length)
     for a in arms:
-        call.breakpoints.extend(pos for pos, _ in a.deletions)
+        call.breakpoints.extend(("deletion", pos) for pos, _ in a.deletions)
     if not genome and not backbone:
         if tokens or any(a.itr_bp for a in arms):
             call.cls = (
@@ -301,7 +301,7 @@ def classify_vector(
         a, b = genome
         fold_high = a.strand > 0  # + then -: the fold is at the plasmid's high end
         turn = (a.hi + b.hi) / 2 if fold_high else (a.lo + b.lo) / 2
-        call.breakpoints.append(int(turn))
+        call.breakpoints.append(("fold", int(turn)))
         at_itr = (
             turn >= c.itr2.start - p.fold_itr_slack if fold_high else turn <= c.itr1.end + p.fold_itr_slack
         )
@@ -333,13 +333,13 @@ def classify_vector(
         return
     if arm.reach_left:
         call.cls = "truncated_3p"
-        call.breakpoints.append(arm.hi)
+        call.breakpoints.append(("truncation", arm.hi))
     else:
         call.cls = "truncated_5p"
-        call.breakpoints.append(arm.lo)
+        call.breakpoints.append(("truncation", arm.lo))
         if not arm.reach_right:
             call.detail = "both_ends"
-            call.breakpoints.append(arm.hi)
+            call.breakpoints.append(("truncation", arm.hi))
 
 
 def _set_itr_calls(

@@ -61,11 +61,13 @@ def plots(result: AavResult) -> list[tuple[str, str]]:
     out.append(("Coverage along the construct", _png(fig)))
     if s.breakpoints:
         fig, ax = plt.subplots(figsize=(8, 3))
-        xs = sorted(s.breakpoints)
-        ax.bar(xs, [s.breakpoints[x] for x in xs], width=45, color="#b54a4a")
-        ax.set_xlabel("plasmid position (50-bp bins): truncation ends, folds, deletions")
+        for kind, hist in s.breakpoint_histograms().items():
+            xs = sorted(hist)
+            ax.plot(xs, [hist[x] for x in xs], drawstyle="steps-mid", label=kind)
+        ax.set_xlabel("plasmid position (50-bp bins)")
         ax.set_ylabel("reads")
-        out.append(("Breakpoints", _png(fig)))
+        ax.legend(fontsize=7)
+        out.append(("Breakpoints: truncation ends, folds, deletions", _png(fig)))
     return out
 
 

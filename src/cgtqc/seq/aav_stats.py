@@ -93,8 +93,8 @@ class SampleStats:
         for rs, re in call.vector_spans:
             self.coverage_diff[rs] += 1
             self.coverage_diff[re] -= 1
-        for b in call.breakpoints:
-            self.breakpoints[int(b) // BREAKPOINT_BIN * BREAKPOINT_BIN] += 1
+        for kind, pos in call.breakpoints:
+            self.breakpoints[(kind, int(pos) // BREAKPOINT_BIN * BREAKPOINT_BIN)] += 1
         self.lengths.setdefault(call.cls, Counter())[
             min(call.length, LENGTH_MAX) // LENGTH_BIN * LENGTH_BIN
         ] += 1
@@ -114,6 +114,13 @@ class SampleStats:
         self.coverage_diff += other.coverage_diff
         for cls, c in other.lengths.items():
             self.lengths.setdefault(cls, Counter()).update(c)
+
+    def breakpoint_histograms(self) -> dict[str, dict[int, int]]:
+        """Per kind (truncation, fold, deletion): 50-bp bin start on the plasmid → reads."""
+        out: dict[str, dict[int, int]] = {}
+        for (kind, b), n in sorted(self.breakpoints.items()):
+            out.setdefault(kind, {})[int(b)] = int(n)
+        return out
 
     def coverage(self) -> np.ndarray:
         return np.cumsum(self.coverage_diff)[:-1]
