@@ -48,11 +48,15 @@ def read_format(path: str | Path) -> str:
         if inner[:1] in (b"@", b">"):
             return "fastx"
         raise InputError("gzip file is neither BAM nor FASTQ/FASTA", file=p)
+    if p.name.endswith(".sam") or head[:3] in (b"@HD", b"@SQ", b"@PG", b"@RG", b"@CO"):
+        return "bam"  # SAM text, read through pysam like BAM
     if head[:1] in (b"@", b">"):
         return "fastx"
-    if p.name.endswith(".sam"):
-        return "bam"
     raise InputError("unknown read format (expected BAM, FASTQ, FASTQ.gz or FASTA)", file=p, place="byte 0")
+
+
+def _mode(p: Path) -> str:
+    return "r" if p.name.endswith(".sam") else "rb"
 
 
 def _check_seq(seq: str, path: Path, n: int, name: str) -> str:
@@ -90,7 +94,7 @@ def iter_bam_reads(path: str | Path) -> Iterator[Read]:
     p = Path(path)
     n = 0
     try:
-        with pysam.AlignmentFile(str(p), "rb" if not p.name.endswith(".sam") else "r", check_sq=False) as bam:
+        with pysam.AlignmentFile(str(p), _mode(p), check_sq=False) as bam:
             for rec in bam:
                 n += 1
                 if rec.is_secondary or rec.is_supplementary:
@@ -146,7 +150,7 @@ def bam_is_aligned(path: str | Path) -> bool:
     """True when the BAM header lists reference sequences and a mapped record exists early on."""
     p = Path(path)
     try:
-        with pysam.AlignmentFile(str(p), "rb", check_sq=False) as bam:
+        with pysam.AlignmentFile(str(p), _mode(p), check_sq=False) as bam:
             if not bam.header.references:
                 return False
             for i, rec in enumerate(bam):
@@ -166,7 +170,7 @@ def iter_bam_groups(path: str | Path) -> Iterator[list[pysam.AlignedSegment]]:
     group: list[pysam.AlignedSegment] = []
     n = 0
     try:
-        with pysam.AlignmentFile(str(p), "rb", check_sq=False) as bam:
+        with pysam.AlignmentFile(str(p), _mode(p), check_sq=False) as bam:
             for rec in bam:
                 n += 1
                 if group and rec.query_name != group[0].query_name:
