@@ -48,7 +48,7 @@ def read_format(path: str | Path) -> str:
         if inner[:1] in (b"@", b">"):
             return "fastx"
         raise InputError("gzip file is neither BAM nor FASTQ/FASTA", file=p)
-    if p.name.endswith(".sam") or head[:3] in (b"@HD", b"@SQ", b"@PG", b"@RG", b"@CO"):
+    if p.name.endswith(".sam") or head[:4] in (b"@HD\t", b"@SQ\t", b"@PG\t", b"@RG\t", b"@CO\t"):
         return "bam"  # SAM text, read through pysam like BAM
     if head[:1] in (b"@", b">"):
         return "fastx"
