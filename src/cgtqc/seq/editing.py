@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -863,10 +862,6 @@ def _paired(path1: Path, path2: Path, ctx: _Context) -> tuple[dict[str, Any], di
 # ---------------------------------------------------------------- output files
 
 
-def _fmt(x: Any) -> str:
-    return str(x)
-
-
 def write_crispresso_files(result: EditingResult, out_dir: str | Path) -> list[Path]:
     """Write CRISPResso2's two summary tables and summary.json into ``out_dir``."""
     out = Path(out_dir)
@@ -875,11 +870,11 @@ def write_crispresso_files(result: EditingResult, out_dir: str | Path) -> list[P
     with open(q, "w") as fh:
         fh.write("\t".join(QUANT_COLUMNS) + "\n")
         for row in result.quantification_rows():
-            fh.write("\t".join(_fmt(x) for x in row) + "\n")
+            fh.write("\t".join(str(x) for x in row) + "\n")
     m = out / "CRISPResso_mapping_statistics.txt"
     with open(m, "w") as fh:
         fh.write("\t".join(MAPPING_COLUMNS) + "\n")
-        fh.write("\t".join(_fmt(x) for x in result.mapping_row()) + "\n")
+        fh.write("\t".join(str(x) for x in result.mapping_row()) + "\n")
     files = [q, m]
     for prefix, r in _plot_names(result.references):
         if r.base_counts is None or r.reads_aligned < 1:
@@ -927,10 +922,6 @@ def _jsonable(o: Any) -> Any:
     if isinstance(o, np.generic):
         return o.item()
     return o
-
-
-def default_threads() -> int:
-    return max(1, os.cpu_count() or 1)
 
 
 def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:

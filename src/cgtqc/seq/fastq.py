@@ -261,11 +261,6 @@ def read_pairs(path1: str | Path, path2: str | Path) -> Iterator[tuple[FastqReco
         yield r1, r2
 
 
-def count_records(path: str | Path) -> int:
-    """Number of records (validated)."""
-    return sum(1 for _ in read_fastq(path))
-
-
 def _greater_qual(n1: str, q1: str, n2: str, q2: str, r1_best: bool) -> tuple[str, bool, str]:
     if n1 == n2:
         return n1, False, (q1 if ord(q1) >= ord(q2) else q2)
