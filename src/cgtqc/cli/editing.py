@@ -13,8 +13,6 @@ from rich.table import Table
 
 from cgtqc.cli._common import console, print_json
 from cgtqc.errors import InputError
-from cgtqc.seq.editing import quantify, write_crispresso_files
-from cgtqc.seq.editing_classify import PrimeEditing
 
 app = typer.Typer(
     help="Genome-editing outcomes from amplicon sequencing (CRISPResso2-compatible).", no_args_is_help=True
@@ -95,6 +93,9 @@ def quantify_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Quantify insertions, deletions and substitutions in the quantification window (CRISPResso2 rules)."""
+    from cgtqc.seq.editing import quantify, write_crispresso_files  # engine imported only when run
+    from cgtqc.seq.editing_classify import PrimeEditing
+
     _refuse_unknown(ctx.args)
     if fastq_r2 is not None and not crispresso_merge:
         raise InputError(
