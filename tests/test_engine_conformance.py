@@ -48,9 +48,9 @@ def test_demo_source_conforms(name, tmp_path):
 @pytest.mark.parametrize("name", SOURCES)
 def test_demo_source_is_deterministic(name, tmp_path):
     for modality in MODALITIES:
-        a = [m.to_dict() for m in _run(name, modality, tmp_path / "a" / modality)]
-        b = [m.to_dict() for m in _run(name, modality, tmp_path / "b" / modality)]
-        for x in a + b:
-            for f in x["provenance"]["inputs"]:
-                f["path"] = Path(f["path"]).name
-        assert a == b
+        runs = []
+        for side in ("a", "b"):
+            out = tmp_path / side / modality
+            text = to_json([m.to_dict() for m in _run(name, modality, out)])
+            runs.append(text.replace(str(out), "<out>"))  # engines may record where they wrote
+        assert runs[0] == runs[1]
