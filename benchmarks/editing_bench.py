@@ -17,12 +17,11 @@ import argparse
 import filecmp
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-from cgtqc.seq.editing_sim import simulate_reads
 
 AMPLICON = (
     "CGGATGTTCCAATCAGTACGCAGAGAGTCGCCGTCTCCAAGGTGAAAGCGGAAGTAGGGCCTTCGCGCACCTCATGGAATCCCTTCTGCAGCACCTGGATCG"
@@ -31,6 +30,16 @@ AMPLICON = (
 )
 GUIDE = "GGAATCCCTTCTGCAGCACC"
 FILES = ["CRISPResso_quantification_of_editing_frequency.txt", "CRISPResso_mapping_statistics.txt"]
+
+SIMULATE = """
+import sys
+from cgtqc.seq.editing_sim import simulate_reads
+amp, guide, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+cut = amp.index(guide) + len(guide) - 4
+s = simulate_reads(amp, n, cut_site=cut, indel_fraction=0.25, n_indel_alleles=40, error_rate=0.003, seed=7)
+s.write_fastq(out)
+print(len(set(s.sequences)), 100 * (1 - s.fraction("wt")))
+"""
 
 ENGINE_DRIVER = """
 import sys
@@ -68,18 +77,22 @@ def main() -> None:
     work = Path(args.keep or tempfile.mkdtemp(prefix="editing_bench_"))
     work.mkdir(parents=True, exist_ok=True)
     fq = work / "reads.fastq"
-    cut = AMPLICON.index(GUIDE) + len(GUIDE) - 4
-    sample = simulate_reads(
-        AMPLICON, args.reads, cut_site=cut, indel_fraction=0.25, n_indel_alleles=40, error_rate=0.003, seed=7
+    # simulate in a child process: this process stays small, so the children's peak RSS (which
+    # counts the forked copy of this process before exec) is theirs alone
+    py = sys.executable
+    sim = subprocess.run(
+        [py, "-c", SIMULATE, AMPLICON, GUIDE, str(args.reads), str(fq)],
+        check=True,
+        capture_output=True,
+        text=True,
     )
-    sample.write_fastq(fq)
-    uniq = len(set(sample.sequences))
+    uniq_s, indel_s = sim.stdout.split()
+    uniq, indel_pct = int(uniq_s), float(indel_s)
     print(
         f"{args.reads} reads, {len(AMPLICON)}-bp amplicon, 0.3% errors, "
-        f"{100 * (1 - sample.fraction('wt')):.1f}% indel reads, {uniq} unique sequences; "
+        f"{indel_pct:.1f}% indel reads, {uniq} unique sequences; "
         f"load {os.getloadavg()[0]:.1f}"
     )
-    py = sys.executable
     rows = []
     for threads in (1, 2):
         out = work / f"cgtqc_{threads}"

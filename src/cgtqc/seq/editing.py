@@ -644,7 +644,7 @@ def quantify(
     conversion_from: str = "C",
     conversion_to: str = "T",
     threads: int = 1,
-    chunk_size: int = 100_000,
+    chunk_size: int = 20_000,
     sample: str | None = None,
 ) -> EditingResult:
     """Quantify editing in one sample, reproducing CRISPResso2 2.3.4's counts.
