@@ -40,27 +40,30 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
-def _command(module_name: str, name: str) -> Any:
+def _command(module_name: str, name: str, children: dict[str, str]) -> Any:
+    """The click group of a command module; its sub-groups stay lazy too."""
     module = importlib.import_module(module_name)
     cmd = typer.main.get_group(module.app)  # a group even when it holds one command
     cmd.name = name
+    if children:
+        cmd.__class__ = LazyGroup
+        cmd.lazy = {child: (child_module, {}) for child, child_module in children.items()}
     return cmd
 
 
 class LazyGroup(TyperGroup):
-    """Lists every group without importing it; imports a group's module only when it is invoked."""
+    """Lists its lazy groups without importing them; imports a group's module only when it is invoked."""
+
+    lazy: dict[str, tuple[str, dict[str, str]]] = GROUPS
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return [*super().list_commands(ctx), *sorted(GROUPS)]
+        return [*super().list_commands(ctx), *sorted(self.lazy)]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in GROUPS:
+        if cmd_name not in self.lazy:
             return super().get_command(ctx, cmd_name)
-        module_name, children = GROUPS[cmd_name]
-        cmd = _command(module_name, cmd_name)
-        for child, child_module in children.items():
-            cmd.add_command(_command(child_module, child), child)
-        return cmd
+        module_name, children = self.lazy[cmd_name]
+        return _command(module_name, cmd_name, children)
 
 
 app = typer.Typer(
