@@ -75,18 +75,35 @@ def test_audit_verify_names_first_broken_entry(demo, tmp_path, sql, expect):
     assert "BROKEN" in p.stderr and expect in p.stderr, p.stderr
 
 
+def _add_user(db: str, name: str, role: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CGTQC, "user", "add", name, "--name", name.title(), "--role", role, "--db", db, *extra],
+        env={**ENV, "CGTQC_NEW_PASSWORD": "password-123"},
+        capture_output=True,
+        text=True,
+    )
+
+
 def _fresh_db(tmp_path: Path) -> str:
     db = str(tmp_path / "w.db")
     run("init", "--db", db)
+    assert _add_user(db, "root", "admin").returncode == 0
     for name, role in [("ann", "analyst"), ("rex", "reviewer")]:
-        subprocess.run(
-            [*CGTQC, "user", "add", name, "--name", name.title(), "--role", role, "--db", db],
-            env={**ENV, "CGTQC_NEW_PASSWORD": "password-123"},
-            check=True,
-            capture_output=True,
-        )
+        assert _add_user(db, name, role, "--by", "root", "--by-password", "password-123").returncode == 0
     run("lot", "create", "V1", "--product", "lv_vector", "--site", "S", "--user", "ann", "--db", db)
     return db
+
+
+def test_only_an_admin_adds_users(tmp_path):
+    db = str(tmp_path / "u.db")
+    run("init", "--db", db)
+    first = _add_user(db, "ann", "analyst")
+    assert first.returncode == 2 and "first user of a database must be an admin" in first.stderr
+    assert _add_user(db, "root", "admin").returncode == 0
+    assert "give --by" in _add_user(db, "ann", "analyst").stderr
+    assert "wrong password" in _add_user(db, "ann", "analyst", "--by", "root", "--by-password", "nope").stderr
+    assert _add_user(db, "ann", "analyst", "--by", "root", "--by-password", "password-123").returncode == 0
+    assert "needs admin" in _add_user(db, "bo", "qa", "--by", "ann", "--by-password", "password-123").stderr
 
 
 @pytest.mark.parametrize(
