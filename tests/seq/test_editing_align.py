@@ -172,3 +172,66 @@ def test_banded_equals_full_recurrence(ref, edits, cut):
 def test_empty_read_is_all_deletion():
     a, b, score = Aligner("ACGTACGT", _incentive("ACGTACGT", 0)).align("")
     assert a == "-" * 8 and b == "ACGTACGT" and score == 0.0
+
+
+def _lcs_dp(a: str, b: str) -> int:
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    a=st.text(alphabet="ACGTN", min_size=0, max_size=150),
+    b=st.text(alphabet="ACGTN", min_size=1, max_size=150),
+)
+def test_bit_parallel_lcs_equals_dynamic_programme(a, b):
+    """The bound that lets the batch aligner skip a strand is an exact LCS (multi-word included)."""
+    from cgtqc.seq.editing_classify import _lcs_length, _lcs_masks
+
+    ref = np.frombuffer(b.encode(), dtype=np.uint8)
+    pm = _lcs_masks(ref)
+    work = np.empty(pm.shape[1], dtype=np.uint64)
+    assert _lcs_length(np.frombuffer(a.encode(), dtype=np.uint8), pm, len(b), work) == _lcs_dp(a, b)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    ref=st.text(alphabet="ACGT", min_size=20, max_size=90),
+    edits=st.lists(st.tuples(st.integers(0, 89), st.sampled_from("ACGT-+")), max_size=8),
+    reverse=st.booleans(),
+    cut=st.integers(0, 90),
+)
+def test_both_strand_choice_unchanged_by_skipping(ref, edits, reverse, cut):
+    """Strand 0 (both): the batch kernel picks the same strand and calls as aligning both fully."""
+    from cgtqc.seq.editing_align import reverse_complement
+    from cgtqc.seq.editing_classify import align_and_call
+
+    read = list(ref)
+    for pos, what in edits:
+        p = pos % len(read)
+        if what == "-" and len(read) > 1:
+            del read[p]
+        elif what == "+":
+            read.insert(p, "T")
+        elif what != "-":
+            read[p] = what
+    read_s = "".join(read)
+    if reverse:
+        read_s = reverse_complement(read_s)
+    inc = _incentive(ref, cut % (len(ref) + 1))
+    include = np.ones(len(ref), dtype=np.bool_)
+    aligner = Aligner(ref, inc)
+    buf = np.frombuffer(read_s.encode(), dtype=np.uint8)
+    res = align_and_call(aligner, buf, np.array([0, len(read_s)]), np.array([0]), include)
+    fw, rv = res[0].tolist()
+    got = rv if identity_score(rv[0], rv[1]) > identity_score(fw[0], fw[1]) else fw
+    full_fw = global_align(read_s, ref, inc, band=None)
+    full_rv = global_align(reverse_complement(read_s), ref, inc, band=None)
+    want = full_rv if full_rv[2] > full_fw[2] else full_fw
+    assert identity_score(got[0], got[1]) == want[2]
+    assert got[1] == len(want[0])

@@ -586,6 +586,45 @@ for _a, _b in zip(b"ACGTNacgtn", b"TGCANTGCAN", strict=True):
 
 
 @numba.njit(cache=True, nogil=True)
+def _lcs_masks(ref):
+    """Per byte value, the bit mask of the reference positions holding it (64-bit words)."""
+    words = (ref.shape[0] + 63) // 64
+    pm = np.zeros((256, max(words, 1)), dtype=np.uint64)
+    for i in range(ref.shape[0]):
+        pm[ref[i], i // 64] |= np.uint64(1) << np.uint64(i % 64)
+    return pm
+
+
+@numba.njit(cache=True, nogil=True)
+def _lcs_length(read, pm, m, v):
+    """Length of the longest common subsequence of ``read`` and the reference (bit-parallel).
+
+    Allison-Dix / Hyyro recurrence: V' = (V + U) | (V - U) with U = V & match(c); the zero bits of
+    V among the first ``m`` are the LCS. ``v`` is a work array of ``pm.shape[1]`` words.
+    """
+    words = pm.shape[1]
+    for w in range(words):
+        v[w] = ~np.uint64(0)
+    for t in range(read.shape[0]):
+        row = pm[read[t]]
+        carry = np.uint64(0)
+        for w in range(words):
+            x = v[w]
+            u = x & row[w]
+            s1 = x + u
+            c1 = np.uint64(1) if s1 < x else np.uint64(0)
+            s2 = s1 + carry
+            c2 = np.uint64(1) if s2 < s1 else np.uint64(0)
+            v[w] = s2 | (x & ~u)  # V - U == V & ~U as U is a subset of V
+            carry = c1 | c2
+    ones = 0
+    for i in range(m):
+        if (v[i // 64] >> np.uint64(i % 64)) & np.uint64(1):
+            ones += 1
+    return m - ones
+
+
+@numba.njit(cache=True, nogil=True)
 def _align_batch(
     buf,
     offs,
@@ -613,29 +652,64 @@ def _align_batch(
     ``strands[r]``: 1 forward, -1 reverse complement, 0 both, 2 skip. ``res[r, s]`` for s = 0
     (forward), 1 (reverse): identical columns, columns, insertion_n, deletion_n, substitution_n
     (k = 0 when not aligned on that strand).
+
+    With both strands (0) only their identity scores are compared (the reverse wins only when
+    strictly higher). An alignment has at least max(len(read), len(ref)) columns and at most
+    LCS(read, ref) identical ones, so the strand with the larger such bound is aligned first and
+    the other is skipped when its bound proves it cannot change the choice; a skipped strand gets
+    the row (0 identical, 1 column), identity 0, which loses the same comparison.
     """
-    tmp = np.empty(ref.shape[0] * 4 + 64, dtype=np.uint8)
+    m = ref.shape[0]
+    tmp = np.empty(m * 4 + 64, dtype=np.uint8)
+    pm = _lcs_masks(ref)
+    vwork = np.empty(pm.shape[1], dtype=np.uint64)
     for r in order:
         st = strands[r]
         if st == 2:
             continue
         read = buf[offs[r] : offs[r + 1]]
-        for s in range(2):
+        n = read.shape[0]
+        if tmp.shape[0] < n:
+            tmp = np.empty(n * 2, dtype=np.uint8)
+        if st != 1:
+            for t in range(n):
+                tmp[t] = comp[read[n - 1 - t]]
+        rc = tmp[:n]
+        first = 0
+        lcs_fw = 0
+        lcs_rv = 0
+        if st == 0 and n > 0:
+            lcs_fw = _lcs_length(read, pm, m, vwork)
+            lcs_rv = _lcs_length(rc, pm, m, vwork)
+            if lcs_rv > lcs_fw:
+                first = 1
+        longest = max(m, n)
+        for step in range(2):
+            s = first if step == 0 else 1 - first
             if (s == 0 and st == -1) or (s == 1 and st == 1):
                 continue
-            if s == 1:
-                n = read.shape[0]
-                if tmp.shape[0] < n:
-                    tmp = np.empty(n * 2, dtype=np.uint8)
-                for t in range(n):
-                    tmp[t] = comp[read[n - 1 - t]]
-                seq = tmp[:n]
-            else:
-                seq = read
-            if seq.shape[0] == 0:
+            seq = rc if s == 1 else read
+            if n == 0:
                 res[r, s, 0] = 0
-                res[r, s, 1] = ref.shape[0]
+                res[r, s, 1] = m
                 continue
+            if st == 0 and step == 1:
+                o_ident = res[r, first, 0]
+                o_k = res[r, first, 1]
+                if s == 1:
+                    # reverse second: it must score strictly higher than the forward to count
+                    skip = lcs_rv * o_k <= o_ident * longest
+                else:
+                    # forward second: skip only if it is below the reverse by more than the
+                    # 3-decimal rounding of the identity score (in percent) could hide
+                    skip = 100000 * (o_ident * longest - lcs_fw * o_k) > 2 * o_k * longest
+                if skip:
+                    res[r, s, 0] = 0
+                    res[r, s, 1] = 1
+                    res[r, s, 2] = 0
+                    res[r, s, 3] = 0
+                    res[r, s, 4] = 0
+                    continue
             k, ident = _align_auto(
                 seq,
                 ref,
