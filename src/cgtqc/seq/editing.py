@@ -30,7 +30,10 @@ from cgtqc.errors import InputError
 from cgtqc.results import InputFile, Provenance, ValidityCheck, file_input
 from cgtqc.seq.editing_align import Aligner, identity_score, reverse_complement
 from cgtqc.seq.editing_classify import (
+    BY_SEEDS,
     NUCS,
+    SEED_COUNT,
+    SEED_MIN,
     PrimeEditing,
     Reference,
     WindowParams,
@@ -40,6 +43,7 @@ from cgtqc.seq.editing_classify import (
     call_read,
     ref_positions,
     scaffold_search,
+    seed_table,
 )
 from cgtqc.seq.fastq import consensus_from_pairs, read_chunks, read_pairs
 
@@ -74,8 +78,6 @@ MAPPING_COLUMNS = [
     "N_COMPUTED_NOTALN",
     "N_CACHED_NOTALN",
 ]
-SEED_MIN = 2
-SEED_COUNT = 5
 
 
 @dataclass
@@ -304,6 +306,7 @@ class _Context:
         self.scaffold = scaffold
         self.keep = keep_alignments
         self.seeds = [(r.fw_seeds[:SEED_COUNT], r.rc_seeds[:SEED_COUNT]) for r in refs]
+        self.seed_tables = [seed_table(fw, rv) for fw, rv in self.seeds]
         self.pe_index = next((i for i, r in enumerate(refs) if r.name == "Prime-edited"), None)
 
     def strand(self, i: int, seqs: tuple[str, ...]) -> int:
@@ -400,21 +403,28 @@ def classify_batch(ctx: _Context, seqs: list[str], threads: int = 1) -> list[Var
     order = np.array(sorted(range(n), key=seqs.__getitem__), dtype=np.int64)  # shared prefixes reuse DP rows
     per_ref = []
     for i in range(len(ctx.refs)):
-        strands = [2 if e is not None else ctx.strand(i, (s,)) for e, s in zip(exact, seqs, strict=True)]
-        st = np.array(strands, dtype=np.int64)
+        table = ctx.seed_tables[i]
+        if table is not None:  # the kernel decides the strand from the seeds
+            st = np.array([2 if e is not None else BY_SEEDS for e in exact], dtype=np.int64)
+        else:
+            st = np.array(
+                [2 if e is not None else ctx.strand(i, (s,)) for e, s in zip(exact, seqs, strict=True)],
+                dtype=np.int64,
+            )
         if threads > 1 and n >= 2000:
             res = np.zeros((n, 2, 5), dtype=np.int64)
             ref = ctx.refs[i]
             aligners = [ctx.aligners[i]] + [Aligner(ref.sequence, ref.incentive) for _ in range(threads - 1)]
             with ThreadPoolExecutor(threads) as pool:
                 jobs = [
-                    pool.submit(align_and_call, a, buf, offs, st, ref.include, part, res)
+                    pool.submit(align_and_call, a, buf, offs, st, ref.include, part, res, table)
                     for a, part in zip(aligners, np.array_split(order, threads), strict=True)
                 ]
                 for job in jobs:
                     job.result()
         else:
-            res = align_and_call(ctx.aligners[i], buf, offs, st, ctx.refs[i].include, order)
+            res = align_and_call(ctx.aligners[i], buf, offs, st, ctx.refs[i].include, order, None, table)
+        strands = st.tolist()
         per_ref.append((strands, res, ctx.refs[i].min_aln_score))
     if len(ctx.refs) == 1:
         return _single_reference_variants(exact, *per_ref[0])

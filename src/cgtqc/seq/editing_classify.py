@@ -585,6 +585,68 @@ for _a, _b in zip(b"ACGTNacgtn", b"TGCANTGCAN", strict=True):
     _COMP_TABLE[_a] = _b
 
 
+SEED_MIN = 2  # a strand is chosen when more than this many of its seeds occur (and none of the other's)
+SEED_COUNT = 5  # seeds used per strand
+BY_SEEDS = 3  # strand code asking the batch kernel to decide the strand from the seed table
+
+_BASE_CODE = np.full(256, 4, dtype=np.uint8)
+for _i, _c in enumerate(b"ACGT"):
+    _BASE_CODE[_c] = _i
+
+
+def seed_table(fw_seeds: list[str], rc_seeds: list[str]) -> tuple[np.ndarray, int] | None:
+    """Lookup table (2-bit code of a k-mer -> bit mask of the seeds equal to it) for the kernel.
+
+    Bits 0-4 are the first :data:`SEED_COUNT` forward seeds, bits 5-9 the reverse ones, so a read's
+    OR of masks counts each listed seed it contains once, as ``sum(seed in read for seed in ...)``.
+    None when the seeds are not all upper-case ACGT k-mers of one length k <= 10 (callers then
+    count in Python).
+    """
+    fw, rv = fw_seeds[:SEED_COUNT], rc_seeds[:SEED_COUNT]
+    lengths = {len(x) for x in fw + rv}
+    if len(lengths) > 1 or any(set(x) - set("ACGT") for x in fw + rv):
+        return None
+    k = lengths.pop() if lengths else 10
+    if not 1 <= k <= 10:
+        return None
+    table = np.zeros(4**k, dtype=np.uint16)
+    for bit, seed in [(i, x) for i, x in enumerate(fw)] + [(SEED_COUNT + i, x) for i, x in enumerate(rv)]:
+        code = 0
+        for c in seed:
+            code = code * 4 + "ACGT".index(c)
+        table[code] |= 1 << bit
+    return table, k
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _seed_strand(read, table, k, base_code):
+    """+1 forward, -1 reverse, 0 both: CRISPResso2's seed rule from the k-mers of the read."""
+    kmask = (1 << (2 * k)) - 1
+    code = 0
+    valid = 0
+    found = 0
+    for t in range(read.shape[0]):
+        c = base_code[read[t]]
+        if c > 3:
+            valid = 0
+            code = 0
+            continue
+        code = ((code << 2) | c) & kmask
+        valid += 1
+        if valid >= k:
+            found |= table[code]
+    fw = 0
+    rv = 0
+    for b in range(SEED_COUNT):
+        fw += (found >> b) & 1
+        rv += (found >> (SEED_COUNT + b)) & 1
+    if fw > SEED_MIN and rv == 0:
+        return 1
+    if fw == 0 and rv > SEED_MIN:
+        return -1
+    return 0
+
+
 @numba.njit(cache=True, nogil=True)
 def _lcs_masks(ref):
     """Per byte value, the bit mask of the reference positions holding it (64-bit words)."""
@@ -646,12 +708,15 @@ def _align_batch(
     prev,
     state,
     res,
+    seeds,
+    seed_k,
 ):
     """Align reads ``buf[offs[r]:offs[r+1]]`` to one reference and call their modifications.
 
-    ``strands[r]``: 1 forward, -1 reverse complement, 0 both, 2 skip. ``res[r, s]`` for s = 0
-    (forward), 1 (reverse): identical columns, columns, insertion_n, deletion_n, substitution_n
-    (k = 0 when not aligned on that strand).
+    ``strands[r]``: 1 forward, -1 reverse complement, 0 both, 2 skip, 3 (:data:`BY_SEEDS`) decide
+    here from the seed table ``seeds`` of ``seed_k``-mers (the decision is written back).
+    ``res[r, s]`` for s = 0 (forward), 1 (reverse): identical columns, columns, insertion_n,
+    deletion_n, substitution_n (k = 0 when not aligned on that strand).
 
     With both strands (0) only their identity scores are compared (the reverse wins only when
     strictly higher). An alignment has at least max(len(read), len(ref)) columns and at most
@@ -668,6 +733,9 @@ def _align_batch(
         if st == 2:
             continue
         read = buf[offs[r] : offs[r + 1]]
+        if st == BY_SEEDS:
+            st = _seed_strand(read, seeds, seed_k, _BASE_CODE)
+            strands[r] = st
         n = read.shape[0]
         if tmp.shape[0] < n:
             tmp = np.empty(n * 2, dtype=np.uint8)
@@ -744,12 +812,16 @@ def align_and_call(
     include: np.ndarray,
     order: np.ndarray | None = None,
     res: np.ndarray | None = None,
+    seeds: tuple[np.ndarray, int] | None = None,
 ) -> np.ndarray:
     """Align many reads (concatenated in ``buf``) to one reference and call them in the window.
 
     ``order`` (e.g. reads sorted by sequence) lets consecutive reads share DP rows; only the reads
-    it lists are aligned, into rows of ``res`` (allocated when not given).
+    it lists are aligned, into rows of ``res`` (allocated when not given). ``seeds`` (from
+    :func:`seed_table`) is needed for reads whose strand is :data:`BY_SEEDS`; their decided strand
+    is written into ``strands``.
     """
+    table, seed_k = seeds if seeds is not None else (np.zeros(1, dtype=np.uint16), 1)
     if order is None:
         order = np.arange(offs.shape[0] - 1, dtype=np.int64)
     longest = int(np.max(np.diff(offs))) if offs.shape[0] > 1 else 0
@@ -779,5 +851,7 @@ def align_and_call(
         aligner._prev,
         aligner._state,
         res,
+        table,
+        seed_k,
     )
     return res
