@@ -10,9 +10,10 @@ raises an InputError instead of silently splitting a read.
 from __future__ import annotations
 
 import gzip
+import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TextIO
 
 import pysam
 
@@ -28,6 +29,29 @@ class Read(NamedTuple):
     name: str
     seq: str
     qual: str = ""
+
+
+def open_text_output(path: str | Path, compresslevel: int = 1) -> TextIO:
+    """Open a text file for writing, gzipped when the name ends in .gz, with no timestamp in the gzip
+    header: the same content gives the same bytes and the same SHA-256 in provenance."""
+    p = Path(path)
+    if p.suffix != ".gz":
+        return open(p, "w")
+    raw = gzip.GzipFile(filename="", mode="wb", fileobj=open(p, "wb"), mtime=0, compresslevel=compresslevel)
+    return _ClosingText(raw)
+
+
+class _ClosingText(io.TextIOWrapper):
+    """A text wrapper over a GzipFile that also closes the file object underneath."""
+
+    def __init__(self, raw: gzip.GzipFile) -> None:
+        super().__init__(raw, encoding="ascii")
+        self._file = raw.fileobj
+
+    def close(self) -> None:
+        super().close()
+        if self._file is not None:
+            self._file.close()
 
 
 def read_format(path: str | Path) -> str:

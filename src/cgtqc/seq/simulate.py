@@ -10,7 +10,6 @@ HiFi-like 0.1% substitutions, 0.05% insertions, 0.05% deletions; nanopore-like 1
 
 from __future__ import annotations
 
-import gzip
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cgtqc.seq.aav_classes import CLASSES
-from cgtqc.seq.reads import revcomp
+from cgtqc.seq.reads import open_text_output, revcomp
 
 # AAV2 left ITR, flip configuration (public sequence, GenBank AF043303).
 AAV2_ITR_LEFT_FLIP = (
@@ -437,8 +436,7 @@ def simulate_aav(
     truth = out_dir / "truth.tsv"
     qchar = chr(33 + ERROR_MODELS[error_model]["qual"])
     counts: Counter = Counter()
-    opener = gzip.open(reads, "wt", compresslevel=1) if compress else open(reads, "w")
-    with opener as fq, open(truth, "w") as tt:
+    with open_text_output(reads) as fq, open(truth, "w") as tt:
         tt.write("read_id\tclass\tstrand\tdetail\tleft_config\tright_config\n")
         for i, cls in enumerate(class_plan(n_reads, classes, mix, rng)):
             mol = _molecule(cls, c, rng)
