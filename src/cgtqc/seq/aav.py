@@ -26,9 +26,10 @@ from cgtqc.seq.aav_classes import CLASSES, DESCRIPTIONS, AavParams
 from cgtqc.seq.aav_construct import AavConstruct
 from cgtqc.seq.aav_laava import LaavaSetup, laava_call
 from cgtqc.seq.aav_path import ReadCall, classify_read
-from cgtqc.seq.aav_stats import SampleStats, pct_entry, wilson
+from cgtqc.seq.aav_stats import SampleStats, pct_entry
 from cgtqc.seq.align import AlignParams, Hit, ReadAligner, ReferenceSet, hits_from_records
 from cgtqc.seq.reads import Read, bam_is_aligned, chunked, iter_bam_groups, iter_reads, read_format
+from cgtqc.stats import wilson_interval
 
 ENGINE = "cgtqc.seq.aav"
 
@@ -146,7 +147,7 @@ def detect_vector_type(stats: SampleStats, construct: AavConstruct, min_reads: i
     frac = k / n
     vt = "sc" if frac >= 0.5 else "ss"
     p_sc = float(beta.sf(0.5, k + 1, n - k + 1))
-    lo, hi = wilson(k, n)
+    lo, hi = wilson_interval(k, n)
     agree = "agrees with" if vt == design else "differs from"
     return VectorTypeCall(
         vt,

@@ -7,32 +7,21 @@ Percentages carry Wilson 95% intervals and name their denominator.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from cgtqc.seq.aav_classes import CLASSES, CONTAMINANT_CLASSES
+from cgtqc.stats import wilson_interval
 
 LENGTH_BIN = 100
 LENGTH_MAX = 20_000
 BREAKPOINT_BIN = 50
 
 
-def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score 95% interval of a proportion k/n (as fractions); (0, 1) when n == 0."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def pct_entry(k: int, n: int, denominator: str) -> dict:
-    lo, hi = wilson(k, n)
+    lo, hi = wilson_interval(k, n)
     return {
         "count": k,
         "denominator": n,
