@@ -191,7 +191,7 @@ def _lcs_dp(a: str, b: str) -> int:
 )
 def test_bit_parallel_lcs_equals_dynamic_programme(a, b):
     """The bound that lets the batch aligner skip a strand is an exact LCS (multi-word included)."""
-    from cgtqc.seq.editing_classify import _lcs_length, _lcs_masks
+    from cgtqc.seq.editing_batch import _lcs_length, _lcs_masks
 
     ref = np.frombuffer(b.encode(), dtype=np.uint8)
     pm = _lcs_masks(ref)
@@ -209,7 +209,7 @@ def test_bit_parallel_lcs_equals_dynamic_programme(a, b):
 def test_both_strand_choice_unchanged_by_skipping(ref, edits, reverse, cut):
     """Strand 0 (both): the batch kernel picks the same strand and calls as aligning both fully."""
     from cgtqc.seq.editing_align import reverse_complement
-    from cgtqc.seq.editing_classify import align_and_call
+    from cgtqc.seq.editing_batch import align_and_call
 
     read = list(ref)
     for pos, what in edits:
