@@ -132,3 +132,62 @@ def test_consensus_prefers_quality_and_marks_uncacheable():
     assert aref == ref
     assert aln == "ACGTATGT" and not cacheable
     assert score == round(100 * 7 / 8, 3)
+
+
+def _checked_counts(path):
+    """Reference for count_sequences: the record-checked reader, counted in first-seen order."""
+    counts: dict[str, int] = {}
+    for chunk in read_chunks(path, 20_000):  # count_sequences' chunk size: same error reports
+        for s in chunk.sequences:
+            counts[s] = counts.get(s, 0) + 1
+    return counts
+
+
+_line = st.sampled_from(
+    ["@r1", "@r2 x", "ACGT", "acgN", "AC", "ACGT ", "+", "+r", "IIII", "II", "", "  ", "A?GT", "r"]
+)
+
+
+_seqs = st.sampled_from(["ACGT", "ACGA", "TTN", "acgt", ""])
+_record = st.tuples(st.sampled_from(["@a", "@b c"]), _seqs).map(
+    lambda r: [r[0], r[1], "+", "I" * len(r[1])]
+)
+_lines = st.one_of(
+    st.lists(_line, max_size=14),
+    st.lists(_record, max_size=6).map(lambda recs: [x for r in recs for x in r]),
+    st.tuples(st.lists(_record, max_size=4), st.lists(st.sampled_from(["", " "]), max_size=5)).map(
+        lambda t: [x for r in t[0] for x in r] + t[1]
+    ),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    lines=_lines,
+    crlf=st.booleans(),
+    final_newline=st.booleans(),
+    gz=st.booleans(),
+)
+def test_fast_sequence_counts_equal_checked_reader(tmp_path_factory, lines, crlf, final_newline, gz):
+    """count_sequences (bytes fast path) accepts and counts exactly what read_chunks does, or raises alike."""
+    from cgtqc.seq.fastq import count_sequences
+
+    sep = "\r\n" if crlf else "\n"
+    text = sep.join(lines) + (sep if final_newline and lines else "")
+    path = tmp_path_factory.mktemp("fq") / ("r.fastq.gz" if gz else "r.fastq")
+    if gz:
+        with gzip.open(path, "wb") as fh:
+            fh.write(text.encode())
+    else:
+        path.write_bytes(text.encode())
+    try:
+        want = _checked_counts(path)
+    except InputError as exc:
+        with pytest.raises(InputError) as got:
+            count_sequences(path)
+        assert str(got.value) == str(exc)
+        return
+    got = count_sequences(path)
+    assert got.counts == want and list(got.counts) == list(want)
+    assert got.reads == sum(want.values())
+    assert (got.sha256 is None) == gz

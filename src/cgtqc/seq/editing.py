@@ -16,6 +16,9 @@ The work is split by job: :mod:`~cgtqc.seq.editing_quantify` (reading, aligning,
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +102,14 @@ def quantify(
         edited = next(r.sequence for r in refs if r.name == "Prime-edited")
         scaffold = scaffold_search(edited, prime_editing)
     ctx = Context(refs, scaffold, keep_alignments=base_editor)
-    if fastq_r2 is None:
-        stats, variants = single_end(Path(fastq_r1), ctx, threads, chunk_size)
-    else:
-        stats, variants = paired(Path(fastq_r1), Path(fastq_r2), ctx)
-    if stats["reads"] == 0:
-        raise InputError("the input contains 0 reads", file=fastq_r1)
-    rows, total, ambiguous = count_variants(ctx, variants, base_editor)
+    with _no_cyclic_gc():
+        if fastq_r2 is None:
+            stats, variants = single_end(Path(fastq_r1), ctx, threads, chunk_size)
+        else:
+            stats, variants = paired(Path(fastq_r1), Path(fastq_r2), ctx)
+        if stats["reads"] == 0:
+            raise InputError("the input contains 0 reads", file=fastq_r1)
+        rows, total, ambiguous = count_variants(ctx, variants, base_editor)
     _check_read_lengths(stats, refs, fastq_r1)
     params = {
         "amplicons": [{"name": n, "sequence": s} for n, s in amps],
@@ -149,6 +153,19 @@ def quantify(
         provenance=Provenance(ENGINE, __version__, params, inputs),
         checks=checks,
     )
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: the pipeline makes ~10^5 acyclic objects (reads, variants)
+    whose repeated generation scans cost ~5% of the run; reference counting still frees them."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _named_amplicons(amplicons: list[tuple[str, str]] | list[str]) -> list[tuple[str, str]]:

@@ -10,9 +10,7 @@ each alignment and use :func:`classify_sequence`.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from cgtqc.seq.editing_align import Aligner, identity_score, reverse_complement
 from cgtqc.seq.editing_batch import BY_SEEDS, SEED_COUNT, SEED_MIN, align_and_call, seed_table
 from cgtqc.seq.editing_classify import Reference, add_base_counts, call_read, ref_positions
 from cgtqc.seq.editing_results import ReferenceCounts
-from cgtqc.seq.fastq import consensus_from_pairs, read_chunks, read_pairs
+from cgtqc.seq.fastq import consensus_from_pairs, count_sequences, read_pairs
 
 
 class Context:
@@ -411,15 +409,9 @@ def single_end(
     path: Path, ctx: Context, threads: int, chunk_size: int
 ) -> tuple[dict[str, Any], dict[str, tuple[int, Variant]]]:
     """Read counts, CRISPResso2's cache statistics and the aligned variants of a single-end file."""
-    counts: Counter[str] = Counter()
-    n = 0
-    max_len = 0
-    digest = hashlib.sha256()
-    for chunk in read_chunks(path, chunk_size, digest):
-        counts.update(chunk.sequences)
-        max_len = max(max_len, max(map(len, chunk.sequences)))
-        n += len(chunk)
-    seqs = list(counts)
+    sc = count_sequences(path, chunk_size)
+    n = sc.reads
+    seqs = list(sc.counts)
     results = _classify_all(seqs, ctx, threads)
     st = {
         "reads": n,
@@ -427,11 +419,11 @@ def single_end(
         "cached_aln": 0,
         "computed_notaln": 0,
         "cached_notaln": 0,
-        "max_len": max_len,
+        "max_len": sc.max_len,
         # the hash was fed while reading (plain files); gzip files are hashed separately
-        "sha256": digest.hexdigest() if _is_plain(path) else None,
+        "sha256": sc.sha256,
     }
-    cnt = list(counts.values())
+    cnt = list(sc.counts.values())
     aligned = [v[0] for v in results]
     n_aln = sum(aligned)
     reads_aln = sum(c for c, a in zip(cnt, aligned, strict=True) if a)
@@ -441,11 +433,6 @@ def single_end(
     st["cached_notaln"] = (n - reads_aln) - (len(seqs) - n_aln)
     variants = {s: (c, v) for s, c, v in zip(seqs, cnt, results, strict=True) if v[0]}
     return st, variants
-
-
-def _is_plain(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) != b"\x1f\x8b"
 
 
 def paired(path1: Path, path2: Path, ctx: Context) -> tuple[dict[str, Any], dict[str, tuple[int, Variant]]]:

@@ -8,6 +8,8 @@ record raises :class:`InputError` naming the file, the record number and its fir
 from __future__ import annotations
 
 import gzip
+import hashlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import repeat
@@ -190,6 +192,93 @@ def read_chunks(path: str | Path, size: int = 100_000, digest=None) -> Iterator[
             first += len(heads)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read: {exc}", file=path, place=f"after record {first - 1}") from exc
+
+
+@dataclass
+class SequenceCounts:
+    """Distinct read sequences of a FASTQ file with their numbers of reads, in first-seen order."""
+
+    counts: dict[str, int]
+    reads: int
+    max_len: int
+    sha256: str | None  # of the file's bytes; None for gzip files (hash those with file_input)
+
+
+def count_sequences(path: str | Path, chunk_size: int = 20_000) -> SequenceCounts:
+    """Count the distinct sequences of a (validated) FASTQ file in one pass, hashing it as it is read.
+
+    Works on raw bytes blocks (no per-record objects): records are validated block-wise with the
+    same rules as :func:`read_chunks`. Files the fast checks do not accept as they stand (CR-LF
+    line ends, stray spaces, or an error to report) are read again with :func:`read_chunks`,
+    which tolerates the former and names the record of the latter.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=path)
+    fast = _count_bytes(path)
+    if fast is not None:
+        return fast
+    digest = hashlib.sha256()
+    counts: Counter[str] = Counter()
+    n = 0
+    max_len = 0
+    for chunk in read_chunks(path, chunk_size, digest):
+        counts.update(chunk.sequences)
+        max_len = max(max_len, max(map(len, chunk.sequences)))
+        n += len(chunk)
+    with open(path, "rb") as fh:
+        plain = fh.read(2) != b"\x1f\x8b"
+    return SequenceCounts(counts, n, max_len, digest.hexdigest() if plain else None)
+
+
+def _count_bytes(path: Path) -> SequenceCounts | None:
+    """The fast path of :func:`count_sequences`; None when a block fails its checks."""
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    digest = None if gz else hashlib.sha256()
+    counts: Counter[bytes] = Counter()
+    n = 0
+    max_len = 0
+    tail = b""
+    try:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
+            while True:
+                block = fh.read(1 << 22)
+                if digest is not None:
+                    digest.update(block)
+                if b"\r" in block:
+                    return None
+                lines = (tail + block).split(b"\n")
+                if block:
+                    keep = len(lines) - 1 - (len(lines) - 1) % 4  # complete records
+                    tail = b"\n".join(lines[keep:])
+                    del lines[keep:]
+                else:  # end of file: the rest; trailing blank lines only where records are incomplete
+                    if lines and not lines[-1]:
+                        lines.pop()
+                    if len(lines) % 4:
+                        while lines and not lines[-1].strip():
+                            lines.pop()
+                        if len(lines) % 4:
+                            return None
+                if lines:
+                    seqs = lines[1::4]
+                    if not (
+                        all(map(bytes.startswith, lines[0::4], repeat(b"@")))
+                        and all(map(bytes.startswith, lines[2::4], repeat(b"+")))
+                        and list(map(len, seqs)) == list(map(len, lines[3::4]))
+                        and not b"".join(seqs).translate(None, _BASES)
+                    ):
+                        return None
+                    counts.update(seqs)
+                    n += len(seqs)
+                    max_len = max(max_len, max(map(len, seqs)))
+                if not block:
+                    break
+    except (OSError, EOFError):
+        return None  # reported, with its place, by the checked path
+    decoded = {k.decode("ascii"): v for k, v in counts.items()}
+    return SequenceCounts(decoded, n, max_len, digest.hexdigest() if digest is not None else None)
 
 
 def _chunk_ok(heads: list[str], pluses: list[str], seqs: list[str], quals: list[str]) -> bool:
