@@ -348,10 +348,16 @@ def merged_counts(keys: list[str], counts: list[int]) -> list[int]:
     reads), and the other is then skipped; a palindromic key is counted twice, as in CRISPResso2.
     """
     merged = list(counts)
-    pos = {k: i for i, k in enumerate(keys)}
-    for i, rc in enumerate(reverse_complements(keys)):
-        j = pos.get(rc)
-        if j is None or merged[i] == 0 or merged[j] == 0:
+    pos = dict(zip(keys, range(len(keys)), strict=True))
+    rcs = reverse_complements(keys)
+    common = pos.keys() & set(rcs)  # usually empty: no read seen on both strands
+    if not common:
+        return merged
+    for i, rc in enumerate(rcs):
+        if rc not in common:
+            continue
+        j = pos[rc]
+        if merged[i] == 0 or merged[j] == 0:
             continue
         v = merged[i] + merged[j]
         merged[j] = 0
