@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -162,6 +162,7 @@ _lines = st.one_of(
 
 
 @settings(max_examples=50, deadline=None)
+@example(lines=["@a", "", "+", "", " "], crlf=False, final_newline=False, gz=False)  # empty record, then a blank
 @given(
     lines=_lines,
     crlf=st.booleans(),

@@ -253,14 +253,11 @@ def _count_bytes(path: Path) -> SequenceCounts | None:
                     keep = len(lines) - 1 - (len(lines) - 1) % 4  # complete records
                     tail = b"\n".join(lines[keep:])
                     del lines[keep:]
-                else:  # end of file: the rest; trailing blank lines only where records are incomplete
+                else:  # end of file: the rest (trailing blank lines are left to the checked path)
                     if lines and not lines[-1]:
                         lines.pop()
-                    if len(lines) % 4:
-                        while lines and not lines[-1].strip():
-                            lines.pop()
-                        if len(lines) % 4:
-                            return None
+                    if len(lines) % 4 or (lines and not lines[-1].strip()):
+                        return None
                 if lines:
                     seqs = lines[1::4]
                     if not (
