@@ -162,7 +162,8 @@ _lines = st.one_of(
 
 
 @settings(max_examples=50, deadline=None)
-@example(lines=["@a", "", "+", "", " "], crlf=False, final_newline=False, gz=False)  # empty record, then a blank
+# an empty record then a blank line: the checked reader rejects it, so must the fast path
+@example(lines=["@a", "", "+", "", " "], crlf=False, final_newline=False, gz=False)
 @given(
     lines=_lines,
     crlf=st.booleans(),
