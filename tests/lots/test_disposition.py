@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from cgtqc import __version__
 from cgtqc.errors import DispositionError, InputError, PermissionDenied
-from cgtqc.lots import disposition, service
+from cgtqc.lots import disposition, service, signatures
 from cgtqc.lots.coa import write_coa
 from cgtqc.lots.isbt128 import check_character
 from cgtqc.results import Measurement, Provenance
@@ -83,13 +83,13 @@ def test_release_after_review_and_qa_signature(url, tmp_path):
         disposition.review(s, "rex", PW, "L1")
     with session_scope(url) as s:
         sig = disposition.sign(s, "quinn", PW, "L1", "released")
-        assert sig.content_hash == disposition.content_hash(service.get_lot(s, "L1"))
+        assert sig.content_hash == signatures.content_hash(service.get_lot(s, "L1"))
         assert service.get_lot(s, "L1").status == "released"
         html = write_coa(s, "L1", tmp_path / "c.html", tmp_path / "c.pdf")
     assert "Quinn" in html and "released" in html and "Conforms" in html
     assert (tmp_path / "c.pdf").read_bytes()[:5] == b"%PDF-"
     with session_scope(url) as s:
-        assert audit.verify(s) == [] and disposition.verify_signatures(s) == []
+        assert audit.verify(s) == [] and signatures.verify_signatures(s) == []
 
 
 def test_separation_of_duties(url):
@@ -136,12 +136,12 @@ def test_changing_a_signed_result_voids_the_signature(url):
         added = service.add_result(s, "ann", "L1", m("vcn", 2.5), replace_reason="transcription error")
         assert added.voided_signatures == 2
         lot = service.get_lot(s, "L1")
-        sigs = service.signatures_of(s, lot)
+        sigs = signatures.signatures_of(s, lot)
         assert all(g.void and "transcription error" in g.void_reason for g in sigs)
         assert lot.status == "open"
         assert any("vcn" in b and "not reviewed" in b for b in disposition.evaluate_lot(s, lot).blockers)
     with session_scope(url) as s:
-        assert audit.verify(s) == [] and disposition.verify_signatures(s) == []
+        assert audit.verify(s) == [] and signatures.verify_signatures(s) == []
 
 
 def test_pending_rapid_sterility_release_at_risk_and_follow_up(url):
@@ -161,7 +161,7 @@ def test_pending_rapid_sterility_release_at_risk_and_follow_up(url):
         notes = service.notifications_of(s, lot)
         assert notes[-1].severity == "alert" and "OUT OF SPECIFICATION" in notes[-1].message
         assert lot.status == "released"
-        assert disposition.verify_signatures(s) == []
+        assert signatures.verify_signatures(s) == []
 
 
 def test_pending_not_allowed_for_tests_required_before_release(url):
@@ -210,5 +210,5 @@ def test_signature_cannot_be_moved_to_another_lot(url):
         other = service.get_lot(s, "L5").id
         s.execute(text("UPDATE signatures SET record_id = :o WHERE id = :i"), {"o": other, "i": sig_id})
     with session_scope(url) as s:
-        assert any(f"signature #{sig_id}" in p for p in disposition.verify_signatures(s))
+        assert any(f"signature #{sig_id}" in p for p in signatures.verify_signatures(s))
         assert any(p.entry_id is not None and "record_id" in p.message for p in audit.verify(s))

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from cgtqc.cli._common import DB_OPTION, JSON_OPTION, console, print_json, store_session
-from cgtqc.lots.disposition import verify_signatures
+from cgtqc.lots.signatures import verify_signatures
 from cgtqc.store import audit as trail
 
 app = typer.Typer(help="Audit trail (21 CFR Part 11 / EU Annex 11).", no_args_is_help=True)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from cgtqc.cli._common import DB_OPTION, JSON_OPTION, USER_OPTION, console, print_json, store_session
 from cgtqc.lots import service
 from cgtqc.lots.disposition import LotEvaluation, evaluate_lot
+from cgtqc.lots.signatures import signatures_of
 from cgtqc.store.models import Lot
 
 app = typer.Typer(help="Lots, samples and chain of identity.", no_args_is_help=True)
@@ -62,7 +63,7 @@ def show(lot_number: str, db: str | None = DB_OPTION, json_: bool = JSON_OPTION)
     with store_session(db) as s:
         lot = service.get_lot(s, lot_number)
         ev = evaluate_lot(s, lot)
-        sigs = service.signatures_of(s, lot)
+        sigs = signatures_of(s, lot)
         notes = service.notifications_of(s, lot)
         doc = {
             "lot": lot.lot_number,

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from cgtqc import __version__
 from cgtqc.lots.disposition import evaluate_lot
-from cgtqc.lots.service import get_lot, notifications_of, signatures_of, specification_for
+from cgtqc.lots.service import get_lot, notifications_of, specification_for
+from cgtqc.lots.signatures import signatures_of
 
 _env = Environment(loader=PackageLoader("cgtqc", "templates"), autoescape=select_autoescape(["html", "j2"]))
 

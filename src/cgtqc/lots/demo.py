@@ -20,7 +20,7 @@ from rich.table import Table
 
 from cgtqc import __version__, demo_sources
 from cgtqc.errors import DispositionError
-from cgtqc.lots import disposition, service
+from cgtqc.lots import disposition, service, signatures
 from cgtqc.lots.coa import write_coa
 from cgtqc.lots.isbt128 import check_character
 from cgtqc.results import Measurement, Provenance
@@ -150,7 +150,7 @@ def run_demo(out: Path, console: Console, seed: int = 20261122) -> list[dict]:
         for p in problems:
             console.print(f"[yellow]warning:[/] {d.lot_number}: {p}", highlight=False)
     with session_scope(url) as s:
-        intact = not audit.verify(s) and not disposition.verify_signatures(s)
+        intact = not audit.verify(s) and not signatures.verify_signatures(s)
         n_entries = len(audit.log(s))
     table = Table(
         "lot",

@@ -1,4 +1,4 @@
-"""Lot disposition: evaluation against the specification, review, e-signatures and their voiding.
+"""Lot disposition: evaluation against the specification, review and signing the disposition.
 
 A lot is released only when every release test passes (or is pending with a rationale where the
 specification allows the result after release), every result was reviewed by someone other than who
@@ -9,15 +9,13 @@ moved to another record, and any change to a signed result voids it visibly.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cgtqc.errors import DispositionError, InputError, PermissionDenied
-from cgtqc.lots.service import current_results, get_lot, signatures_of, specification_for, to_measurement
+from cgtqc.lots.service import current_results, get_lot, specification_for, to_measurement
+from cgtqc.lots.signatures import sign_lot
 from cgtqc.specs import Evaluation, SpecLine, evaluate
 from cgtqc.store import audit
 from cgtqc.store.models import SIGNATURE_MEANINGS, Lot, Result, Signature, utcnow
@@ -97,62 +95,6 @@ def evaluate_lot(session: Session, lot: Lot) -> LotEvaluation:
     return ev
 
 
-def lot_content(lot: Lot) -> dict:
-    """The signed content: the lot's identity and every result as it stood (follow-ups excluded)."""
-    results = [
-        {
-            k: getattr(r, k)
-            for k in (
-                "id",
-                "cqa",
-                "stage",
-                "value",
-                "unit",
-                "ci_low",
-                "ci_high",
-                "loq",
-                "checks_json",
-                "provenance_json",
-                "rationale",
-                "entered_by",
-                "reviewed_by",
-            )
-        }
-        for r in lot.results
-        if r.follows_up is None
-    ]
-    return {
-        "record_type": "lot",
-        "id": lot.id,
-        "lot_number": lot.lot_number,
-        "product": lot.product,
-        "spec_version": lot.spec_version,
-        "site": lot.site,
-        "din": lot.din,
-        "coi_id": lot.coi_id,
-        "results": results,
-    }
-
-
-def content_hash(lot: Lot) -> str:
-    return hashlib.sha256(json.dumps(lot_content(lot), sort_keys=True).encode()).hexdigest()
-
-
-def _sign(session: Session, lot: Lot, user_full: tuple[str, str], meaning: str) -> Signature:
-    username, full_name = user_full
-    sig = Signature(
-        username=username,
-        full_name=full_name,
-        meaning=meaning,
-        record_type="lot",
-        record_id=lot.id,
-        signed_at=utcnow(),
-        content_hash=content_hash(lot),
-    )
-    audit.add(session, sig, username, reason=f"electronic signature: {meaning}")
-    return sig
-
-
 def review(session: Session, username: str, password: str, lot_number: str) -> Signature:
     """Second-person review of every entered result, signed 'reviewed'."""
     user = authenticate(session, username, password)
@@ -173,7 +115,7 @@ def review(session: Session, username: str, password: str, lot_number: str) -> S
                 session, r, {"reviewed_by": username, "reviewed_at": now}, username, "results reviewed"
             )
     audit.update(session, lot, {"status": "reviewed"}, username, "results reviewed")
-    return _sign(session, lot, (user.username, user.full_name), "reviewed")
+    return sign_lot(session, lot, (user.username, user.full_name), "reviewed")
 
 
 def sign(session: Session, username: str, password: str, lot_number: str, meaning: str) -> Signature:
@@ -188,7 +130,7 @@ def sign(session: Session, username: str, password: str, lot_number: str, meanin
         require_role(user, "analyst", "qa")
         if not any(r.entered_by == username for r in lot.results):
             raise PermissionDenied(f"{username} entered no result of lot {lot_number}")
-        return _sign(session, lot, (user.username, user.full_name), meaning)
+        return sign_lot(session, lot, (user.username, user.full_name), meaning)
     require_role(user, "qa")
     if lot.status in ("released", "rejected"):
         raise DispositionError(f"lot {lot_number} is already {lot.status}")
@@ -198,30 +140,7 @@ def sign(session: Session, username: str, password: str, lot_number: str, meanin
         ev = evaluate_lot(session, lot)
         if ev.blockers:
             raise DispositionError(f"lot {lot_number} cannot be {meaning}: " + "; ".join(ev.blockers))
-    sig = _sign(session, lot, (user.username, user.full_name), meaning)
+    sig = sign_lot(session, lot, (user.username, user.full_name), meaning)
     if meaning in ("released", "rejected"):
         audit.update(session, lot, {"status": meaning}, username, f"disposition: {meaning}")
     return sig
-
-
-def void_signatures(session: Session, lot: Lot, username: str, reason: str) -> int:
-    """Void every live signature of the lot (a signed record changed) and reopen the lot."""
-    live = [s for s in signatures_of(session, lot) if not s.void]
-    for s in live:
-        audit.update(session, s, {"void": True, "void_reason": reason}, username, reason)
-    if live and lot.status != "open":
-        audit.update(session, lot, {"status": "open"}, username, f"signatures voided: {reason}")
-    return len(live)
-
-
-def verify_signatures(session: Session) -> list[str]:
-    """Live signatures whose record no longer hashes to the signed content (changed outside cgtqc)."""
-    problems = []
-    for sig in session.execute(select(Signature).where(Signature.void.is_(False))).scalars():
-        lot = session.get(Lot, sig.record_id) if sig.record_type == "lot" else None
-        if lot is None or content_hash(lot) != sig.content_hash:
-            problems.append(
-                f"signature #{sig.id} ({sig.meaning} by {sig.username}) no longer matches "
-                f"{sig.record_type} #{sig.record_id}"
-            )
-    return problems

@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from cgtqc import units
 from cgtqc.errors import InputError, PermissionDenied
 from cgtqc.lots.isbt128 import validate_din
-from cgtqc.results import Measurement
+from cgtqc.lots.signatures import void_signatures
+from cgtqc.results import Measurement, Provenance, ValidityCheck
 from cgtqc.specs import Specification, evaluate, parse_specification, templates
 from cgtqc.specs.model import SpecLine
 from cgtqc.store import audit
-from cgtqc.store.models import Lot, Notification, Result, Sample, Signature, SpecificationRecord
+from cgtqc.store.models import Lot, Notification, Result, Sample, SpecificationRecord
 from cgtqc.store.users import get_user, require_role
 
 AUTOLOGOUS_PRODUCTS = ("car_t", "lv_hsc", "crispr_hsc")
@@ -185,8 +186,6 @@ def current_results(lot: Lot) -> dict[tuple[str, str], Result]:
 
 def to_measurement(r: Result) -> Measurement:
     """Rebuild the engine-level Measurement a stored result came from."""
-    from cgtqc.results import Provenance, ValidityCheck
-
     value: float | str | None = r.value
     if r.value is not None and r.numeric:
         value = float(r.value)
@@ -224,8 +223,6 @@ def add_result(
     None) with a written rationale; its final value, entered after release, becomes a follow-up row with its
     own verdict and a notification on the lot.
     """
-    from cgtqc.lots.disposition import void_signatures
-
     user = get_user(session, username)
     require_role(user, "analyst", "reviewer", "qa")
     lot = get_lot(session, lot_number)
@@ -293,11 +290,6 @@ def add_result(
     voided = void_signatures(session, lot, username, f"result {m.cqa} ({stage}) added after signing")
     session.refresh(lot)
     return AddedResult(row, voided, False)
-
-
-def signatures_of(session: Session, lot: Lot) -> list[Signature]:
-    q = select(Signature).where(Signature.record_type == "lot", Signature.record_id == lot.id)
-    return list(session.execute(q.order_by(Signature.id)).scalars())
 
 
 def notifications_of(session: Session, lot: Lot) -> list[Notification]:
