@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -56,44 +57,19 @@ def _valid_check(name: str, m: MergedWell) -> ValidityCheck:
 
 
 @dataclass
-class AppResult:
-    """A CQA value from ddPCR wells, with its limits, checks and provenance."""
+class AppResult(Measurement):
+    """A CQA value from ddPCR wells: a Measurement plus the intermediate numbers behind it."""
 
-    cqa: str
-    value: float | str | None
-    unit: str
-    provenance: Provenance
-    checks: list[ValidityCheck] = field(default_factory=list)
-    ci_low: float | None = None
-    ci_high: float | None = None
-    loq: float | None = None
-    sample: str = ""
     details: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def valid(self) -> bool:
-        return all(c.passed for c in self.checks)
-
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["provenance"] = self.provenance.to_dict()
-        d["valid"] = self.valid
-        return d
+        return {**super().to_dict(), "details": self.details}
 
     def to_measurement(self, note: str = "") -> Measurement:
-        """The result as a Measurement for evaluation against a specification."""
-        return Measurement(
-            cqa=self.cqa,
-            value=self.value,
-            unit=self.unit,
-            provenance=self.provenance,
-            checks=list(self.checks),
-            ci_low=self.ci_low,
-            ci_high=self.ci_high,
-            loq=self.loq,
-            sample=self.sample or None,
-            note=note,
-        )
+        """The result as a plain Measurement for evaluation against a specification."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(Measurement)}
+        fields.update(checks=list(self.checks), sample=self.sample or None, note=note)
+        return Measurement(**fields)
 
 
 def sample_concentration(
