@@ -139,9 +139,9 @@ def main() -> None:
     if ref is None:
         print("CRISPResso2 not run (give --crispresso PATH)")
         return
-    one = rows[0]
-    same = all(filecmp.cmp(one[2] / f, ref[2] / f, shallow=False) for f in FILES)
-    print(f"identical CRISPResso2 tables (quantification + mapping statistics): {same}")
+    for name, _, out in rows[:-1]:
+        same = all(filecmp.cmp(out / f, ref[2] / f, shallow=False) for f in FILES)
+        print(f"identical CRISPResso2 tables (quantification + mapping statistics), {name}: {same}")
     for name, r, _ in rows[:-1]:
         print(
             f"speed-up vs CRISPResso2, {name}: {ref[1]['wall'] / r['wall']:.1f}x wall, "
