@@ -193,3 +193,22 @@ def test_fast_sequence_counts_equal_checked_reader(tmp_path_factory, lines, crlf
     assert got.counts == want and list(got.counts) == list(want)
     assert got.reads == sum(want.values())
     assert (got.sha256 is None) == gz
+
+
+def test_quantify_path_imports_neither_scipy_linalg_nor_statsmodels(tmp_path):
+    """Start-up cost: quantify must not pull in scipy.linalg (~0.4 s) or statsmodels (~0.5 s)."""
+    import subprocess
+    import sys
+
+    fq = _fastq(tmp_path / "r.fastq", [AMP, AMP[:100] + AMP[103:]])
+    code = (
+        "import sys\n"
+        "from cgtqc.seq.editing import quantify\n"
+        f"r = quantify({str(fq)!r}, [{AMP!r}], guides=[{GUIDE!r}])\n"
+        "assert r.reads_aligned_all_amplicons == 2, r.reads_aligned_all_amplicons\n"
+        "bad = [m for m in ('scipy.linalg', 'statsmodels', 'pandas') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+        "import scipy.linalg.cython_blas  # still importable afterwards\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
