@@ -1,6 +1,6 @@
 """ddPCR quantification: Poisson concentration, thresholds, two-channel cluster calls, merged wells.
 
-Rules (see docs/ddpcr.md and the reference notes):
+Rules (see the README and the reference notes):
 
 - copies per droplet λ = −ln(negatives / accepted); concentration in the reaction = λ / droplet volume.
 - Poisson 95% limits as QX Manager reports them: a Wald interval on p = positives / accepted,

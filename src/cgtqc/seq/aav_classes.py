@@ -59,7 +59,7 @@ DESCRIPTIONS = {
 
 @dataclass(frozen=True)
 class AavParams:
-    """Classification rules as named parameters (defaults documented in docs/aav.md)."""
+    """Classification rules as named parameters (defaults documented in the README)."""
 
     min_segment: int = 40  # ignore alignments shorter than this (read bases)
     itr_overlap: int = 20  # an arm reaches an ITR when it overlaps it by this many bases

@@ -3,7 +3,7 @@
 Public API: :func:`quantify` (one sample against one or more amplicons), the result types
 :class:`EditingResult` and :class:`ReferenceCounts`, and :func:`write_crispresso_files`.
 
-How a read is counted (CRISPResso2's rules, see ``docs/editing.md``): each unique sequence is
+How a read is counted (CRISPResso2's rules, see the README): each unique sequence is
 aligned once to every reference (strand chosen by seeds, else the better of both strands); it
 belongs to the reference with the highest identity score if that score is strictly above the
 minimum (default 60); equal best scores make it AMBIGUOUS (counted in ``Reads_aligned_all_amplicons``
