@@ -115,8 +115,10 @@ def test_paired_reads_merge(tmp_path):
 
 def test_demo_measurements(tmp_path):
     ms = measurements("crispr_hsc", "LOT-1", tmp_path, seed=4)
-    assert {m.cqa for m in ms} == {"edited_alleles_pct", "hdr_pct"}
+    assert {m.cqa for m in ms} == {"edited_alleles_pct", "hdr_pct", "intended_edit_pct"}
     by = {m.cqa: m for m in ms}
     assert 50 < by["edited_alleles_pct"].value < 66 and 12 < by["hdr_pct"].value < 20
+    # perfect HDR: HDR with no further change in the window; at most all HDR reads, near the 15% truth
+    assert 12 < by["intended_edit_pct"].value <= by["hdr_pct"].value
     assert all(m.valid and m.provenance.inputs and m.ci_low <= m.value <= m.ci_high for m in ms)
     assert measurements("aav", "LOT-1", tmp_path, seed=4) == []

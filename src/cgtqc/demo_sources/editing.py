@@ -47,9 +47,10 @@ def measurements(modality: str, lot_number: str, out_dir: Path, seed: int) -> li
     write_crispresso_files(result, out_dir / f"{lot_number}_editing")
     edited, n = result.edited_alleles()
     hdr = result.reference("HDR").reads_aligned
+    perfect_hdr = result.reference("HDR").unmodified  # the intended edit: donor sequence, nothing else
     checks = list(result.checks) + [ValidityCheck("min_reads_1000", n >= 1000, f"{n} reads assigned")]
     out = []
-    for cqa, k in (("edited_alleles_pct", edited), ("hdr_pct", hdr)):
+    for cqa, k in (("edited_alleles_pct", edited), ("hdr_pct", hdr), ("intended_edit_pct", perfect_hdr)):
         lo, hi = wilson_interval(k, n)
         out.append(
             Measurement(

@@ -55,6 +55,7 @@ TYPICAL: dict[str, float | str] = {
     "vcn": 2.4,
     "edited_alleles_pct": 72.0,
     "hdr_pct": 14.0,
+    "intended_edit_pct": 12.0,
     "offtarget_sites_above_background": 0.0,
     "large_deletion_pct": 1.2,
     "hbf_induction": 34.0,
