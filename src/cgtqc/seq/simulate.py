@@ -31,19 +31,8 @@ ERROR_MODELS = {
     "hifi": {"sub": 0.001, "ins": 0.0005, "del": 0.0005, "qual": 40},
     "nanopore": {"sub": 0.015, "ins": 0.010, "del": 0.015, "qual": 14},
 }
-COMMON = (
-    "itr_only",
-    "itr_concatemer",
-    "read_through",
-    "reverse_packaging",
-    "backbone",
-    "helper",
-    "repcap",
-    "host",
-    "lambda",
-    "chimeric",
-    "unmapped",
-)
+# classes every vector type can produce: from ITR-only molecules to unmapped reads, in catalogue order
+COMMON = CLASSES[CLASSES.index("itr_only") :]
 SS_CLASSES = (
     "full",
     "full_itr_defect",
