@@ -282,24 +282,14 @@ def lod_probit(
     params = {"hit_rate": hit_rate, "model": "GLM binomial, probit link, log10 concentration"}
     prov = Provenance(ENGINE_LOD, __version__, params, inputs or [])
     rates = hits / n
+
+    def no_lod(reason: str, intercept: float | None = None, slope: float | None = None) -> LimitOfDetection:
+        """No LOD95 can be given: the failed 'lod_fit' check says why."""
+        checks = [ValidityCheck("lod_fit", False, reason)]
+        return LimitOfDetection(None, None, None, lowest_all, levels, intercept, slope, prov, checks)
+
     if rates.min() == rates.max() or not all_hit:
-        return LimitOfDetection(
-            None,
-            None,
-            None,
-            lowest_all,
-            levels,
-            None,
-            None,
-            prov,
-            [
-                ValidityCheck(
-                    "lod_fit",
-                    False,
-                    "hit rates do not span detection and non-detection: probit cannot be fitted",
-                )
-            ],
-        )
+        return no_lod("hit rates do not span detection and non-detection: probit cannot be fitted")
     design = sm.add_constant(x)
     model = sm.GLM(
         np.column_stack([hits, n - hits]),
@@ -309,30 +299,10 @@ def lod_probit(
     try:
         fit = model.fit()
     except Exception as exc:  # perfect separation and the like
-        return LimitOfDetection(
-            None,
-            None,
-            None,
-            lowest_all,
-            levels,
-            None,
-            None,
-            prov,
-            [ValidityCheck("lod_fit", False, f"probit fit failed: {exc}")],
-        )
+        return no_lod(f"probit fit failed: {exc}")
     b0, b1 = (float(v) for v in fit.params)
     if not b1 > 0:
-        return LimitOfDetection(
-            None,
-            None,
-            None,
-            lowest_all,
-            levels,
-            b0,
-            b1,
-            prov,
-            [ValidityCheck("lod_fit", False, "hit rate does not rise with concentration")],
-        )
+        return no_lod("hit rate does not rise with concentration", b0, b1)
     z = stats.norm.ppf(hit_rate)
     log_lod = (z - b0) / b1
     cov = np.asarray(fit.cov_params())

@@ -33,27 +33,10 @@ ERROR_MODELS = {
 }
 # classes every vector type can produce: from ITR-only molecules to unmapped reads, in catalogue order
 COMMON = CLASSES[CLASSES.index("itr_only") :]
-SS_CLASSES = (
-    "full",
-    "full_itr_defect",
-    "truncated_5p",
-    "truncated_3p",
-    "internal_deletion",
-    "snapback_symmetric",
-    "snapback_asymmetric",
-    "dimer",
-) + COMMON
-SC_CLASSES = (
-    "sc_full",
-    "sc_partial",
-    "full_itr_defect",
-    "truncated_5p",
-    "truncated_3p",
-    "internal_deletion",
-    "snapback_symmetric",
-    "snapback_asymmetric",
-    "dimer",
-) + COMMON
+# single-stranded genomes and their defects (catalogue order up to the self-complementary classes)
+SS_CLASSES = CLASSES[: CLASSES.index("sc_full")] + COMMON
+# self-complementary vectors: sc classes first, then the genome defects an sc vector shares (not "full")
+SC_CLASSES = ("sc_full", "sc_partial") + CLASSES[1 : CLASSES.index("sc_full")] + COMMON
 LOT_MIX = {
     "full": 0.62,
     "full_itr_defect": 0.04,
