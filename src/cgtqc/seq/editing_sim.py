@@ -7,13 +7,13 @@ truth (allele of every read) is returned with the reads, so an analysis can be c
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cgtqc.seq.editing_align import reverse_complement
+from cgtqc.seq.reads import open_text_output
 
 _BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
 
@@ -54,8 +54,7 @@ class SimulatedSample:
 
 
 def _write(path: Path, names: list[str], seqs: list[str], quals: list[str], suffix: str) -> Path:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wt") as fh:
+    with open_text_output(path) as fh:  # byte-reproducible gzip, so provenance hashes repeat
         for n, s, q in zip(names, seqs, quals, strict=True):
             fh.write(f"@{n}{suffix}\n{s}\n+\n{q}\n")
     return path
