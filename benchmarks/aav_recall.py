@@ -14,10 +14,10 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from cgtqc.seq.aav import classify_reads
-from cgtqc.seq.aav_construct import load_construct
+from cgtqc.seq.aav.construct import load_construct
+from cgtqc.seq.aav.engine import classify_reads
+from cgtqc.seq.aav.sim import SC_CLASSES, SS_CLASSES, read_truth, simulate_aav
 from cgtqc.seq.align import ReferenceSet
-from cgtqc.seq.simulate import SC_CLASSES, SS_CLASSES, read_truth, simulate_aav
 
 
 def run_set(

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from cgtqc.seq.simulate import simulate_aav
+from cgtqc.seq.aav.sim import simulate_aav
 
 
 def _tree_rss_kb(pid: int) -> int:

@@ -33,7 +33,7 @@ FILES = ["CRISPResso_quantification_of_editing_frequency.txt", "CRISPResso_mappi
 
 SIMULATE = """
 import sys
-from cgtqc.seq.editing_sim import simulate_reads
+from cgtqc.seq.editing.sim import simulate_reads
 amp, guide, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 cut = amp.index(guide) + len(guide) - 4
 s = simulate_reads(amp, n, cut_site=cut, indel_fraction=0.25, n_indel_alleles=40, error_rate=0.003, seed=7)
@@ -43,7 +43,7 @@ print(len(set(s.sequences)), 100 * (1 - s.fraction("wt")))
 
 ENGINE_DRIVER = """
 import sys
-from cgtqc.seq.editing import quantify, write_crispresso_files
+from cgtqc.seq.editing.engine import quantify, write_crispresso_files
 r = quantify(sys.argv[1], [sys.argv[2]], guides=[sys.argv[3]], threads=int(sys.argv[4]))
 write_crispresso_files(r, sys.argv[5])
 """

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import mappy
 
-from cgtqc.seq.largedel import call_large_deletions, read_long_reads
-from cgtqc.seq.largedel_sim import simulate_long_read_amplicons
+from cgtqc.seq.editing.largedel.engine import call_large_deletions, read_long_reads
+from cgtqc.seq.editing.largedel.sim import simulate_long_read_amplicons
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cgtqc.seq.offtarget import nominate
+from cgtqc.seq.editing.offtarget.engine import nominate
 
 GUIDE = "GGCCGACCTGTCGCTGACGC"
 SETTINGS = [("NGG", 4, 0, 0), ("NRG", 4, 1, 1), ("NRG", 3, 2, 2)]

@@ -3,10 +3,13 @@
 The public surface a notebook user may import lives here; everything else may change.
 """
 
+from cgtqc import _lazy
 from cgtqc.errors import CgtqcError, InputError
 from cgtqc.results import InputFile, Measurement, Provenance, ValidityCheck, file_input
 
 __version__ = "0.1.0"
+
+_lazy.install()  # 0.1 module paths keep working for one release
 
 __all__ = [
     "CgtqcError",

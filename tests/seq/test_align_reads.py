@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cgtqc.errors import InputError
+from cgtqc.seq.aav.sim import simulate_aav
 from cgtqc.seq.align import AlignParams, ReadAligner, hits_from_records, uncovered
 from cgtqc.seq.reads import Read, chunked, iter_bam_groups, iter_read_chunks, iter_reads, revcomp
-from cgtqc.seq.simulate import simulate_aav
 
 
 def test_fastq_plain_gz_and_chunks(tmp_path):

@@ -4,7 +4,7 @@ provenance (a bug once made the editing demo's hashes differ between seconds).""
 import time
 
 from cgtqc.results import sha256_file
-from cgtqc.seq.editing_sim import simulate_reads
+from cgtqc.seq.editing.sim import simulate_reads
 from cgtqc.seq.reads import iter_fastx, open_text_output
 
 AMPLICON = "ACGTTGCAAGGCTTAACCGGTTAACCGGATCGATCGGCTAGCTAGGATCCAAGGTTCCAAGGCTAGCTAGGCTAAGCTTAGCCGATCGA"

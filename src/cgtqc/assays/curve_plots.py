@@ -16,9 +16,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cgtqc.assays.endotoxin import EndotoxinRun  # noqa: E402
-from cgtqc.assays.potency import CurveFit, PotencyAnalysis  # noqa: E402
-from cgtqc.assays.potency_fit import curve, delta_se  # noqa: E402
+from cgtqc.assays.endotoxin.engine import EndotoxinRun  # noqa: E402
+from cgtqc.assays.potency.engine import CurveFit, PotencyAnalysis  # noqa: E402
+from cgtqc.assays.potency.fit import curve, delta_se  # noqa: E402
 from cgtqc.errors import InputError  # noqa: E402
 from cgtqc.io.plate import DoseResponseData  # noqa: E402
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cgtqc.assays.potency_fit import curve
+from cgtqc.assays.potency.fit import curve
 from cgtqc.io.plate import PLATE_SHAPES, LayoutEntry, write_grid, write_layout
 
 STANDARDS_EU_PER_ML = (0.005, 0.05, 0.5, 5.0, 50.0)

@@ -42,9 +42,9 @@ def classify(
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout"),
 ) -> None:
     """Classify every read; write summary.json, per_read.tsv.gz/.parquet, tagged.bam and report.html."""
-    from cgtqc.seq.aav import classify_reads
-    from cgtqc.seq.aav_construct import load_construct
-    from cgtqc.seq.aav_output import AavWriter, write_summary
+    from cgtqc.seq.aav.construct import load_construct
+    from cgtqc.seq.aav.engine import classify_reads
+    from cgtqc.seq.aav.output import AavWriter, write_summary
     from cgtqc.seq.align import AlignParams, ReferenceSet
 
     construct = load_construct(vector, annotation, flipflop)
@@ -65,7 +65,7 @@ def classify(
         )
     finally:
         writer.close()
-    from cgtqc.seq.aav_fullness import beside_sequencing, estimates_from_inputs
+    from cgtqc.seq.aav.fullness import beside_sequencing, estimates_from_inputs
 
     sc = result.vector_type.vector_type == "sc"
     estimates = estimates_from_inputs(
@@ -77,7 +77,7 @@ def classify(
     result.extra["fullness_beside_sequencing"] = fullness
     write_summary(result, out)
     if report:
-        from cgtqc.seq.aav_report import write_report
+        from cgtqc.seq.aav.report import write_report
 
         write_report(result, out, fullness)
     if as_json:
@@ -122,7 +122,7 @@ def simulate(
 ) -> None:
     """Simulate an AAV long-read data set with known per-read truth."""
     from cgtqc.errors import InputError
-    from cgtqc.seq.simulate import simulate_aav
+    from cgtqc.seq.aav.sim import simulate_aav
 
     if vector_type not in ("ss", "sc"):
         raise InputError(f"vector type must be ss or sc, not {vector_type!r}", place="--vector-type")

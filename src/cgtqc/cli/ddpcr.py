@@ -1,6 +1,7 @@
 """``cgtqc ddpcr``: quantify ddPCR exports and compute VCN, AAV titer, genome integrity and safety CQAs.
 
-Thin: options are parsed here, the maths lives in ``cgtqc.assays.ddpcr`` and ``cgtqc.assays.ddpcr_apps``.
+Thin: options are parsed here; the maths lives in ``cgtqc.assays.ddpcr.engine`` and
+``cgtqc.assays.ddpcr.apps``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cgtqc.assays import ddpcr_apps as apps
-from cgtqc.assays.ddpcr import (
+from cgtqc.assays.ddpcr import apps
+from cgtqc.assays.ddpcr.engine import (
     DEFAULT_MIN_DROPLETS,
     ClusterCounts,
     DdpcrWell,

@@ -93,8 +93,8 @@ def quantify_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Quantify insertions, deletions and substitutions in the quantification window (CRISPResso2 rules)."""
-    from cgtqc.seq.editing import quantify, write_crispresso_files  # engine imported only when run
-    from cgtqc.seq.editing_classify import PrimeEditing
+    from cgtqc.seq.editing.classify import PrimeEditing
+    from cgtqc.seq.editing.engine import quantify, write_crispresso_files  # engine imported only when run
 
     _refuse_unknown(ctx.args)
     if fastq_r2 is not None and not crispresso_merge:

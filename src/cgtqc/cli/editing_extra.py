@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 
 from cgtqc.cli._common import console, print_json
-from cgtqc.seq.offtarget import collapse_sites, nominate, read_fasta
-from cgtqc.seq.offtarget_verify import (
+from cgtqc.seq.editing.offtarget.engine import collapse_sites, nominate, read_fasta
+from cgtqc.seq.editing.offtarget.verify import (
     amplicons_from_sites,
     read_amplicon_table,
     verify_sites,
@@ -108,7 +108,7 @@ def simulate_cmd(
     seed: int = typer.Option(1, "--seed"),
 ) -> None:
     """Write a simulated study with known truth (planted sites; on-target 60%, 2 off-targets edited)."""
-    from cgtqc.seq.offtarget_sim import plant_genome, simulate_pooled_reads, true_rates
+    from cgtqc.seq.editing.offtarget.sim import plant_genome, simulate_pooled_reads, true_rates
 
     fa, planted = plant_genome(out_dir, guide, seed=seed)
     res = nominate(fa, guide, "NGG", max_mismatches=4, max_dna_bulge=1, max_rna_bulge=1)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cgtqc.assays.endotoxin import (
+from cgtqc.assays.endotoxin.engine import (
     METHODS,
     EndotoxinCriteria,
     analyze_kinetic,

@@ -1,7 +1,8 @@
 """``cgtqc flow``: gate FCS files (GatingML 2.0 or FlowJo 10) and compute the release panels.
 
-Thin: options are parsed here; gating lives in ``cgtqc.assays.flow``, panels in ``cgtqc.assays.flow_panels``,
-plots in ``cgtqc.assays.flow_plots`` and simulated files in ``cgtqc.assays.flow_sim``.
+Thin: options are parsed here; gating lives in ``cgtqc.assays.flow.engine``, panels in
+``cgtqc.assays.flow.panels``, plots in ``cgtqc.assays.flow.plots`` and simulated files in
+``cgtqc.assays.flow.sim``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cgtqc.assays import flow_sim
-from cgtqc.assays.flow import gate_file
-from cgtqc.assays.flow_panels import ISCT_NEGATIVE, ISCT_POSITIVE, PanelResult, run_panel, template_path
+from cgtqc.assays.flow import sim as flow_sim
+from cgtqc.assays.flow.engine import gate_file
+from cgtqc.assays.flow.panels import ISCT_NEGATIVE, ISCT_POSITIVE, PanelResult, run_panel, template_path
 from cgtqc.cli._common import console, print_json
 from cgtqc.errors import InputError
 
@@ -179,7 +180,7 @@ def panel(
             params["min_viable_events"] = min_events
     result = run_panel(name.value, fcs, gating=gating, compensation=compensation, sample_id=sample, **params)
     if plot is not None:
-        from cgtqc.assays.flow_plots import plot_gating
+        from cgtqc.assays.flow.plots import plot_gating
 
         plot_gating(result.gating, plot)
     if as_json:
@@ -204,7 +205,7 @@ def plot(
     compensation: Path | None = COMP,
 ) -> None:
     """Dot plots / histograms of the gates with each gate drawn, as one PNG."""
-    from cgtqc.assays.flow_plots import plot_gate, plot_gating
+    from cgtqc.assays.flow.plots import plot_gate, plot_gating
 
     if gating is None and panel_name is None:
         raise InputError("give --gating FILE or --panel NAME", place="options")

@@ -7,7 +7,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cgtqc.assays.infectivity import DilutionWells, lv_titer_flow, lv_titer_qpcr, reed_muench, spearman_karber
+from cgtqc.assays.infectivity.engine import (
+    DilutionWells,
+    lv_titer_flow,
+    lv_titer_qpcr,
+    reed_muench,
+    spearman_karber,
+)
 from cgtqc.cli._common import console, print_json
 from cgtqc.errors import InputError
 from cgtqc.io.plate import read_numeric_table

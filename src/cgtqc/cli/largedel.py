@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from cgtqc.cli._common import console, print_json
-from cgtqc.seq.largedel import call_large_deletions
+from cgtqc.seq.editing.largedel.engine import call_large_deletions
 
 NAME = "largedel"
 app = typer.Typer(help="Large deletions from long-read amplicons (minimap2 split or gapped alignments).",
@@ -64,7 +64,7 @@ def simulate_cmd(
     seed: int = typer.Option(1, "--seed"),
 ) -> None:
     """Write simulated long amplicon reads with known large deletions (50 bp - 5 kb)."""
-    from cgtqc.seq.largedel_sim import simulate_long_read_amplicons
+    from cgtqc.seq.editing.largedel.sim import simulate_long_read_amplicons
 
     s = simulate_long_read_amplicons(out_dir, n_reads=reads, large_deletion_fraction=fraction,
                                      error_rate=error_rate, seed=seed)

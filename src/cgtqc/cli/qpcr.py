@@ -9,19 +9,19 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cgtqc.assays.qpcr import analyze_rdml
-from cgtqc.assays.qpcr_melt import melt_rdml_run
-from cgtqc.assays.qpcr_quant import (
+from cgtqc.assays.qpcr.cq_tables import read_cq_records
+from cgtqc.assays.qpcr.engine import analyze_rdml
+from cgtqc.assays.qpcr.melt import melt_rdml_run
+from cgtqc.assays.qpcr.quant import (
     curve_from_records,
     lod_probit,
     loq_from_standards,
     quantify_samples,
     relative_from_records,
 )
+from cgtqc.assays.qpcr.rdml import read_rdml
 from cgtqc.cli._common import console, print_json
 from cgtqc.errors import InputError
-from cgtqc.io.cq_tables import read_cq_records
-from cgtqc.io.rdml import read_rdml
 from cgtqc.results import ValidityCheck, file_input
 
 app = typer.Typer(

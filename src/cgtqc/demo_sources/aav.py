@@ -11,10 +11,10 @@ import zlib
 from pathlib import Path
 
 from cgtqc.results import Measurement
-from cgtqc.seq.aav import classify_reads
-from cgtqc.seq.aav_construct import load_construct
+from cgtqc.seq.aav.construct import load_construct
+from cgtqc.seq.aav.engine import classify_reads
+from cgtqc.seq.aav.sim import simulate_aav
 from cgtqc.seq.align import AlignParams, ReferenceSet
-from cgtqc.seq.simulate import simulate_aav
 
 N_READS = 2000
 

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cgtqc.assays import ddpcr_apps as apps
-from cgtqc.assays import ddpcr_sim as sim
-from cgtqc.assays.ddpcr import ClusterCounts, DdpcrWell, merge_wells, quantify_amplitudes
-from cgtqc.io.ddpcr import read_amplitudes
+from cgtqc.assays.ddpcr import apps, sim
+from cgtqc.assays.ddpcr.engine import ClusterCounts, DdpcrWell, merge_wells, quantify_amplitudes
+from cgtqc.assays.ddpcr.readers import read_amplitudes
 from cgtqc.results import Measurement
 
 REPLICATES = 2

@@ -1,7 +1,7 @@
 """Demo hook: a CRISPR-edited HSC lot gets % edited alleles and % HDR from simulated amplicon reads.
 
 Reads are generated with known truth (60% indel alleles, 15% HDR, 0.3% sequencing errors) by
-:mod:`cgtqc.seq.editing_sim`, written as FASTQ and quantified with the CRISPResso2-exact engine.
+:mod:`cgtqc.seq.editing.sim`, written as FASTQ and quantified with the CRISPResso2-exact engine.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cgtqc.results import Measurement, ValidityCheck
-from cgtqc.seq.editing import quantify, wilson_interval, write_crispresso_files
-from cgtqc.seq.editing_sim import simulate_reads
+from cgtqc.seq.editing.engine import quantify, wilson_interval, write_crispresso_files
+from cgtqc.seq.editing.sim import simulate_reads
 
 AMPLICON = (
     "CGGATGTTCCAATCAGTACGCAGAGAGTCGCCGTCTCCAAGGTGAAAGCGGAAGTAGGGCCTTCGCGCACCTCATGGAATCCCTTCTGCAGCACCTGGATCG"

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from cgtqc.results import Measurement, Provenance, ValidityCheck
-from cgtqc.seq.largedel import call_large_deletions
-from cgtqc.seq.largedel_sim import simulate_long_read_amplicons
-from cgtqc.seq.offtarget import collapse_sites, nominate, read_fasta
-from cgtqc.seq.offtarget_sim import plant_genome, simulate_pooled_reads, true_rates
-from cgtqc.seq.offtarget_verify import amplicons_from_sites, verify_sites, write_amplicon_table
+from cgtqc.seq.editing.largedel.engine import call_large_deletions
+from cgtqc.seq.editing.largedel.sim import simulate_long_read_amplicons
+from cgtqc.seq.editing.offtarget.engine import collapse_sites, nominate, read_fasta
+from cgtqc.seq.editing.offtarget.sim import plant_genome, simulate_pooled_reads, true_rates
+from cgtqc.seq.editing.offtarget.verify import amplicons_from_sites, verify_sites, write_amplicon_table
 
 GUIDE = "GGCCGACCTGTCGCTGACGC"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cgtqc.assays import flow_sim
-from cgtqc.assays.flow_panels import run_panel
+from cgtqc.assays.flow import sim as flow_sim
+from cgtqc.assays.flow.panels import run_panel
 from cgtqc.results import Measurement
 
 #: ISHAGE tube: counting beads per tube, sample volume (uL), product dilution before staining

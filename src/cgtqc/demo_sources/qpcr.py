@@ -11,8 +11,9 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
-from cgtqc.assays import qpcr_nat, qpcr_sim
-from cgtqc.io.cq_tables import read_cq_table
+from cgtqc.assays.qpcr import nat as qpcr_nat
+from cgtqc.assays.qpcr import sim as qpcr_sim
+from cgtqc.assays.qpcr.cq_tables import read_cq_table
 from cgtqc.results import Measurement, file_input
 
 MODALITIES = ("car_t", "lv_hsc", "crispr_hsc", "aav", "lv_vector", "msc")

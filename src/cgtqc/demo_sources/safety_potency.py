@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cgtqc.assays.endotoxin import analyze_kinetic
-from cgtqc.assays.infectivity import lv_titer_flow, simulate_lv_transduction
+from cgtqc.assays.endotoxin.engine import analyze_kinetic
+from cgtqc.assays.infectivity.engine import lv_titer_flow, simulate_lv_transduction
 from cgtqc.assays.plate_sim import endotoxin_run, potency_plate, ratio_plate
-from cgtqc.assays.potency import analyze_potency
-from cgtqc.assays.potency_apps import proliferation_inhibition
+from cgtqc.assays.potency.apps import proliferation_inhibition
+from cgtqc.assays.potency.engine import analyze_potency
 from cgtqc.io.plate import dose_response_from_plate, read_layout, read_plate
 from cgtqc.results import Measurement
 

@@ -1,0 +1,8 @@
+"""ddPCR engine: droplet reads and exports, Poisson quantification, thresholds, applications (VCN, titer,
+linkage, residual DNA, RCL).
+
+Public names of ``engine`` are importable from here; they load on first use."""
+
+from cgtqc._lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, "engine")

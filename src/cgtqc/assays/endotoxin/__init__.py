@@ -1,0 +1,7 @@
+"""Endotoxin engine: kinetic and gel-clot LAL, recombinant factor C, MAT; endotoxin limit and MVD.
+
+Public names of ``engine`` are importable from here; they load on first use."""
+
+from cgtqc._lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, "engine")

@@ -1,0 +1,7 @@
+"""Infectivity engine: TCID50 (Spearman-Kaerber, Reed-Muench) and lentiviral functional titer.
+
+Public names of ``engine`` are importable from here; they load on first use."""
+
+from cgtqc._lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, "engine")

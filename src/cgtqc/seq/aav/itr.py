@@ -1,0 +1,176 @@
+"""ITR integrity and flip/flop calls: a numba semi-global alignment of a read window to each ITR variant.
+
+The ITR variant must be aligned end to end while the read window has free ends, so bases of the ITR
+that the read lacks (a truncated or deleted ITR) show as deletions. The best-scoring variant gives the
+configuration (flip or flop) with a score margin over the other; its alignment gives the ITR's coverage
+and longest deletion or insertion run. Scores: match +2, mismatch -4, gap open -4, gap extend -1.
+One window of ~200 bases against two ~145-base variants costs ~60,000 cells, well under a millisecond.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from cgtqc.seq.aav.construct import Itr
+from cgtqc.seq.reads import revcomp
+
+MATCH, MISMATCH, GAP_OPEN, GAP_EXTEND = 2, -4, 4, 1
+_CODE = np.full(256, 4, dtype=np.uint8)
+for _i, _b in enumerate("ACGT"):
+    _CODE[ord(_b)] = _i
+    _CODE[ord(_b.lower())] = _i
+
+
+def encode(seq: str) -> np.ndarray:
+    """Bases as codes 0-3 (N and others 4, which never match)."""
+    return _CODE[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
+
+
+@numba.njit(cache=True, nogil=True)
+def semiglobal(
+    itr: np.ndarray, win: np.ndarray, match: int, mismatch: int, gap_open: int, gap_extend: int
+) -> tuple[int, int, int, int]:
+    """Align all of ``itr`` to part of ``win``: (score, ITR bases aligned, longest deletion, insertion).
+
+    Deletion = ITR bases with no read base (including a missing ITR end); insertion = read bases inside
+    the aligned stretch with no ITR base.
+    """
+    m, n = itr.shape[0], win.shape[0]
+    neg = -(1 << 28)
+    # rolling rows for scores; the traceback matrix is the only full one
+    hprev = np.zeros(n + 1, dtype=np.int32)  # row 0: free start in the read
+    fprev = np.full(n + 1, neg, dtype=np.int32)
+    hcur = np.zeros(n + 1, dtype=np.int32)
+    tb = np.zeros((m + 1, n + 1), dtype=np.uint8)  # bits 0-1: H source (0 diag, 1 E, 2 F); 2: E ext; 3: F ext
+    for i in range(1, m + 1):
+        a = itr[i - 1]
+        h0 = -(gap_open + gap_extend * i)
+        hcur[0] = h0
+        tb[i, 0] = 2 | (8 if i > 1 else 0)
+        e_left = neg
+        h_left = h0
+        for j in range(1, n + 1):
+            eo = h_left - gap_open - gap_extend
+            ee = e_left - gap_extend
+            t = 0
+            if ee >= eo:
+                ev = ee
+                t |= 4
+            else:
+                ev = eo
+            fo = hprev[j] - gap_open - gap_extend
+            fe = fprev[j] - gap_extend
+            if fe >= fo:
+                fv = fe
+                t |= 8
+            else:
+                fv = fo
+            b = win[j - 1]
+            best = hprev[j - 1] + (match if (a == b and a < 4) else mismatch)
+            src = 0
+            if ev > best:
+                best = ev
+                src = 1
+            if fv > best:
+                best = fv
+                src = 2
+            hcur[j] = best
+            fprev[j] = fv
+            e_left = ev
+            h_left = best
+            tb[i, j] = t | src
+        fprev[0] = h0
+        for j in range(n + 1):
+            hprev[j] = hcur[j]
+    h_last = hprev
+    jbest = 0
+    sbest = neg
+    for j in range(n + 1):
+        if h_last[j] > sbest:
+            sbest = h_last[j]
+            jbest = j
+    i, j = m, jbest
+    state = tb[i, j] & 3
+    aligned = 0
+    del_run = 0
+    max_del = 0
+    ins_run = 0
+    max_ins = 0
+    while i > 0:
+        if state == 0:
+            aligned += 1
+            del_run = 0
+            ins_run = 0
+            i -= 1
+            j -= 1
+            state = tb[i, j] & 3 if i > 0 else 0
+        elif state == 1:
+            ins_run += 1
+            if ins_run > max_ins:
+                max_ins = ins_run
+            ext = tb[i, j] & 4
+            j -= 1
+            state = 1 if ext else (tb[i, j] & 3)
+        else:
+            del_run += 1
+            if del_run > max_del:
+                max_del = del_run
+            ext = tb[i, j] & 8
+            i -= 1
+            state = 2 if (ext and i > 0) else (tb[i, j] & 3 if i > 0 else 0)
+    return sbest, aligned, max_del, max_ins
+
+
+@dataclass(frozen=True)
+class ItrCall:
+    """One ITR copy in a read: which ITR, configuration with score margin, coverage and defect."""
+
+    itr: str  # BED label
+    config: str  # flip, flop, ambiguous, unknown
+    margin: int  # best score minus the other configuration's score
+    score: int
+    coverage: float  # fraction of ITR bases aligned to read bases
+    max_deletion: int
+    max_insertion: int
+    defect: bool
+
+    def short(self) -> str:
+        return f"{self.itr}:{self.config}:m{self.margin}:cov{self.coverage:.2f}:del{self.max_deletion}"
+
+
+def call_itr(
+    window: str, itr: Itr, min_margin: int = 12, defect_bp: int = 10, min_identity: float = 0.6
+) -> ItrCall:
+    """Align a read window (plus-strand orientation of the plasmid) to each configuration of ``itr``."""
+    win = encode(window)
+    results = []
+    for name, seq in itr.variants:
+        score, aligned, max_del, max_ins = semiglobal(encode(seq), win, MATCH, MISMATCH, GAP_OPEN, GAP_EXTEND)
+        results.append((int(score), name, int(aligned), int(max_del), int(max_ins)))
+    results.sort(reverse=True)
+    score, name, aligned, max_del, max_ins = results[0]
+    margin = score - results[1][0] if len(results) > 1 else 0
+    good = score >= min_identity * MATCH * itr.length
+    if name == "unknown":
+        config = "unknown"
+    elif not good or margin < min_margin:
+        config = "ambiguous"
+    else:
+        config = name
+    coverage = aligned / itr.length
+    defect = max_del >= defect_bp or max_ins >= defect_bp or not good
+    return ItrCall(itr.label, config, margin, score, coverage, max_del, max_ins, defect)
+
+
+def itr_window(read_seq: str, q_itr_start: int, itr: Itr, strand: int, pad: int) -> str:
+    """The read stretch expected to hold ``itr``, turned to the plasmid's plus strand.
+
+    ``q_itr_start`` is the read position where the ITR's first base (in read direction) is expected.
+    """
+    a = max(0, q_itr_start - pad)
+    b = min(len(read_seq), q_itr_start + itr.length + pad)
+    w = read_seq[a:b]
+    return w if strand > 0 else revcomp(w)

@@ -1,0 +1,332 @@
+"""Large deletions (≥ 50 bp up to kilobases) from long-read amplicon sequencing.
+
+Short-read amplicon tools lose large deletions: the deleted allele no longer contains a primer site or
+falls under the alignment-identity threshold. With long reads covering the whole amplicon, each read
+is aligned to the amplicon with minimap2 (mappy) and a deletion is seen in one of two ways:
+
+- **gapped**: a ``D`` operation (or several close together, merged when the aligned stretch between
+  them is ≤ ``merge_distance`` bp) in one alignment;
+- **split**: two collinear alignments of the same read on the same strand (primary + supplementary)
+  whose reference gap exceeds their query gap; size = reference gap − query gap.
+
+A read counts toward the denominator only when its alignments span the amplicon from within
+``end_tolerance`` bp of its start to within ``end_tolerance`` bp of its end (a truncated fragment says
+nothing about the allele). Large-deletion % = spanning reads with a deletion ≥ ``min_size`` / spanning
+reads, with a Wilson interval. The read's call is its largest deletion.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mappy
+
+from cgtqc.errors import InputError
+from cgtqc.results import Provenance, ValidityCheck, file_input
+from cgtqc.seq.editing.offtarget.engine import read_fasta
+from cgtqc.seq.editing.stats import Proportion, proportion
+
+ENGINE = "cgtqc.seq.editing.largedel.engine"
+SIZE_BINS = (50, 100, 250, 500, 1000, 2000, 5000)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """One deletion in reference coordinates (0-based start, exclusive end)."""
+
+    start: int
+    end: int
+    size: int
+    method: str  # "gapped" or "split"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "size": self.size, "method": self.method}
+
+
+@dataclass(frozen=True)
+class ReadCall:
+    """The large-deletion call of one read."""
+
+    read: str
+    aligned: bool
+    spanning: bool
+    deletion: Deletion | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"read": self.read, "aligned": self.aligned, "spanning": self.spanning,
+                "deletion": self.deletion.to_dict() if self.deletion else None}
+
+
+@dataclass
+class LargeDeletionResult:
+    """Per-read calls and the sample's large-deletion percentage."""
+
+    reference: str
+    reads_total: int
+    reads_aligned: int
+    reads_spanning: int
+    large_deletion: Proportion
+    size_histogram: dict[str, int]
+    calls: list[ReadCall]
+    provenance: Provenance
+    checks: list[ValidityCheck] = field(default_factory=list)
+
+    def to_dict(self, with_reads: bool = False) -> dict[str, Any]:
+        d = {"reference": self.reference, "reads_total": self.reads_total,
+             "reads_aligned": self.reads_aligned,
+             "reads_spanning": self.reads_spanning, "large_deletion": self.large_deletion.to_dict(),
+             "size_histogram": self.size_histogram, "checks": [c.to_dict() for c in self.checks],
+             "provenance": self.provenance.to_dict()}
+        if with_reads:
+            d["calls"] = [c.to_dict() for c in self.calls]
+        return d
+
+    def write_calls(self, path: str | Path) -> None:
+        """Tab-separated per-read calls."""
+        with open(path, "w") as fh:
+            fh.write("read\taligned\tspanning\tdeletion_start\tdeletion_end\tdeletion_size\tmethod\n")
+            for c in self.calls:
+                d = c.deletion
+                cols = [c.read, str(int(c.aligned)), str(int(c.spanning)),
+                        *(map(str, (d.start, d.end, d.size, d.method)) if d else ("", "", "", ""))]
+                fh.write("\t".join(cols) + "\n")
+
+
+def read_long_reads(path: str | Path) -> Iterator[tuple[str, str]]:
+    """Stream (name, sequence) from FASTQ or FASTA (optionally gzipped); InputError on malformed records.
+
+    FASTQ is read record by record (bounded memory); FASTA goes through the genome reader.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt") as fh:
+            first = next((line for line in fh if line.strip()), None)
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise InputError(f"cannot read reads: {exc}", file=path) from exc
+    if first is None:
+        raise InputError("no reads (empty file)", file=path)
+    if first.startswith(">"):
+        for name, seq in read_fasta(path):
+            yield name, seq.decode()
+        return
+    try:
+        with opener(path, "rt") as fh:
+            yield from _fastq_records(fh, path)
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise InputError(f"cannot read reads: {exc}", file=path) from exc
+
+
+def _fastq_records(fh: Iterator[str], path: Path) -> Iterator[tuple[str, str]]:
+    lineno, rec = 0, 0
+    lines = (line.rstrip("\r\n") for line in fh)
+    for head in lines:
+        lineno += 1
+        if not head.strip():
+            continue
+        rec += 1
+        if not head.startswith("@"):
+            raise InputError("FASTQ record does not start with '@'", file=path, place=f"line {lineno}")
+        body = [next(lines, None) for _ in range(3)]
+        if any(b is None for b in body):
+            raise InputError("truncated FASTQ record", file=path, place=f"record {rec}, line {lineno}")
+        seq, plus, qual = body[0].strip(), body[1], body[2].strip()
+        if not plus.startswith("+"):
+            raise InputError("missing '+' separator", file=path, place=f"record {rec}, line {lineno + 2}")
+        if len(qual) != len(seq):
+            raise InputError(f"quality length {len(qual)} != sequence length {len(seq)}", file=path,
+                             place=f"record {rec}, line {lineno + 3}")
+        if not seq or set(seq.upper()) - set("ACGTN"):
+            raise InputError("sequence empty or not A/C/G/T/N", file=path,
+                             place=f"record {rec}, line {lineno + 1}")
+        yield head[1:].split(" ")[0], seq
+        lineno += 3
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One alignment of (part of) a read, query coordinates on the read as given."""
+
+    r_st: int
+    r_en: int
+    q_st: int
+    q_en: int
+    strand: int
+    mlen: int
+    cigar: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def from_hit(cls, h: mappy.Alignment, offset: int = 0) -> _Piece:
+        return cls(h.r_st, h.r_en, h.q_st + offset, h.q_en + offset, h.strand, h.mlen,
+                   tuple((int(n), int(op)) for n, op in h.cigar))
+
+    def query_interval(self, read_len: int) -> tuple[int, int]:
+        """Query interval in the reference's orientation."""
+        return (self.q_st, self.q_en) if self.strand == 1 else (read_len - self.q_en, read_len - self.q_st)
+
+
+def _gapped_deletions(piece: _Piece, min_size: int, merge_distance: int) -> list[Deletion]:
+    """D runs of one alignment, runs ≤ merge_distance reference bases apart merged; size = sum of D."""
+    out: list[Deletion] = []
+    cur: list[int] | None = None  # [start, end, deleted bases]
+    r = piece.r_st
+    for length, op in piece.cigar:
+        if op == 2:
+            if cur is not None and r - cur[1] <= merge_distance:
+                cur[1], cur[2] = r + length, cur[2] + length
+            else:
+                if cur is not None and cur[2] >= min_size:
+                    out.append(Deletion(cur[0], cur[1], cur[2], "gapped"))
+                cur = [r, r + length, length]
+            r += length
+        elif op in (0, 7, 8):
+            r += length
+    if cur is not None and cur[2] >= min_size:
+        out.append(Deletion(cur[0], cur[1], cur[2], "gapped"))
+    return out
+
+
+def _map_pieces(aligner: mappy.Aligner, seq: str, buf: mappy.ThreadBuffer | None, rescue_clip: int
+                ) -> list[_Piece]:
+    """Primary and supplementary pieces of a read; clipped ends ≥ ``rescue_clip`` bp are re-mapped alone.
+
+    minimap2 sometimes drops the short flank of a read with a kilobase deletion (the supplementary
+    chain scores too low next to the long primary); mapping the clipped end by itself recovers it.
+    """
+    hits = list(aligner.map(seq, buf=buf))
+    if not hits:
+        return []
+    primary = next((h for h in hits if h.is_primary), hits[0])
+    pieces = [_Piece.from_hit(primary)]
+    n = len(seq)
+
+    def add(candidates: list[_Piece]) -> None:
+        for p in sorted(candidates, key=lambda p: -p.mlen):
+            if p.strand != pieces[0].strand:
+                continue
+            if all(_overlap((p.q_st, p.q_en), (k.q_st, k.q_en)) < 0.2 * (p.q_en - p.q_st) for k in pieces):
+                pieces.append(p)
+
+    add([_Piece.from_hit(h) for h in hits if h is not primary])
+    lo, hi = min(p.q_st for p in pieces), max(p.q_en for p in pieces)
+    if lo >= rescue_clip:
+        add([_Piece.from_hit(h) for h in aligner.map(seq[:lo], buf=buf)])
+    if n - hi >= rescue_clip:
+        add([_Piece.from_hit(h, offset=hi) for h in aligner.map(seq[hi:], buf=buf)])
+    return pieces
+
+
+def call_read(pieces: list[_Piece], read_len: int, ref_len: int, *, min_size: int = 50,
+              merge_distance: int = 10, end_tolerance: int = 100) -> tuple[bool, bool, Deletion | None]:
+    """(aligned, spanning, largest deletion ≥ min_size) of one read from its alignment pieces."""
+    if not pieces:
+        return False, False, None
+    pieces = sorted(pieces, key=lambda p: p.r_st)
+    spanning = pieces[0].r_st <= end_tolerance and max(p.r_en for p in pieces) >= ref_len - end_tolerance
+    dels: list[Deletion] = []
+    for p in pieces:
+        dels.extend(_gapped_deletions(p, min_size, merge_distance))
+    for a, b in zip(pieces, pieces[1:], strict=False):
+        qa, qb = a.query_interval(read_len), b.query_interval(read_len)
+        if qb[0] < qa[0] or b.r_st < a.r_en - 50:  # not collinear: a rearrangement, not a deletion
+            continue
+        size = (b.r_st - a.r_en) - (qb[0] - qa[1])
+        if size >= min_size:
+            dels.append(Deletion(a.r_en, b.r_st, size, "split"))
+    best = max(dels, key=lambda d: d.size) if dels else None
+    return True, spanning, best
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    return max(0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def _chunks(items: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    chunk: list[tuple[str, str]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def size_histogram(sizes: list[int], bins: tuple[int, ...] = SIZE_BINS) -> dict[str, int]:
+    """Counts per size class: ``50-99``, ``100-249``, ..., ``>=5000``."""
+    labels = [f"{lo}-{hi - 1}" for lo, hi in zip(bins, bins[1:], strict=False)] + [f">={bins[-1]}"]
+    counts = dict.fromkeys(labels, 0)
+    for s in sizes:
+        for k, (lo, label) in enumerate(zip(bins, labels, strict=True)):
+            hi = bins[k + 1] if k + 1 < len(bins) else None
+            if s >= lo and (hi is None or s < hi):
+                counts[label] += 1
+                break
+    return counts
+
+
+def call_large_deletions(
+    reads: str | Path,
+    reference: str | Path,
+    *,
+    min_size: int = 50,
+    merge_distance: int = 10,
+    end_tolerance: int = 100,
+    preset: str = "map-ont",
+    threads: int = 1,
+    min_spanning_reads: int = 100,
+    rescue_clip: int = 100,
+    chunk_size: int = 2000,
+) -> LargeDeletionResult:
+    """Align long amplicon reads to the amplicon (one FASTA record) and call large deletions per read."""
+    reads, reference = Path(reads), Path(reference)
+    refs = list(read_fasta(reference))
+    if len(refs) != 1:
+        raise InputError(f"expected one amplicon sequence, found {len(refs)}", file=reference)
+    ref_name, ref_seq = refs[0]
+    if min_size < 1 or end_tolerance < 0 or merge_distance < 0:
+        raise InputError("min_size must be >= 1, end_tolerance and merge_distance >= 0", place="parameters")
+    aligner = mappy.Aligner(seq=ref_seq.decode().upper(), preset=preset)
+    if not aligner:
+        raise InputError(f"minimap2 could not index the amplicon (preset {preset!r})", file=reference)
+    ref_len = len(ref_seq)
+
+    local = threading.local()
+
+    def work(rec: tuple[str, str]) -> ReadCall:
+        if not hasattr(local, "buf"):
+            local.buf = mappy.ThreadBuffer()
+        pieces = _map_pieces(aligner, rec[1], local.buf, rescue_clip)
+        aligned, spanning, best = call_read(pieces, len(rec[1]), ref_len, min_size=min_size,
+                                            merge_distance=merge_distance, end_tolerance=end_tolerance)
+        return ReadCall(rec[0], aligned, spanning, best)
+
+    calls: list[ReadCall] = []
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        for chunk in _chunks(read_long_reads(reads), chunk_size):
+            calls.extend(pool.map(work, chunk) if threads > 1 else map(work, chunk))
+    spanning = [c for c in calls if c.spanning]
+    with_del = [c for c in spanning if c.deletion is not None]
+    prop = proportion(len(with_del), len(spanning))
+    n_aligned = sum(c.aligned for c in calls)
+    checks = [
+        ValidityCheck("min_spanning_reads", len(spanning) >= min_spanning_reads,
+                      f"{len(spanning)} reads span the amplicon (minimum {min_spanning_reads})"),
+        ValidityCheck("aligned_fraction", n_aligned >= 0.8 * len(calls),
+                      f"{n_aligned}/{len(calls)} reads aligned (minimum 80%)"),
+    ]
+    params = {"min_size": min_size, "merge_distance": merge_distance, "end_tolerance": end_tolerance,
+              "preset": preset, "threads": threads, "rescue_clip": rescue_clip,
+              "min_spanning_reads": min_spanning_reads,
+              "aligner": f"minimap2 (mappy {getattr(mappy, '__version__', '?')})"}
+    from cgtqc import __version__
+
+    prov = Provenance(ENGINE, __version__, params, [file_input(reads), file_input(reference)])
+    return LargeDeletionResult(ref_name, len(calls), n_aligned, len(spanning), prop,
+                               size_histogram([c.deletion.size for c in with_del]), calls, prov, checks)

@@ -1,0 +1,7 @@
+"""Off-target nomination (Cas-OFFinder rules) and pooled amplicon verification against a mock.
+
+Public names of ``engine`` are importable from here; they load on first use."""
+
+from cgtqc._lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, "engine")
