@@ -11,8 +11,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+# the example lab engine (examples/cgtqc-cellcount) is installed too: the tests check it registers
+$(STAMP): pyproject.toml examples/cgtqc-cellcount/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]' -e examples/cgtqc-cellcount
 	touch $(STAMP)
 
 debs:
@@ -26,7 +27,7 @@ demo: debs $(STAMP)
 	$(BIN)/cgtqc demo --out demo-workspace
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests $(wildcard benchmarks)
+	$(BIN)/ruff check src tests examples $(wildcard benchmarks)
 	$(BIN)/lint-imports
 
 test: debs $(STAMP) lint

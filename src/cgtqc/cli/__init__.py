@@ -1,9 +1,10 @@
 """The ``cgtqc`` command: a thin Typer front over the service functions.
 
 Command groups are loaded lazily: ``cgtqc ddpcr ...`` imports the ddPCR module and nothing of FlowKit,
-pysam or numba, so a command starts in a fraction of a second. ``GROUPS`` is the one list of command
-modules (name -> module, and the sub-groups mounted under it); a new engine adds one line here. Errors the
-user caused print one line on stderr and exit with status 2.
+pysam or numba, so a command starts in a fraction of a second. ``GROUPS`` lists the foundation's command
+modules; the engine groups come from the engine registry (``cgtqc.engines`` entry points): each engine's
+hand-written commands, if it has any, plus ``run`` generated from its parameter model. Errors the user caused
+print one line on stderr and exit with status 2.
 """
 
 from __future__ import annotations
@@ -26,17 +27,6 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "release": ("cgtqc.cli.release", {}),
     "audit": ("cgtqc.cli.audit", {}),
     "user": ("cgtqc.cli.user", {}),
-    "ddpcr": ("cgtqc.cli.ddpcr", {}),
-    "qpcr": ("cgtqc.cli.qpcr", {}),
-    "endotoxin": ("cgtqc.cli.endotoxin", {}),
-    "potency": ("cgtqc.cli.potency", {}),
-    "infectivity": ("cgtqc.cli.infectivity", {}),
-    "flow": ("cgtqc.cli.flow", {}),
-    "aav": ("cgtqc.cli.aav", {}),
-    "editing": (
-        "cgtqc.cli.editing",
-        {"offtargets": "cgtqc.cli.editing_extra", "largedel": "cgtqc.cli.largedel"},
-    ),
 }
 
 
@@ -56,19 +46,49 @@ class LazyGroup(TyperGroup):
 
     lazy: dict[str, tuple[str, dict[str, str]]] = GROUPS
 
+    engines = False  # the top-level group also lists the registered engines
+
     def list_commands(self, ctx: Any) -> list[str]:
-        return [*super().list_commands(ctx), *sorted(self.lazy)]
+        names = [*super().list_commands(ctx), *self.lazy]
+        if self.engines:
+            from cgtqc.engines import registry
+
+            names += ["engines", *registry()]
+        return sorted(set(names))
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in self.lazy:
-            return super().get_command(ctx, cmd_name)
-        module_name, children = self.lazy[cmd_name]
-        return _command(module_name, cmd_name, children)
+        if cmd_name in self.lazy:
+            module_name, children = self.lazy[cmd_name]
+            return _command(module_name, cmd_name, children)
+        if self.engines and cmd_name == "engines":
+            from cgtqc.cli.engine_commands import engines_group
+
+            return engines_group()
+        if self.engines and not super().get_command(ctx, cmd_name):
+            from cgtqc.engines import registry
+
+            reg = registry()
+            if cmd_name in reg:
+                from cgtqc.cli.engine_commands import engine_group
+
+                spec = reg[cmd_name]
+                cmd = engine_group(spec)
+                if spec.cli_children:
+                    cmd.__class__ = LazyGroup
+                    cmd.lazy = {child: (module, {}) for child, module in spec.cli_children.items()}
+                return cmd
+        return super().get_command(ctx, cmd_name)
+
+
+class CgtqcGroup(LazyGroup):
+    """The ``cgtqc`` command: foundation groups, ``engines`` and one group per registered engine."""
+
+    engines = True
 
 
 app = typer.Typer(
     name="cgtqc",
-    cls=LazyGroup,
+    cls=CgtqcGroup,
     help="Quality control and lot release for cell and gene therapy products.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
