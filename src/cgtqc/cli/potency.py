@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cgtqc.assays.curve_plots import plot_analysis
 from cgtqc.assays.potency.engine import SuitabilityCriteria, analyze_potency
+from cgtqc.assays.potency.plots import plot_analysis
 from cgtqc.assays.potency.similarity import SimilarityMargins
 from cgtqc.cli._common import console, print_json
 from cgtqc.io.plate import dose_response_from_plate, read_dose_response, read_layout, read_plate

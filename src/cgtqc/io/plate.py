@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -515,3 +516,20 @@ def read_numeric_table(
     if not out:
         raise InputError("no data rows", file=path)
     return out
+
+
+@dataclass(frozen=True)
+class GeneratedRun:
+    """Paths of a simulated plate export and its layout, and the truth behind them (engine simulators)."""
+
+    export: Path
+    layout: Path
+    truth: dict[str, float]
+
+
+def plate_wells(plate_format: int = 96) -> Iterator[str]:
+    """Well names of a plate row by row: A1, A2, ... (the order simulators fill a plate in)."""
+    nrow, ncol = PLATE_SHAPES[plate_format]
+    for r in range(nrow):
+        for c in range(ncol):
+            yield f"{chr(ord('A') + r)}{c + 1}"

@@ -1,7 +1,8 @@
 """`cgtqc demo`: a complete workspace in one command.
 
-Users with the four roles, one lot per modality, results taken from the engines run on generated raw files
-(every module in ``cgtqc.demo_sources``) and typical manual entries for the rest, then evaluation, review,
+Users with the four roles, one lot per modality, results taken from the registered engines run on raw files
+their own simulators wrote (every engine of the registry that emits a CQA of the product's specification)
+and typical manual entries for the rest, then evaluation, review,
 signatures and a certificate of analysis per lot. One lot is out of specification and rejected; others
 are released after second-person review and a QA signature; one is released with a rapid sterility result
 pending and completed afterwards.
@@ -9,16 +10,16 @@ pending and completed afterwards.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import shutil
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from cgtqc import __version__, demo_sources
+from cgtqc import __version__
+from cgtqc.engines import EngineSpec, registry
 from cgtqc.errors import DispositionError
 from cgtqc.lots import disposition, service, signatures
 from cgtqc.lots.coa import write_coa
@@ -100,32 +101,85 @@ class DemoLot:
     plan: str  # released | rejected | review | open
     overrides: dict[str, float | str] = field(default_factory=dict)
     pending: tuple[str, ...] = ()
+    truth: dict[str, dict] = field(default_factory=dict)  # engine name -> truth given to its simulator
 
 
 LOTS = [
     DemoLot("car_t", "CART-26-0101", "Basel (central)", "released", pending=("sterility_rapid",)),
     DemoLot("lv_hsc", "LVHSC-26-0042", "Basel (central)", "review", overrides={"vcn": 4.3}),
     DemoLot("crispr_hsc", "EDHSC-26-0007", "Boston (point of care)", "released"),
-    DemoLot("aav", "AAV9-26-0315", "Durham", "released"),
+    # a clean AAV lot: less plasmid backbone and rep/cap than the simulator's typical lot mix (2%, 1.5%)
+    DemoLot(
+        "aav", "AAV9-26-0315", "Durham", "released",
+        truth={"aav": {"weights": {"backbone": 0.01, "repcap": 0.008}}},
+    ),
     DemoLot("lv_vector", "LVV-26-0088", "Durham", "open"),
     DemoLot("msc", "MSC-26-0019", "Leiden", "rejected", overrides={"viability": 68.4}),
 ]
 
 
+def _seed(seed: int, *parts: str) -> int:
+    """A seed per lot and test, stable across runs and independent of the order tests are simulated in."""
+    return (seed * 1_000_003 + zlib.crc32("/".join(parts).encode())) % 2**32
+
+
+def demo_engines(cqa: str) -> list[EngineSpec]:
+    """Engines with a simulator that emit ``cqa``: cgtqc's own first, then installed lab packages."""
+    found = [e for e in registry().for_cqa(cqa) if e.simulate is not None]
+    return sorted(found, key=lambda e: (not e.origin.startswith("cgtqc."), e.name))
+
+
+MAX_RUNS = 3  # an invalid assay run (a failed system-suitability or control check) is repeated, as in a lab
+
+
+def simulated_test(
+    engine: EngineSpec, cqa: str, product: str, folder: Path, seed: int, truth: dict | None
+) -> tuple[list[Measurement], tuple[str, ...]]:
+    """Simulate and run one test; repeat an invalid run on a new simulated run, noting why on the results.
+    Returns the measurements and the CQAs the simulated test covers."""
+    invalid: list[str] = []
+    for attempt in range(1, MAX_RUNS + 1):
+        run_dir = folder / f"run{attempt}"
+        sim = engine.make_simulated(run_dir, _seed(seed, str(attempt)), cqa, product, truth)
+        result = engine.execute(sim.inputs, sim.params, run_dir / "out")
+        bad = sorted({c.name for m in result.measurements for c in m.failed_checks})
+        if not bad or attempt == MAX_RUNS:
+            break
+        invalid.append(f"run {attempt} invalid ({', '.join(bad)})")
+    if invalid:
+        for m in result.measurements:
+            m.note = "; ".join(filter(None, [m.note, f"repeat: {'; '.join(invalid)}"]))
+    return result.measurements, sim.cqas
+
+
 def engine_measurements(
-    product: str, lot_number: str, out: Path, seed: int
+    product: str, lot_number: str, out: Path, seed: int, truth: dict[str, dict] | None = None
 ) -> tuple[list[Measurement], list[str]]:
-    """Run every demo source on generated raw files; return their measurements and any failures."""
+    """For each CQA of the product's specification that an engine computes: simulate its raw files, run the
+    engine on them and keep its measurements. Returns them and any failures (which must not hide the rest)."""
     found: list[Measurement] = []
     problems: list[str] = []
-    for info in sorted(pkgutil.iter_modules(demo_sources.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{demo_sources.__name__}.{info.name}")
-        folder = out / "raw" / lot_number / info.name
-        folder.mkdir(parents=True, exist_ok=True)
+    covered: set[str] = set()
+    for line in templates()[product].lines:
+        engines = demo_engines(line.cqa)
+        if line.cqa in covered or not engines:
+            continue
+        engine = engines[0]
+        folder = out / "raw" / lot_number / f"{engine.name}-{line.cqa}"
         try:
-            found.extend(module.measurements(product, lot_number, folder, seed))
+            measurements, cqas = simulated_test(
+                engine, line.cqa, product, folder, _seed(seed, lot_number, engine.name, line.cqa),
+                (truth or {}).get(engine.name),
+            )
         except Exception as exc:  # an engine failing must not hide the others; reported in the summary
-            problems.append(f"{info.name}: {type(exc).__name__}: {exc}")
+            problems.append(f"{engine.name} ({line.cqa}): {type(exc).__name__}: {exc}")
+            continue
+        for m in measurements:
+            if m.cqa not in covered:
+                m.sample = m.sample or lot_number
+                found.append(m)
+                covered.add(m.cqa)
+        covered.update(cqas)
     return found, problems
 
 
@@ -146,7 +200,7 @@ def run_demo(out: Path, console: Console, seed: int = 20261122) -> list[dict]:
             create_user(s, username, name, role, PASSWORD, by="system")
     summary = []
     for i, d in enumerate(LOTS):
-        engine_ms, problems = engine_measurements(d.product, d.lot_number, out, seed + i)
+        engine_ms, problems = engine_measurements(d.product, d.lot_number, out, seed + i, d.truth)
         summary.append(_run_lot(url, d, engine_ms, out, i + 1, problems))
         for p in problems:
             console.print(f"[yellow]warning:[/] {d.lot_number}: {p}", highlight=False)

@@ -11,9 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from cgtqc import units
+from cgtqc import lined_yaml, units
 from cgtqc.errors import SpecificationError, UnitError
 from cgtqc.specs.model import CqaDefinition, Criterion, Specification, SpecLine
 
@@ -36,43 +34,12 @@ _LINE_FIELDS = {
 _SPEC_FIELDS = {"product", "name", "version", "modality", "editable", "source", "tests"}
 
 
-class _LinedDict(dict):
-    """A mapping that remembers the line of each key (1-based)."""
-
-    lines: dict[str, int]
-    line: int
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LinedDict:
-    d = _LinedDict(loader.construct_mapping(node, deep=True))
-    d.lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
-    d.line = node.start_mark.line + 1
-    return d
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def _read_yaml(text: str, source: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        raise SpecificationError(f"invalid YAML: {exc.problem}", file=source, place=where) from None
-    except yaml.YAMLError as exc:
-        raise SpecificationError(f"invalid YAML: {exc}", file=source) from None
+    return lined_yaml.load(text, source, what="YAML", error=SpecificationError)
 
 
 def _err(source: str, d: Any, key: str | None, message: str) -> SpecificationError:
-    line = getattr(d, "lines", {}).get(key) if key else None
-    line = line or getattr(d, "line", None)
-    place = ", ".join(p for p in (f"line {line}" if line else "", f"field {key!r}" if key else "") if p)
-    return SpecificationError(message, file=source, place=place or None)
+    return lined_yaml.Fields(source, SpecificationError).err(d, key, message)  # type: ignore[return-value]
 
 
 @cache
@@ -95,7 +62,7 @@ def catalogue() -> dict[str, CqaDefinition]:
     return out
 
 
-def _criterion(source: str, d: _LinedDict, key: str) -> Criterion | None:
+def _criterion(source: str, d: lined_yaml.LinedDict, key: str) -> Criterion | None:
     raw = d.get(key)
     if raw is None:
         return None

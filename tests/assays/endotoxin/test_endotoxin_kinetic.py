@@ -3,7 +3,7 @@
 import pytest
 
 from cgtqc.assays.endotoxin.engine import EndotoxinCriteria, analyze_kinetic, analyze_mat
-from cgtqc.assays.plate_sim import endotoxin_run, onset_seconds
+from cgtqc.assays.endotoxin.sim import endotoxin_run, onset_seconds
 from cgtqc.errors import InputError
 from cgtqc.io.plate import read_layout, read_plate
 

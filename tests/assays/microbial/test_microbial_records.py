@@ -59,7 +59,8 @@ def test_rapid_pending_then_final_positive_after_release():
         released_at_risk=True,
     )
     pending = rec.to_measurement()
-    assert pending.value == "Pending" and not pending.valid
+    assert pending.value is None and rec.reportable == "Pending" and not pending.valid
+    assert "result pending (released at risk)" in pending.note
     assert [c.name for c in pending.failed_checks] == ["result_final"]
     final = rec.finalize("positive", date(2026, 3, 5))
     m = final.to_measurement()

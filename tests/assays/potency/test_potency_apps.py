@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from cgtqc.assays.curve_plots import plot_analysis, plot_curves, plot_standard_curve
 from cgtqc.assays.endotoxin.engine import analyze_kinetic
-from cgtqc.assays.plate_sim import endotoxin_run, potency_plate, ratio_plate
+from cgtqc.assays.endotoxin.plots import plot_standard_curve
+from cgtqc.assays.endotoxin.sim import endotoxin_run
 from cgtqc.assays.potency.apps import (
     elisa_titer,
     ido_activity,
@@ -15,6 +15,8 @@ from cgtqc.assays.potency.apps import (
 )
 from cgtqc.assays.potency.engine import analyze_potency
 from cgtqc.assays.potency.fit import curve
+from cgtqc.assays.potency.plots import plot_analysis, plot_curves
+from cgtqc.assays.potency.sim import potency_plate, ratio_plate
 from cgtqc.errors import InputError
 from cgtqc.io.plate import DoseResponseData, dose_response_from_plate, read_layout, read_plate
 

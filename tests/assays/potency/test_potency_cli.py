@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from cgtqc.assays.plate_sim import endotoxin_run, potency_plate
+from cgtqc.assays.endotoxin.sim import endotoxin_run
+from cgtqc.assays.potency.sim import potency_plate
 from cgtqc.cli import main
 
 

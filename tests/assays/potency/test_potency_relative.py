@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from cgtqc.assays.plate_sim import potency_plate
 from cgtqc.assays.potency.combine import combine_assays
 from cgtqc.assays.potency.engine import analyze_potency, fit_curve, relative_potency
+from cgtqc.assays.potency.sim import potency_plate
 from cgtqc.assays.potency.similarity import SimilarityMargins
 from cgtqc.errors import InputError
 from cgtqc.io.plate import DoseResponseData, dose_response_from_plate, read_layout, read_plate

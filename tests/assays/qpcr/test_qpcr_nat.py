@@ -7,7 +7,6 @@ import pytest
 from cgtqc.assays.qpcr import nat as qpcr_nat
 from cgtqc.assays.qpcr import sim as qpcr_sim
 from cgtqc.assays.qpcr.cq_tables import read_cq_table
-from cgtqc.demo_sources import qpcr as demo
 from cgtqc.errors import InputError
 
 S = "LOT-9 final product"
@@ -101,15 +100,3 @@ def test_residual_host_dna_interval_covers_truth(tmp_path):
     truth = 4.0 * 0.5 * 5.0 / 10.0  # pg/reaction x dilution x dose mL / template µL = ng/dose
     assert m.unit == "ng/dose" and m.ci_low < truth < m.ci_high and m.valid
     assert m.loq == pytest.approx(0.3 * 0.25)
-
-
-def test_demo_hook_serves_expected_cqas(tmp_path):
-    got = {
-        mod: [m.cqa for m in demo.measurements(mod, "LOT-1", tmp_path / mod, 3)] for mod in demo.MODALITIES
-    }
-    assert got["msc"] == ["mycoplasma", "tert_mrna", "adventitious_virus"]
-    assert got["lv_vector"] == ["mycoplasma", "residual_host_dna"]
-    assert all(v[0] == "mycoplasma" for v in got.values())
-    assert demo.measurements("unknown", "LOT-1", tmp_path, 3) == []
-    for m in demo.measurements("msc", "LOT-1", tmp_path / "again", 3):
-        assert m.value == "Not detected" and m.valid

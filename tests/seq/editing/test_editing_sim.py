@@ -1,12 +1,13 @@
-"""Engine results against simulated truth; parallel == serial; the demo hook."""
+"""Engine results against simulated truth; parallel == serial; the demo lot's quantify run."""
 
 from __future__ import annotations
 
 import pytest
 
-from cgtqc.demo_sources.editing import AMPLICON, CUT, GUIDE, HDR_DONOR, measurements
 from cgtqc.seq.editing.engine import quantify, write_crispresso_files
+from cgtqc.seq.editing.run import AMPLICON, CUT, GUIDE, HDR_DONOR
 from cgtqc.seq.editing.sim import simulate_reads
+from cgtqc.seq.editing.spec import ENGINE
 
 
 @pytest.fixture(scope="module")
@@ -113,12 +114,13 @@ def test_paired_reads_merge(tmp_path):
     assert abs(res.references[0].modified - 400 * (1 - s.fraction("wt"))) <= 8
 
 
-def test_demo_measurements(tmp_path):
-    ms = measurements("crispr_hsc", "LOT-1", tmp_path, seed=4)
+def test_crispr_hsc_lot_measurements(tmp_path):
+    """The demo lot's amplicon run (5,000 reads, 60% indel alleles, 15% HDR) through simulate + execute."""
+    sim = ENGINE.make_simulated(tmp_path / "raw", 4, "edited_alleles_pct", "crispr_hsc")
+    ms = ENGINE.execute(sim.inputs, sim.params).measurements
     assert {m.cqa for m in ms} == {"edited_alleles_pct", "hdr_pct", "intended_edit_pct"}
     by = {m.cqa: m for m in ms}
     assert 50 < by["edited_alleles_pct"].value < 66 and 12 < by["hdr_pct"].value < 20
     # perfect HDR: HDR with no further change in the window; at most all HDR reads, near the 15% truth
     assert 12 < by["intended_edit_pct"].value <= by["hdr_pct"].value
     assert all(m.valid and m.provenance.inputs and m.ci_low <= m.value <= m.ci_high for m in ms)
-    assert measurements("aav", "LOT-1", tmp_path, seed=4) == []

@@ -194,12 +194,19 @@ class MicrobialRecord:
         )
 
     def to_measurement(self) -> Measurement:
-        """The record as a qualitative Measurement ('Pending' until final, then the certificate words)."""
+        """The record as a qualitative Measurement: the certificate words once final.
+
+        A pending record has value None, which the lot store and the evaluation take as a pending result
+        (released at risk with a rationale); its ``result_final`` check says why, and the note says pending.
+        """
         prov = Provenance(ENGINE, cgtqc.__version__, {"record": self.to_dict()}, [])
         note = f"{self.method}; {self.sample_volume_ml:g} mL; started {self.started.isoformat()}"
+        if self.status == "pending":
+            note += "; result pending" + (" (released at risk)" if self.released_at_risk else "")
         if self.follow_up:
             note += f"; follow-up: {self.follow_up}"
-        return Measurement(self.cqa, self.reportable, "", prov, self.checks(), sample=self.sample, note=note)
+        value = None if self.status == "pending" else self.reportable
+        return Measurement(self.cqa, value, "", prov, self.checks(), sample=self.sample, note=note)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

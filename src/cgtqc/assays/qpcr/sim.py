@@ -182,8 +182,28 @@ def write_quantstudio_xlsx(path: str | Path, wells: Sequence[SimWell]) -> Path:
     ws.append(header)
     for r in rows:
         ws.append([float(v) if k in (8, 9) and v not in ("", "Undetermined") else v for k, v in enumerate(r)])
-    wb.save(path)
+    buf = io.BytesIO()
+    wb.save(buf)
+    Path(path).write_bytes(_reproducible_zip(buf.getvalue()))
     return Path(path)
+
+
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _reproducible_zip(data: bytes) -> bytes:
+    """The same archive with fixed entry times and document dates, so a seed gives byte-identical files."""
+    import re
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                stamp = rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*"
+                body = re.sub(stamp, rb"\g<1>2000-01-01T00:00:00Z", body)
+            dst.writestr(zipfile.ZipInfo(info.filename, _FIXED_ZIP_TIME), body, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
 
 
 def write_cfx_csv(path: str | Path, wells: Sequence[SimWell]) -> Path:
@@ -286,7 +306,7 @@ def write_rdml(
     path = Path(path)
     if zipped:
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("rdml_data.xml", xml)
+            zf.writestr(zipfile.ZipInfo("rdml_data.xml", _FIXED_ZIP_TIME), xml, zipfile.ZIP_DEFLATED)
     else:
         path.write_bytes(xml)
     return path

@@ -329,13 +329,27 @@ def _write_fasta(path: Path, records: dict[str, str]) -> Path:
     return path
 
 
-def class_plan(n_reads: int, classes: tuple[str, ...], mix: str, rng: np.random.Generator) -> list[str]:
-    """Classes for each read: equal numbers ('balanced') or the LOT_MIX proportions ('lot'), shuffled."""
+def class_plan(
+    n_reads: int,
+    classes: tuple[str, ...],
+    mix: str,
+    rng: np.random.Generator,
+    weights: dict[str, float] | None = None,
+) -> list[str]:
+    """Classes for each read: equal numbers ('balanced') or the LOT_MIX proportions ('lot'), shuffled.
+
+    ``weights`` (class -> relative weight) overrides LOT_MIX entries of a 'lot' mix; sc_full weighs as
+    'full' unless given.
+    """
     if mix == "balanced":
         plan = [classes[i % len(classes)] for i in range(n_reads)]
     elif mix == "lot":
-        names = [c for c in LOT_MIX if c in classes] + (["sc_full"] if "sc_full" in classes else [])
-        w = np.array([LOT_MIX.get(c, LOT_MIX["full"]) for c in names])
+        table = {**LOT_MIX, **(weights or {})}
+        names = [c for c in table if c in classes]
+        names += ["sc_full"] if "sc_full" in classes and "sc_full" not in names else []
+        w = np.array([table.get(c, table["full"]) for c in names])
+        if (w < 0).any() or w.sum() <= 0:
+            raise ValueError("class weights must be >= 0 with a positive sum")
         plan = list(rng.choice(names, size=n_reads, p=w / w.sum()))
     else:
         raise ValueError("mix must be balanced or lot")
@@ -353,11 +367,12 @@ def simulate_aav(
     classes: tuple[str, ...] | None = None,
     compress: bool = True,
     references: dict[str, Path] | None = None,
+    weights: dict[str, float] | None = None,
 ) -> Simulation:
     """Write references, reads (FASTQ[.gz]) and per-read truth (truth.tsv) into ``out_dir``.
 
     ``references`` (keys vector, annotation, packaging, host) simulates from real sequences instead of the
-    synthetic construct.
+    synthetic construct; ``weights`` (class -> relative weight) overrides the LOT_MIX of a 'lot' mix.
     """
     if error_model not in ERROR_MODELS:
         raise ValueError(f"error model must be one of {sorted(ERROR_MODELS)}")
@@ -378,7 +393,7 @@ def simulate_aav(
         classes = SS_CLASSES if vector_type == "ss" else SC_CLASSES
     if mix == "lot" and vector_type == "sc":
         classes = tuple(x for x in classes if x != "full")
-    bad = [x for x in classes if x not in CLASSES]
+    bad = [x for x in (*classes, *(weights or {})) if x not in CLASSES]
     if bad:
         raise ValueError(f"unknown classes {bad}")
     first = next(iter(c.plasmid))
@@ -410,7 +425,7 @@ def simulate_aav(
     counts: Counter = Counter()
     with open_text_output(reads) as fq, open(truth, "w") as tt:
         tt.write("read_id\tclass\tstrand\tdetail\tleft_config\tright_config\n")
-        for i, cls in enumerate(class_plan(n_reads, classes, mix, rng)):
+        for i, cls in enumerate(class_plan(n_reads, classes, mix, rng, weights)):
             mol = _molecule(cls, c, rng)
             strand = "+"
             seq = mol.seq

@@ -101,7 +101,7 @@ def read_amplicon_table(path: str | Path) -> list[SiteAmplicon]:
     path = Path(path)
     try:
         text = path.read_text()
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:  # a binary file is not a table either
         raise InputError(f"cannot read amplicon table: {exc}", file=path) from exc
     rows = list(csv.reader(text.splitlines(), delimiter="\t"))
     if not rows:

@@ -1,4 +1,4 @@
-"""PNG/SVG figures of dose-response and standard curves for the lot dossier and web pages (matplotlib Agg).
+"""PNG/SVG figures of potency dose-response curves for the lot dossier and web pages (matplotlib Agg).
 
 Doses are drawn on a log axis; zero doses (drc controls) are drawn at a separate tick left of the axis break.
 Each curve shows the data, the fitted curve, a pointwise 95% confidence band (delta method) and its ED50 with
@@ -16,16 +16,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cgtqc.assays.endotoxin.engine import EndotoxinRun  # noqa: E402
 from cgtqc.assays.potency.engine import CurveFit, PotencyAnalysis  # noqa: E402
 from cgtqc.assays.potency.fit import curve, delta_se  # noqa: E402
 from cgtqc.errors import InputError  # noqa: E402
 from cgtqc.io.plate import DoseResponseData  # noqa: E402
-
-
-def _check_suffix(path: Path) -> None:
-    if path.suffix.lower() not in (".png", ".svg"):
-        raise InputError("plot file must end in .png or .svg", file=path)
+from cgtqc.plotting import check_plot_suffix  # noqa: E402
 
 
 def _band(cf: CurveFit, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,7 +55,7 @@ def plot_curves(
 ) -> Path:
     """Draw every curve with its data, confidence band and ED50 interval."""
     path = Path(path)
-    _check_suffix(path)
+    check_plot_suffix(path)
     x = np.asarray(data.dose, dtype=float)
     pos = x[x > 0]
     if len(pos) == 0:
@@ -124,30 +119,3 @@ def plot_analysis(analysis: PotencyAnalysis, data: DoseResponseData, path: str |
         else:
             parts.append(f"{rp.test}: {rp.similarity.verdict}")
     return plot_curves(analysis.curves, data, path, title="; ".join(parts))
-
-
-def plot_standard_curve(
-    run: EndotoxinRun, path: str | Path, *, std_doses: list[float], std_reads: list[float]
-) -> Path:
-    """Log-log endotoxin standard curve with its regression line and |r|."""
-    path = Path(path)
-    _check_suffix(path)
-    if run.curve is None or not math.isfinite(run.curve.slope):
-        raise InputError("run has no log-log standard curve to draw")
-    c = run.curve
-    fig, ax = plt.subplots(figsize=(5.6, 4.0), dpi=110)
-    ax.scatter(std_doses, std_reads, s=16, label="standards")
-    xs = np.geomspace(min(std_doses) / 1.5, max(std_doses) * 1.5, 50)
-    ax.plot(xs, 10 ** (c.intercept + c.slope * np.log10(xs)), lw=1.5, label=f"fit, |r| = {abs(c.r):.4f}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("endotoxin (EU/mL)")
-    ax.set_ylabel("reading")
-    ax.set_title(
-        f"{run.method}: {'valid' if run.valid else 'INVALID: ' + ', '.join(run.failed_rules)}", fontsize=9
-    )
-    ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path

@@ -1,0 +1,15 @@
+"""What every engine's figures share: the file formats the dossier and the web pages embed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cgtqc.errors import InputError
+
+PLOT_SUFFIXES = (".png", ".svg")
+
+
+def check_plot_suffix(path: str | Path) -> None:
+    """Refuse a plot file name that is not .png or .svg; matplotlib picks the format from the suffix."""
+    if Path(path).suffix.lower() not in PLOT_SUFFIXES:
+        raise InputError("plot file must end in .png or .svg", file=path)
