@@ -94,3 +94,18 @@ def test_a_broken_engine_is_reported_and_the_others_still_load(tmp_path):
     assert "engine 'missing' failed to load: ModuleNotFoundError" in res.stderr
     res = subprocess.run([*CGTQC, "missing", "run"], capture_output=True, text=True, env=env)
     assert res.returncode != 0
+
+
+def test_layout_one_package_per_engine():
+    # no flat module left in assays/ or seq/ named after an engine: each engine is a package
+    import cgtqc.assays
+    import cgtqc.seq
+
+    names = [p.stem for pkg in (cgtqc.assays, cgtqc.seq) for p in Path(pkg.__path__[0]).iterdir()]
+    engines = [n for n in registry() if registry()[n].origin.startswith("cgtqc.")]
+    flat = [n for n in names if any(n.startswith(e) and n != e for e in engines)]
+    assert flat == []
+    for name in engines:
+        package = registry()[name].origin.partition(":")[0].rsplit(".", 1)[0]
+        assert registry()[name].origin == f"{package}.spec:ENGINE"
+        assert registry()[name].run == f"{package}.run:run"

@@ -1,24 +1,33 @@
-"""Streaming FASTQ reader (plain or gzip) and CRISPResso2's paired-read consensus.
+"""The one FASTQ reader (plain or gzip) of the sequencing engines, and CRISPResso2's paired-read consensus.
 
-Reads come in chunks of records so memory stays bounded by the chunk size whatever the file size.
-Every record is checked (``@`` header, ``+`` separator, sequence and quality of equal length); a bad
-record raises :class:`InputError` naming the file, the record number and its first line.
+Every engine reads FASTQ through this module: the editing engine's fast paths (:func:`read_chunks`,
+:func:`count_sequences`), the checked records (:func:`read_fastq`, :func:`read_pairs`) and the long-read
+engines' reads (:func:`iter_fastq_reads`, used by ``cgtqc.seq.reads`` and the large-deletion engine).
+Records are 4 lines (``@`` header, sequence, ``+`` separator, quality of the sequence's length, bases
+A, C, G, T, N in either case); CR-LF line ends, stray spaces at line ends and blank lines at the end of
+the file are tolerated. A bad record raises :class:`InputError` naming the file, the record number and
+its first line. Reads come in chunks so memory stays bounded by the chunk size whatever the file size;
+:func:`chunked` groups any stream of reads the same way.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
+from typing import TypeVar
 
 from cgtqc.errors import InputError
 
 _ALPHABET = frozenset("ACGTNacgtn")
 _BASES = b"ACGTNacgtn"
+_READ_ERRORS = (OSError, EOFError, UnicodeDecodeError, zlib.error)  # zlib.error: a corrupt gzip stream
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -30,64 +39,62 @@ class FastqRecord:
     quality: str
 
 
-def _open(path: Path):
+def chunked(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    """Group an iterator into lists of at most ``size`` items (bounded memory)."""
+    if size < 1:
+        raise ValueError("chunk size must be >= 1")
+    chunk: list[_T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="ascii", errors="replace", newline=None)
-    return open(path, encoding="ascii", errors="replace", newline=None)
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def fastx_kind(path: str | Path) -> str:
+    """'fasta' when the first non-blank character of the (plain or gzipped) file is '>', else 'fastq'.
+
+    InputError for a missing, unreadable or empty file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=path)
+    try:
+        with gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb") as fh:
+            while block := fh.read(1 << 16):
+                text = _decode(block).lstrip()
+                if text:
+                    return "fasta" if text.startswith(">") else "fastq"
+    except _READ_ERRORS as exc:
+        raise InputError(f"cannot read: {exc}", file=path) from exc
+    raise InputError("no reads (empty file)", file=path)
 
 
 def read_fastq(path: str | Path) -> Iterator[FastqRecord]:
     """Yield the records of a FASTQ file, validating each one."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", file=path)
-    n = 0
-    try:
-        with _open(path) as fh:
-            while True:
-                header = fh.readline()
-                if not header:
-                    break
-                if header.strip() == "":
-                    # tolerate trailing blank lines only
-                    rest = fh.read(4096)
-                    if rest.strip():
-                        raise InputError("blank line inside the file", file=path, place=f"record {n + 1}")
-                    break
-                seq = fh.readline()
-                plus = fh.readline()
-                qual = fh.readline()
-                n += 1
-                line = 4 * (n - 1) + 1
-                place = f"record {n} (line {line})"
-                if not header.startswith("@"):
-                    raise InputError(
-                        f"header does not start with '@': {header.strip()[:40]!r}", file=path, place=place
-                    )
-                if not qual:
-                    raise InputError("truncated record (fewer than 4 lines)", file=path, place=place)
-                if not plus.startswith("+"):
-                    raise InputError(
-                        f"third line does not start with '+': {plus.strip()[:40]!r}", file=path, place=place
-                    )
-                seq = seq.strip()
-                qual = qual.strip()
-                if len(seq) != len(qual):
-                    raise InputError(
-                        f"sequence length {len(seq)} differs from quality length {len(qual)}",
-                        file=path,
-                        place=place,
-                    )
-                if not _ALPHABET.issuperset(seq):
-                    bad = "".join(sorted(set(seq) - _ALPHABET))
-                    raise InputError(
-                        f"sequence has characters other than A, C, G, T, N: {bad!r}", file=path, place=place
-                    )
-                yield FastqRecord(header[1:].strip(), seq, qual)
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc}", file=path, place=f"after record {n}") from exc
+    for chunk in read_chunks(path, 10_000):
+        yield from map(FastqRecord, chunk.names, chunk.sequences, chunk.qualities)
+
+
+def iter_fastq_reads(path: str | Path, size: int = 1000) -> Iterator[tuple[str, str, str]]:
+    """(read id, sequence, quality) of each record, sequences as in the file; empty sequences refused.
+
+    The read id is the header up to its first white space (as pysam and minimap2 name reads).
+    """
+    for chunk in read_chunks(path, size, allow_empty=False):
+        yield from zip(chunk.ids, chunk.sequences, chunk.qualities, strict=True)
+
+
+def _read_id(header: str) -> str:
+    name = header[1:]
+    return name.split(None, 1)[0] if name[:1] and not name[:1].isspace() else ""
 
 
 @dataclass
@@ -101,7 +108,13 @@ class FastqChunk:
 
     @property
     def names(self) -> list[str]:
+        """Headers without '@' (name and comment)."""
         return [h[1:].strip() for h in self.headers]
+
+    @property
+    def ids(self) -> list[str]:
+        """Read ids: headers without '@' up to the first white space."""
+        return list(map(_read_id, self.headers))
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -113,9 +126,7 @@ def _text_blocks(path: Path, digest) -> Iterator[str]:
     For a plain file ``digest`` (a hashlib object, or None) is fed the raw bytes as they are read,
     so the provenance hash costs no second pass.
     """
-    with open(path, "rb") as raw:
-        gz = raw.read(2) == b"\x1f\x8b"
-    if gz:
+    if _is_gzip(path):
         with gzip.open(path, "rb") as fh:
             while block := fh.read(1 << 22):
                 yield _decode(block)
@@ -132,8 +143,24 @@ def _decode(block: bytes) -> str:
     return text.replace("\r", "") if "\r" in text else text
 
 
+def _blank_tail(lines: list[str], end: int) -> int:
+    """Where the blank lines that end ``lines[:end]`` start, moved on to a record's first line.
+
+    Blank lines count as the end of the file only from a header's place on (the quality line of an
+    empty read is blank too), as a record-by-record reader sees them.
+    """
+    k = end
+    while k and not lines[k - 1].strip():
+        k -= 1
+    return min(-(-k // 4) * 4, end)
+
+
 def _line_blocks(blocks: Iterator[str], size: int) -> Iterator[list[str]]:
-    """Lists of complete lines (a multiple of 4 except maybe the last), read in large blocks."""
+    """Lists of complete lines (a multiple of 4 except maybe the last), read in large blocks.
+
+    Blank lines at the end of the file are dropped (from a record boundary on); blank lines that may be
+    the file's end are held back until more text shows they are not.
+    """
     pending: list[str] = []
     tail = ""
     while True:
@@ -141,6 +168,7 @@ def _line_blocks(blocks: Iterator[str], size: int) -> Iterator[list[str]]:
         if not block:
             if tail:
                 pending.append(tail)
+            del pending[_blank_tail(pending, len(pending)) :]
             if pending:
                 yield pending
             return
@@ -148,17 +176,20 @@ def _line_blocks(blocks: Iterator[str], size: int) -> Iterator[list[str]]:
         tail = lines.pop()
         pending.extend(lines)
         if len(pending) >= 4 * size:
-            cut = len(pending) - len(pending) % 4
-            yield pending[:cut]
-            pending = pending[cut:]
+            cut = _blank_tail(pending, len(pending) - len(pending) % 4)
+            if cut:
+                yield pending[:cut]
+                pending = pending[cut:]
 
 
-def read_chunks(path: str | Path, size: int = 100_000, digest=None) -> Iterator[FastqChunk]:
+def read_chunks(
+    path: str | Path, size: int = 100_000, digest=None, *, allow_empty: bool = True
+) -> Iterator[FastqChunk]:
     """Validated records in chunks of about ``size``: memory is bounded by the chunk, not the file.
 
     Lines are read in large blocks and checked list-wise (fast); the first bad record is then
-    located and reported like :func:`read_fastq` does. ``digest`` (hashlib object) receives the
-    raw bytes of a plain (not gzip) file.
+    located and reported with its number and line. ``digest`` (hashlib object) receives the raw
+    bytes of a plain (not gzip) file. ``allow_empty=False`` refuses records with an empty sequence.
     """
     path = Path(path)
     if not path.exists():
@@ -167,30 +198,25 @@ def read_chunks(path: str | Path, size: int = 100_000, digest=None) -> Iterator[
     try:
         for lines in _line_blocks(_text_blocks(path, digest), size):
             if len(lines) % 4:
-                while lines and not lines[-1].strip():
-                    lines.pop()
-                if len(lines) % 4:
-                    n = first + len(lines) // 4
-                    raise InputError(
-                        "truncated record (fewer than 4 lines)",
-                        file=path,
-                        place=f"record {n} (line {4 * (n - 1) + 1})",
-                    )
-            if not lines:
-                return
+                n = first + len(lines) // 4
+                raise InputError(
+                    "truncated record (fewer than 4 lines)",
+                    file=path,
+                    place=f"record {n} (line {4 * (n - 1) + 1})",
+                )
             heads = lines[0::4]
             pluses = lines[2::4]
             seqs = lines[1::4]
             quals = lines[3::4]
-            if not _chunk_ok(heads, pluses, seqs, quals):
+            if not _chunk_ok(heads, pluses, seqs, quals, allow_empty):
                 # stray spaces at line ends are allowed (as CRISPResso2 strips them)
                 seqs = list(map(str.strip, seqs))
                 quals = list(map(str.strip, quals))
-                if not _chunk_ok(heads, pluses, seqs, quals):
-                    _locate_error(path, first, heads, pluses, seqs, quals)
+                if not _chunk_ok(heads, pluses, seqs, quals, allow_empty):
+                    _locate_error(path, first, heads, pluses, seqs, quals, allow_empty)
             yield FastqChunk(first, heads, seqs, quals)
             first += len(heads)
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except _READ_ERRORS as exc:
         raise InputError(f"cannot read: {exc}", file=path, place=f"after record {first - 1}") from exc
 
 
@@ -226,15 +252,12 @@ def count_sequences(path: str | Path, chunk_size: int = 20_000) -> SequenceCount
         counts.update(chunk.sequences)
         max_len = max(max_len, max(map(len, chunk.sequences)))
         n += len(chunk)
-    with open(path, "rb") as fh:
-        plain = fh.read(2) != b"\x1f\x8b"
-    return SequenceCounts(counts, n, max_len, digest.hexdigest() if plain else None)
+    return SequenceCounts(counts, n, max_len, None if _is_gzip(path) else digest.hexdigest())
 
 
 def _count_bytes(path: Path) -> SequenceCounts | None:
     """The fast path of :func:`count_sequences`; None when a block fails its checks."""
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
+    gz = _is_gzip(path)
     digest = None if gz else hashlib.sha256()
     counts: Counter[bytes] = Counter()
     n = 0
@@ -273,27 +296,38 @@ def _count_bytes(path: Path) -> SequenceCounts | None:
                     max_len = max(max_len, max(map(len, seqs)))
                 if not block:
                     break
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return None  # reported, with its place, by the checked path
     decoded = {k.decode("ascii"): v for k, v in counts.items()}
     return SequenceCounts(decoded, n, max_len, digest.hexdigest() if digest is not None else None)
 
 
-def _chunk_ok(heads: list[str], pluses: list[str], seqs: list[str], quals: list[str]) -> bool:
+def _chunk_ok(
+    heads: list[str], pluses: list[str], seqs: list[str], quals: list[str], allow_empty: bool = True
+) -> bool:
     return (
         all(map(str.startswith, heads, repeat("@")))
         and all(map(str.startswith, pluses, repeat("+")))
         and list(map(len, seqs)) == list(map(len, quals))
         and not "".join(seqs).encode("ascii", "replace").translate(None, _BASES)
+        and (allow_empty or all(seqs))
     )
 
 
 def _locate_error(
-    path: Path, first: int, heads: list[str], pluses: list[str], seqs: list[str], quals: list[str]
+    path: Path,
+    first: int,
+    heads: list[str],
+    pluses: list[str],
+    seqs: list[str],
+    quals: list[str],
+    allow_empty: bool = True,
 ) -> None:
     for k, (h, p, s, q) in enumerate(zip(heads, pluses, seqs, quals, strict=True)):
         n = first + k
         place = f"record {n} (line {4 * (n - 1) + 1})"
+        if not h.strip():
+            raise InputError("blank line inside the file", file=path, place=place)
         if not h.startswith("@"):
             raise InputError(f"header does not start with '@': {h.strip()[:40]!r}", file=path, place=place)
         if not p.startswith("+"):
@@ -311,6 +345,8 @@ def _locate_error(
                 file=path,
                 place=place,
             )
+        if not s and not allow_empty:
+            raise InputError("empty sequence", file=path, place=place)
 
 
 def _pair_name(name: str) -> str:

@@ -49,7 +49,7 @@ def _by_cqa(result) -> dict[str, Measurement]:
 def test_registered_and_catalogued():
     spec = registry()["editing"]
     assert spec.cqas == ENGINE.cqas and spec.origin == "cgtqc.seq.editing.spec:ENGINE"
-    children = {"offtargets": "cgtqc.cli.editing_extra", "largedel": "cgtqc.cli.largedel"}
+    children = {"offtargets": "cgtqc.cli.editing_offtargets", "largedel": "cgtqc.cli.editing_largedel"}
     assert dict(spec.cli_children) == children
     cat = catalogue()
     for cqa in ENGINE.cqas:

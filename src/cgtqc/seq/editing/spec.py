@@ -206,5 +206,5 @@ ENGINE = EngineSpec(
     run="cgtqc.seq.editing.run:run",
     simulate="cgtqc.seq.editing.run:simulate",
     cli="cgtqc.cli.editing",
-    cli_children={"offtargets": "cgtqc.cli.editing_extra", "largedel": "cgtqc.cli.largedel"},
+    cli_children={"offtargets": "cgtqc.cli.editing_offtargets", "largedel": "cgtqc.cli.editing_largedel"},
 )
