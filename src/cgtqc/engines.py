@@ -131,6 +131,35 @@ class Simulated:
         }
 
 
+@dataclass(frozen=True)
+class Chunking:
+    """How a sequencing engine's work splits into chunks of reads and merges back exactly.
+
+    The runner (or :meth:`EngineSpec.run_in_chunks` in one process) calls ``prepare(inputs, params)`` once
+    for a small picklable context (paths, parameters, calls made once such as the vector type; heavy
+    references are loaded by ``work`` and cached per process), ``split(inputs, kinds, chunk_reads, work_dir)``
+    for the chunks (``cgtqc.seq.chunks.split_reads``: record boundaries, mates together), ``work(context,
+    chunk)`` for each chunk anywhere, and ``merge(context, partials, inputs, params, out_dir)`` with the
+    partial results in chunk order. The merged result is the same, byte for byte, for every chunk size; the
+    engine's ``run`` is this path with the whole file as one chunk.
+    """
+
+    kinds: tuple[str, ...]  # input kinds split together: the reads, then their mates
+    prepare: str
+    work: str
+    merge: str
+    split: str = "cgtqc.seq.chunks:split_reads"
+    default_chunk_reads: int = 2000
+
+
+Mapper = Callable[[Callable[[Any, Any], Any], Any, list[Any]], list[Any]]
+
+
+def sequential_map(fn: Callable[[Any, Any], Any], context: Any, chunks: list[Any]) -> list[Any]:
+    """Run ``fn(context, chunk)`` for every chunk in this process, in order."""
+    return [fn(context, c) for c in chunks]
+
+
 def _resolve(ref: str | Callable[..., Any]) -> Callable[..., Any]:
     if callable(ref):
         return ref
@@ -152,6 +181,7 @@ class EngineSpec:
     simulate: str | Callable[..., Simulated] | None = None
     cli: str | None = None  # module of a hand-written Typer group mounted as ``cgtqc NAME``
     cli_children: Mapping[str, str] = field(default_factory=dict)  # sub-groups: name -> module
+    chunking: Chunking | None = None  # sequencing engines: how the runner distributes their reads
     origin: str = ""  # the entry point it was loaded from (filled by the registry)
 
     # ---- parameters -------------------------------------------------------------------------------
@@ -230,10 +260,42 @@ class EngineSpec:
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
         result = _resolve(self.run)(checked, p, out)
+        self._check_cqas(result)
+        return result
+
+    def run_in_chunks(
+        self,
+        inputs: Mapping[str, list[str | Path]],
+        params: Mapping[str, Any] | EngineParams | None = None,
+        out_dir: str | Path | None = None,
+        *,
+        chunk_reads: int | None = None,
+        work_dir: str | Path,
+        mapper: Mapper = sequential_map,
+    ) -> EngineResult:
+        """The engine through its chunking protocol: prepare, split, ``mapper`` over the chunks, merge.
+
+        ``chunk_reads=None`` makes one chunk of each reads file; ``mapper`` runs ``work`` over the chunks
+        (in this process by default; the runner passes a process pool or a Dask client)."""
+        c = self.chunking
+        if c is None:
+            raise InputError(f"engine {self.name!r} does not split its inputs into chunks")
+        checked = self.check_inputs(inputs)
+        p = self.parameters(params)
+        out = Path(out_dir) if out_dir is not None else None
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        context = _resolve(c.prepare)(checked, p)
+        chunks = _resolve(c.split)(checked, c.kinds, chunk_reads, Path(work_dir))
+        partials = mapper(_resolve(c.work), context, chunks)
+        result = _resolve(c.merge)(context, partials, checked, p, out)
+        self._check_cqas(result)
+        return result
+
+    def _check_cqas(self, result: EngineResult) -> None:
         unknown = [m.cqa for m in result.measurements if m.cqa not in self.cqas]
         if unknown:  # a programming error of the engine, not of the user
             raise RuntimeError(f"engine {self.name!r} emitted CQAs it does not declare: {unknown}")
-        return result
 
     def make_simulated(
         self,
@@ -261,6 +323,7 @@ class EngineSpec:
             "parameters": self.parameter_table(),
             "cqas": list(self.cqas),
             "simulator": self.simulate is not None,
+            "chunked": None if self.chunking is None else list(self.chunking.kinds),
             "origin": self.origin,
         }
 

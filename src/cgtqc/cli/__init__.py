@@ -104,9 +104,10 @@ def version() -> None:
     typer.echo(__version__)
 
 
-from cgtqc.cli import workspace  # noqa: E402  (top-level commands: init, coa, demo)
+from cgtqc.cli import run, workspace  # noqa: E402  (top-level commands: init, coa, demo, run)
 
 workspace.register(app)
+run.register(app)
 
 
 def main() -> None:

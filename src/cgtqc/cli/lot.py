@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 from sqlalchemy import select
@@ -30,6 +32,27 @@ def create(
     with store_session(db) as s:
         lot = service.create_lot(s, user, lot_number, product, site, spec_version, din, coi)
         console.print(f"lot {lot.lot_number} created ({lot.product} spec v{lot.spec_version})")
+
+
+@app.command()
+def scaffold(
+    product: str = typer.Argument(..., help="Specification template id, e.g. car_t (see `cgtqc spec list`)"),
+    folder: Path = typer.Argument(..., help="New lot folder"),
+    lot: str | None = typer.Option(None, "--lot", help="Lot number [default: PRODUCT-0001]"),
+    site: str = typer.Option("", "--site", help="Manufacturing site"),
+    simulate: bool = typer.Option(
+        False, "--simulate", help="Write realistic raw files from the engines' simulators"
+    ),
+    seed: int = typer.Option(1, "--seed", help="Seed of the simulated raw files"),
+    din: str | None = typer.Option(None, "--din", help="ISBT 128 DIN (autologous products)"),
+    coi: str | None = typer.Option(None, "--coi", help="Chain-of-identity id (autologous products)"),
+) -> None:
+    """Write a lot folder: lot.yaml with every test of the specification (and simulated raw files)."""
+    from cgtqc.runner.scaffold import scaffold as write_scaffold
+
+    path = write_scaffold(product, folder, lot=lot, site=site, simulate=simulate, seed=seed, din=din, coi=coi)
+    console.print(f"wrote {path}" + (" with simulated raw files" if simulate else "")
+                  + f"; run it with: cgtqc run {folder} -u USER", highlight=False)
 
 
 @app.command("list")

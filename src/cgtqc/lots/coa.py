@@ -61,14 +61,17 @@ def coa_context(session: Session, lot_number: str) -> dict:
             }
         )
     follow_ups = [r for r in lot.results if r.follows_up is not None]
+    signatures = signatures_of(session, lot)
     return {
+        # DRAFT until a valid QA disposition signature stands (every page carries the watermark)
+        "draft": lot.status not in ("released", "rejected") or not any(not s.void for s in signatures),
         "lot": lot,
         "spec": spec,
         "rows": rows,
         "evaluation": ev,
         "release_rows": [r for r in rows if r["stage"] == "release"],
         "ipc_rows": [r for r in rows if r["stage"] != "release"],
-        "signatures": signatures_of(session, lot),
+        "signatures": signatures,
         "notifications": notifications_of(session, lot),
         "follow_ups": follow_ups,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
