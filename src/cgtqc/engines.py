@@ -182,6 +182,8 @@ class EngineSpec:
     cli: str | None = None  # module of a hand-written Typer group mounted as ``cgtqc NAME``
     cli_children: Mapping[str, str] = field(default_factory=dict)  # sub-groups: name -> module
     chunking: Chunking | None = None  # sequencing engines: how the runner distributes their reads
+    methods: tuple[str, ...] = ()  # words of the method names it implements ("ddPCR", "NAT"): a spec line's
+    # method picks the engine when several compute its CQA
     origin: str = ""  # the entry point it was loaded from (filled by the registry)
 
     # ---- parameters -------------------------------------------------------------------------------
@@ -324,6 +326,7 @@ class EngineSpec:
             "cqas": list(self.cqas),
             "simulator": self.simulate is not None,
             "chunked": None if self.chunking is None else list(self.chunking.kinds),
+            "methods": list(self.methods),
             "origin": self.origin,
         }
 

@@ -27,10 +27,18 @@ from cgtqc.runner.manifest import MANIFEST
 from cgtqc.specs import templates
 
 
-def engines_for(cqa: str, simulate: bool = False) -> list[EngineSpec]:
-    """Engines that compute ``cqa`` (with a simulator when asked): cgtqc's own first, then lab packages."""
+def engines_for(cqa: str, method: str = "", simulate: bool = False) -> list[EngineSpec]:
+    """Engines that compute ``cqa`` (with a simulator when asked), best first: the one whose method words
+    come first in the specification line's method ("NAT (Ph. Eur. 2.6.7)" -> qpcr, not the culture
+    method), then cgtqc's own before lab packages, then by name."""
+    text = method.lower()
+
+    def rank(e: EngineSpec) -> tuple:
+        hits = [text.find(w.lower()) for w in e.methods if w.lower() in text]
+        return (min(hits) if hits else len(text) + 1, not e.origin.startswith("cgtqc."), e.name)
+
     found = [e for e in registry().for_cqa(cqa) if e.simulate is not None or not simulate]
-    return sorted(found, key=lambda e: (not e.origin.startswith("cgtqc."), e.name))
+    return sorted(found, key=rank)
 
 
 def test_seed(seed: int, lot: str, test_id: str) -> int:
@@ -69,7 +77,7 @@ def scaffold(
     for line in spec.lines:
         if (line.cqa, line.stage) in covered:
             continue
-        engines = engines_for(line.cqa, simulate)
+        engines = engines_for(line.cqa, line.method, simulate)
         if not engines:
             covered.add((line.cqa, line.stage))
             tests.append({"id": _test_id(line.cqa, line.stage), "cqas": [line.cqa], "stage": line.stage,

@@ -33,6 +33,7 @@ ENGINE = EngineSpec(
     ),
     params=CellCountParams,
     cqas=("viable_cell_concentration", "viability", "viable_cell_count"),
+    methods=("AO/PI", "cell count"),
     run="cgtqc_cellcount.engine:run",
     simulate="cgtqc_cellcount.engine:simulate",
 )

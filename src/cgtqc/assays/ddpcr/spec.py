@@ -195,6 +195,7 @@ ENGINE = EngineSpec(
         "vector_copies_per_ug_gdna",
         "rcl",
     ),
+    methods=("ddPCR", "droplet digital PCR", "VSV-G"),
     run="cgtqc.assays.ddpcr.run:run",
     simulate="cgtqc.assays.ddpcr.run:simulate",
     cli="cgtqc.cli.ddpcr",

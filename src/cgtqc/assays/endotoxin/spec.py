@@ -99,6 +99,7 @@ ENGINE = EngineSpec(
     ),
     params=EndotoxinParams,
     cqas=("endotoxin",),
+    methods=("LAL", "endotoxin", "rFC", "MAT", "gel clot"),
     run="cgtqc.assays.endotoxin.run:run",
     simulate="cgtqc.assays.endotoxin.run:simulate",
     cli="cgtqc.cli.endotoxin",

@@ -157,6 +157,7 @@ ENGINE = EngineSpec(
         "functional_titer",
         "msc_identity",
     ),
+    methods=("flow cytometry", "flow"),
     run="cgtqc.assays.flow.run:run",
     simulate="cgtqc.assays.flow.run:simulate",
     cli="cgtqc.cli.flow",

@@ -75,6 +75,7 @@ ENGINE = EngineSpec(
     ),
     params=InfectivityParams,
     cqas=("functional_titer", "infectious_titer"),
+    methods=("TCID50", "transduction", "infectivity"),
     run="cgtqc.assays.infectivity.run:run",
     simulate="cgtqc.assays.infectivity.run:simulate",
     cli="cgtqc.cli.infectivity",

@@ -59,6 +59,7 @@ ENGINE = EngineSpec(
     ),
     params=MicrobialParams,
     cqas=("sterility", "sterility_rapid", "mycoplasma", "rcl", "adventitious_virus"),
+    methods=("culture", "sterility", "blood-culture", "membrane filtration", "direct inoculation"),
     run="cgtqc.assays.microbial.run:run",
     simulate="cgtqc.assays.microbial.run:simulate",
     cli=None,

@@ -125,6 +125,7 @@ ENGINE = EngineSpec(
     ),
     params=PotencyParams,
     cqas=(*RELATIVE_POTENCY_CQAS, "msc_immunosuppression", "cytotoxicity", "ido_activity", "capsid_titer"),
+    methods=("co-culture with antigen", "ELISA", "bioassay", "potency", "suppression", "IDO"),
     run="cgtqc.assays.potency.run:run",
     simulate="cgtqc.assays.potency.run:simulate",
     cli="cgtqc.cli.potency",

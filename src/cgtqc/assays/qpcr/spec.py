@@ -139,6 +139,7 @@ ENGINE = EngineSpec(
     ),
     params=QpcrParams,
     cqas=("mycoplasma", "tert_mrna", "adventitious_virus", "residual_host_dna"),
+    methods=("qPCR", "NAT", "RT-qPCR"),
     run="cgtqc.assays.qpcr.run:run",
     simulate="cgtqc.assays.qpcr.run:simulate",
     cli="cgtqc.cli.qpcr",
