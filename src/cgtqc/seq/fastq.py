@@ -197,23 +197,20 @@ def read_chunks(
     first = 1
     try:
         for lines in _line_blocks(_text_blocks(path, digest), size):
-            if len(lines) % 4:
-                n = first + len(lines) // 4
-                raise InputError(
-                    "truncated record (fewer than 4 lines)",
-                    file=path,
-                    place=f"record {n} (line {4 * (n - 1) + 1})",
-                )
-            heads = lines[0::4]
-            pluses = lines[2::4]
-            seqs = lines[1::4]
-            quals = lines[3::4]
+            end = len(lines) - len(lines) % 4  # complete records (the last chunk may end in a truncated one)
+            heads = lines[0:end:4]
+            seqs = lines[1:end:4]
+            pluses = lines[2:end:4]
+            quals = lines[3:end:4]
             if not _chunk_ok(heads, pluses, seqs, quals, allow_empty):
                 # stray spaces at line ends are allowed (as CRISPResso2 strips them)
                 seqs = list(map(str.strip, seqs))
                 quals = list(map(str.strip, quals))
                 if not _chunk_ok(heads, pluses, seqs, quals, allow_empty):
                     _locate_error(path, first, heads, pluses, seqs, quals, allow_empty)
+            if end < len(lines):
+                n = first + len(heads)
+                raise InputError("truncated record (fewer than 4 lines)", file=path, place=_place(n))
             yield FastqChunk(first, heads, seqs, quals)
             first += len(heads)
     except _READ_ERRORS as exc:
@@ -325,28 +322,36 @@ def _locate_error(
 ) -> None:
     for k, (h, p, s, q) in enumerate(zip(heads, pluses, seqs, quals, strict=True)):
         n = first + k
-        place = f"record {n} (line {4 * (n - 1) + 1})"
         if not h.strip():
-            raise InputError("blank line inside the file", file=path, place=place)
+            raise InputError("blank line inside the file", file=path, place=_place(n))
         if not h.startswith("@"):
-            raise InputError(f"header does not start with '@': {h.strip()[:40]!r}", file=path, place=place)
+            raise InputError(
+                f"header does not start with '@': {h.strip()[:40]!r}", file=path, place=_place(n)
+            )
         if not p.startswith("+"):
             raise InputError(
-                f"third line does not start with '+': {p.strip()[:40]!r}", file=path, place=place
+                f"third line does not start with '+': {p.strip()[:40]!r}", file=path, place=_place(n, 2)
             )
         if len(s) != len(q):
             raise InputError(
-                f"sequence length {len(s)} differs from quality length {len(q)}", file=path, place=place
+                f"sequence length {len(s)} differs from quality length {len(q)}",
+                file=path,
+                place=_place(n, 3),
             )
         bad = set(s) - _ALPHABET
         if bad:
             raise InputError(
                 f"sequence has characters other than A, C, G, T, N: {''.join(sorted(bad))!r}",
                 file=path,
-                place=place,
+                place=_place(n, 1),
             )
         if not s and not allow_empty:
-            raise InputError("empty sequence", file=path, place=place)
+            raise InputError("empty sequence", file=path, place=_place(n, 1))
+
+
+def _place(record: int, line: int = 0) -> str:
+    """'record N, line L': the record's number and the file line at fault (``line`` of its 4, from 0)."""
+    return f"record {record}, line {4 * (record - 1) + 1 + line}"
 
 
 def _pair_name(name: str) -> str:

@@ -1,5 +1,6 @@
 """Streaming readers for long reads: FASTQ, gzipped FASTQ, FASTA and unaligned or aligned BAM.
 
+FASTQ goes through the project's one FASTQ reader (:mod:`cgtqc.seq.fastq`); FASTA and BAM through pysam.
 Reads come out in chunks of a fixed number of reads, so memory stays bounded by one chunk (times the
 number of chunks in flight) whatever the file size. Each read is a ``Read`` (name, sequence, quality);
 aligned BAM records of one read (primary, supplementary, secondary) are grouped by name, which needs a
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple, TextIO
@@ -18,6 +20,7 @@ from typing import NamedTuple, TextIO
 import pysam
 
 from cgtqc.errors import InputError
+from cgtqc.seq.fastq import chunked, fastx_kind, iter_fastq_reads
 
 FASTQ_SUFFIXES = (".fastq", ".fq", ".fastq.gz", ".fq.gz", ".fasta", ".fa", ".fasta.gz", ".fa.gz", ".fna")
 _BASES = set("ACGTNacgtn")
@@ -61,11 +64,13 @@ def read_format(path: str | Path) -> str:
         raise InputError("file not found", file=p)
     with open(p, "rb") as fh:
         head = fh.read(4)
+    if not head:
+        raise InputError("no reads (empty file)", file=p)
     if head[:2] == b"\x1f\x8b":
         with gzip.open(p, "rb") as fh:
             try:
                 inner = fh.read(4)
-            except (OSError, EOFError) as exc:
+            except (OSError, EOFError, zlib.error) as exc:
                 raise InputError(f"corrupt gzip stream ({exc})", file=p) from exc
         if inner == b"BAM\x01":
             return "bam"
@@ -93,24 +98,24 @@ def _check_seq(seq: str, path: Path, n: int, name: str) -> str:
 
 
 def iter_fastx(path: str | Path) -> Iterator[Read]:
-    """Stream reads from FASTQ/FASTA (plain or gzipped), validating each record."""
+    """Stream reads from FASTQ/FASTA (plain or gzipped), validating each record; bases in upper case."""
     p = Path(path)
+    if fastx_kind(p) == "fasta":
+        yield from _iter_fasta(p)
+        return
+    for name, seq, qual in iter_fastq_reads(p):
+        yield Read(name, seq.upper(), qual)
+
+
+def _iter_fasta(p: Path) -> Iterator[Read]:
     n = 0
     try:
         with pysam.FastxFile(str(p)) as fh:
             for rec in fh:
                 n += 1
-                qual = rec.quality or ""
-                seq = _check_seq(rec.sequence or "", p, n, rec.name)
-                if qual and len(qual) != len(seq):
-                    raise InputError(
-                        "quality length differs from sequence length",
-                        file=p,
-                        place=f"record {n} ({rec.name})",
-                    )
-                yield Read(rec.name, seq, qual)
+                yield Read(rec.name, _check_seq(rec.sequence or "", p, n, rec.name))
     except (OSError, ValueError) as exc:
-        raise InputError(f"unreadable FASTQ/FASTA ({exc})", file=p, place=f"after record {n}") from exc
+        raise InputError(f"unreadable FASTA ({exc})", file=p, place=f"after record {n}") from exc
 
 
 def iter_bam_reads(path: str | Path) -> Iterator[Read]:
@@ -149,20 +154,6 @@ def iter_reads(path: str | Path) -> Iterator[Read]:
     """Stream reads from any supported file (format sniffed from content)."""
     fmt = read_format(path)
     return iter_bam_reads(path) if fmt == "bam" else iter_fastx(path)
-
-
-def chunked(items: Iterator, size: int) -> Iterator[list]:
-    """Group an iterator into lists of at most ``size`` items (bounded memory)."""
-    if size < 1:
-        raise ValueError("chunk size must be >= 1")
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def iter_read_chunks(path: str | Path, chunk_size: int = 2000) -> Iterator[list[Read]]:

@@ -68,7 +68,7 @@ def test_size_histogram_bins():
 @pytest.mark.parametrize(
     ("text", "place"),
     [("@r1\nACGT\n+\nIII\n", "record 1, line 4"), ("@r1\nACGT\n", "record 1, line 1"),
-     ("r1\nACGT\n+\nIIII\n", "line 1"), ("@r1\nAXGT\n+\nIIII\n", "record 1, line 2")],
+     ("r1\nACGT\n+\nIIII\n", "record 1, line 1"), ("@r1\nAXGT\n+\nIIII\n", "record 1, line 2")],
 )
 def test_malformed_reads(tmp_path, sample, text, place):
     fq = tmp_path / "bad.fastq"

@@ -17,7 +17,6 @@ reads, with a Wilson interval. The read's call is its largest deletion.
 
 from __future__ import annotations
 
-import gzip
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ from cgtqc.errors import InputError
 from cgtqc.results import Provenance, ValidityCheck, file_input
 from cgtqc.seq.editing.offtarget.engine import read_fasta
 from cgtqc.seq.editing.stats import Proportion, proportion
+from cgtqc.seq.fastq import chunked, fastx_kind, iter_fastq_reads
 
 ENGINE = "cgtqc.seq.editing.largedel.engine"
 SIZE_BINS = (50, 100, 250, 500, 1000, 2000, 5000)
@@ -99,54 +99,18 @@ class LargeDeletionResult:
 
 
 def read_long_reads(path: str | Path) -> Iterator[tuple[str, str]]:
-    """Stream (name, sequence) from FASTQ or FASTA (optionally gzipped); InputError on malformed records.
+    """Stream (read id, sequence) from FASTQ or FASTA (optionally gzipped); InputError on malformed records.
 
-    FASTQ is read record by record (bounded memory); FASTA goes through the genome reader.
+    FASTQ goes through the shared reader (:mod:`cgtqc.seq.fastq`, bounded memory); FASTA through the
+    genome reader.
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt") as fh:
-            first = next((line for line in fh if line.strip()), None)
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise InputError(f"cannot read reads: {exc}", file=path) from exc
-    if first is None:
-        raise InputError("no reads (empty file)", file=path)
-    if first.startswith(">"):
+    if fastx_kind(path) == "fasta":
         for name, seq in read_fasta(path):
             yield name, seq.decode()
         return
-    try:
-        with opener(path, "rt") as fh:
-            yield from _fastq_records(fh, path)
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise InputError(f"cannot read reads: {exc}", file=path) from exc
-
-
-def _fastq_records(fh: Iterator[str], path: Path) -> Iterator[tuple[str, str]]:
-    lineno, rec = 0, 0
-    lines = (line.rstrip("\r\n") for line in fh)
-    for head in lines:
-        lineno += 1
-        if not head.strip():
-            continue
-        rec += 1
-        if not head.startswith("@"):
-            raise InputError("FASTQ record does not start with '@'", file=path, place=f"line {lineno}")
-        body = [next(lines, None) for _ in range(3)]
-        if any(b is None for b in body):
-            raise InputError("truncated FASTQ record", file=path, place=f"record {rec}, line {lineno}")
-        seq, plus, qual = body[0].strip(), body[1], body[2].strip()
-        if not plus.startswith("+"):
-            raise InputError("missing '+' separator", file=path, place=f"record {rec}, line {lineno + 2}")
-        if len(qual) != len(seq):
-            raise InputError(f"quality length {len(qual)} != sequence length {len(seq)}", file=path,
-                             place=f"record {rec}, line {lineno + 3}")
-        if not seq or set(seq.upper()) - set("ACGTN"):
-            raise InputError("sequence empty or not A/C/G/T/N", file=path,
-                             place=f"record {rec}, line {lineno + 1}")
-        yield head[1:].split(" ")[0], seq
-        lineno += 3
+    for name, seq, _ in iter_fastq_reads(path):
+        yield name, seq
 
 
 @dataclass(frozen=True)
@@ -247,17 +211,6 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
     return max(0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
-def _chunks(items: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    chunk: list[tuple[str, str]] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def size_histogram(sizes: list[int], bins: tuple[int, ...] = SIZE_BINS) -> dict[str, int]:
     """Counts per size class: ``50-99``, ``100-249``, ..., ``>=5000``."""
     labels = [f"{lo}-{hi - 1}" for lo, hi in zip(bins, bins[1:], strict=False)] + [f">={bins[-1]}"]
@@ -309,7 +262,7 @@ def call_large_deletions(
 
     calls: list[ReadCall] = []
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        for chunk in _chunks(read_long_reads(reads), chunk_size):
+        for chunk in chunked(read_long_reads(reads), chunk_size):
             calls.extend(pool.map(work, chunk) if threads > 1 else map(work, chunk))
     spanning = [c for c in calls if c.spanning]
     with_del = [c for c in spanning if c.deletion is not None]
