@@ -84,6 +84,7 @@ seq.offtarget_sim seq.editing.offtarget.sim
 seq.offtarget_verify seq.editing.offtarget.verify
 seq.largedel seq.editing.largedel.engine
 seq.largedel_sim seq.editing.largedel.sim
+lots.demo runner.demo
 """
 MOVED: dict[str, str] = {
     f"cgtqc.{old}": f"cgtqc.{new}" for old, new in (line.split() for line in _OLD_TO_NEW.strip().splitlines())

@@ -40,7 +40,7 @@ def demo(
     out: Path = typer.Option(Path("demo-workspace"), "--out", help="Workspace folder (recreated)"),
 ) -> None:
     """Build a demo workspace: users, one lot per modality from generated raw files, evaluation, CoAs."""
-    from cgtqc.lots.demo import run_demo
+    from cgtqc.runner.demo import run_demo
 
     run_demo(out, console)
 

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from cgtqc.engines import EngineParams, EngineSpec, registry
 from cgtqc.errors import CgtqcError, InputError
 from cgtqc.lined_yaml import Fields, LinedDict, load
@@ -82,6 +84,17 @@ class Manifest:
     @property
     def folder(self) -> Path:
         return self.path.parent
+
+
+def write_manifest(path: Path, doc: dict[str, Any], comment: str | None = None) -> None:
+    """Write a manifest document as YAML; ``comment`` lines head the file (None: keep the file's own)."""
+    if comment is None:
+        old = path.read_text() if path.exists() else ""
+        comment = "".join(line + "\n" for line in old.splitlines() if line.startswith("#"))
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(comment + text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def load_manifest(lot_dir: str | Path) -> Manifest:

@@ -16,14 +16,12 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from cgtqc.engines import EngineSpec, registry
+from cgtqc.engines import EngineSpec, Simulated, registry
 from cgtqc.errors import InputError
 from cgtqc.lots.isbt128 import check_character
 from cgtqc.lots.service import AUTOLOGOUS_PRODUCTS
 from cgtqc.results import _jsonable
-from cgtqc.runner.manifest import MANIFEST
+from cgtqc.runner.manifest import MANIFEST, write_manifest
 from cgtqc.specs import templates
 
 
@@ -60,7 +58,7 @@ def scaffold(
 ) -> Path:
     """Write ``folder/lot.yaml`` (and simulated raw files); returns the manifest's path.
 
-    ``truth`` maps an engine name to the truth its simulator is given (Python API: e.g. an OOS lot)."""
+    ``truth`` maps a test id to the truth its simulator is given (Python API: e.g. an OOS lot)."""
     specs = templates()
     if product not in specs:
         raise InputError(f"unknown product {product!r} (products: {', '.join(sorted(specs))})")
@@ -89,12 +87,11 @@ def scaffold(
         if simulate:
             raw = folder / "raw" / test_id
             sim = engine.make_simulated(raw, test_seed(seed, lot, test_id), line.cqa, product,
-                                        (truth or {}).get(engine.name))
-            served = [line.cqa] + [c for c in sim.cqas if c != line.cqa and _tested(spec, c, line.stage)
-                                   and (c, line.stage) not in covered]
+                                        (truth or {}).get(test_id))
+            served = [line.cqa] + [c for c in sim.cqas if c != line.cqa and (c, line.stage) not in covered
+                                   and _best_engine(spec, c, line.stage, simulate) is engine]
             entry["cqas"] = served
-            entry["files"] = {k: [Path(p).resolve().relative_to(folder.resolve()).as_posix() for p in v]
-                              for k, v in sim.inputs.items()}
+            entry["files"] = manifest_files(sim, folder)
             entry["params"] = _jsonable(sim.params)
             truths[test_id] = _jsonable(sim.truth)
             if line.after_release and sim.truth.get("status") == "pending":
@@ -119,18 +116,27 @@ def scaffold(
               f"# every test of the specification; `cgtqc run {folder}` runs it"
               + ("; raw files simulated with known truth (truth.json)\n" if simulate else
                  "\n# fill in the raw files (globs relative to this folder) and the manual values\n"))
-    manifest_path.write_text(header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110))
+    write_manifest(manifest_path, doc, header)
     if simulate:
         (folder / "truth.json").write_text(json.dumps(truths, indent=2, sort_keys=True))
     return manifest_path
 
 
-def _tested(spec: Any, cqa: str, stage: str) -> bool:
-    return any(ln.cqa == cqa and ln.stage == stage for ln in spec.lines)
+def manifest_files(sim: Simulated, folder: Path) -> dict[str, list[str]]:
+    """A simulated test's files as the manifest names them: relative to the lot folder."""
+    root = Path(folder).resolve()
+    return {k: [Path(p).resolve().relative_to(root).as_posix() for p in v] for k, v in sim.inputs.items()}
+
+
+def _best_engine(spec: Any, cqa: str, stage: str, simulate: bool) -> EngineSpec | None:
+    """The engine the specification line of ``cqa`` at ``stage`` would pick itself (None: not tested)."""
+    line = next((ln for ln in spec.lines if ln.cqa == cqa and ln.stage == stage), None)
+    found = engines_for(cqa, line.method, simulate) if line else []
+    return found[0] if found else None
 
 
 def _test_id(name: str, stage: str) -> str:
     if stage == "release":
         return name
-    short = "".join(ch if ch.isalnum() else "-" for ch in stage.split(":")[-1].strip().lower()).strip("-")
-    return f"{name}-{short}"
+    words = "".join(ch if ch.isalnum() else " " for ch in stage.split(":")[-1].lower()).split()
+    return f"{name}-{'-'.join(words)}"

@@ -5,7 +5,8 @@ the engine's ``work`` on every :class:`ReadChunk` (in any process, on any Dask w
 partial results in chunk order. Every read lands in exactly one chunk:
 
 * FASTQ and FASTA (plain or gzipped): whole records, read with the project's checked readers, so a malformed
-  record is reported against the original file and line before any work starts;
+  record is reported against the original file and line before any work starts; FASTQ records are copied
+  as written (whole header, letter case, empty reads);
 * BAM/SAM: whole records with the header kept; in an aligned BAM all records of one read (primary,
   supplementary, secondary) stay together;
 * mate files given under two kinds (``fastq`` and ``fastq-r2``) are cut at the same record numbers.
@@ -28,6 +29,7 @@ from pathlib import Path
 import pysam
 
 from cgtqc.errors import InputError
+from cgtqc.seq.fastq import fastx_kind, read_fastq
 from cgtqc.seq.reads import Read, bam_is_aligned, iter_bam_groups, iter_reads, read_format
 
 
@@ -84,8 +86,8 @@ def _split_file(
         if mates:
             raise InputError("mate files are only supported for FASTQ", file=path)
         return _split_bam(source, lead, path, chunk_reads, work_dir)
-    streams: dict[str, Iterator[Read]] = {lead: iter_reads(path)}
-    streams |= {k: iter_reads(p) for k, p in mates.items()}
+    streams: dict[str, Iterator[Read]] = {lead: _records(path)}
+    streams |= {k: _records(p) for k, p in mates.items()}
     folder = _folder(work_dir, path, chunk_reads)
     chunks: list[ReadChunk] = []
     index, first = 0, 0
@@ -111,15 +113,22 @@ def _split_file(
     return chunks
 
 
+def _records(path: Path) -> Iterator[Read]:
+    """FASTQ records exactly as written (whole header, case, empty reads), checked; FASTA via the reader."""
+    if fastx_kind(path) == "fastq":
+        return (Read(r.name, r.sequence, r.quality) for r in read_fastq(path))
+    return iter_reads(path)
+
+
 def _suffix(reads: list[Read]) -> str:
-    return ".fastq" if reads and reads[0].qual else ".fasta"
+    return ".fastq" if reads and (reads[0].qual or not reads[0].seq) else ".fasta"
 
 
 def _write_fastx(out: Path, reads: list[Read]) -> None:
     tmp = out.with_name(out.name + ".part")
     with open(tmp, "w", encoding="ascii") as fh:
         for r in reads:
-            if r.qual:
+            if r.qual or not r.seq:
                 fh.write(f"@{r.name}\n{r.seq}\n+\n{r.qual}\n")
             else:
                 fh.write(f">{r.name}\n{r.seq}\n")

@@ -20,7 +20,7 @@ from cgtqc.assays.microbial.spec import ENGINE, MicrobialParams
 from cgtqc.cli import app
 from cgtqc.engines import registry
 from cgtqc.errors import InputError
-from cgtqc.lots.demo import LOTS, TYPICAL
+from cgtqc.runner.demo import LOTS, TYPICAL
 from cgtqc.results import sha256_file
 from cgtqc.specs import evaluate, templates
 
