@@ -59,7 +59,8 @@ def run(
         "local", "--scheduler", help="local | local:N (Dask LocalCluster) | tcp://HOST:PORT"
     ),
     chunk_reads: int | None = typer.Option(
-        None, "--chunk-reads", help="Reads per chunk of a sequencing engine [default: the engine's]"
+        None, "--chunk-reads",
+        help="Reads per chunk of a sequencing engine; 0: whole files [default: the engine's]",
     ),
     user: str = typer.Option(
         ..., "--user", "-u", envvar="CGTQC_USER", help="Acting analyst [env CGTQC_USER]"

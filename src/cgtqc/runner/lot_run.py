@@ -111,7 +111,7 @@ def execute_tests(
             continue
         try:
             c = engine.chunking
-            size = c.default_chunk_reads if chunk_reads == "default" else chunk_reads
+            size = c.default_chunk_reads if chunk_reads == "default" else (chunk_reads or None)
             context = _resolve(c.prepare)(engine.check_inputs(t.inputs), t.params)
             chunks = _resolve(c.split)(t.inputs, c.kinds, size, out / ".chunks")
         except Exception as exc:  # noqa: BLE001 - reported per test; the others go on
@@ -191,7 +191,7 @@ def run_lot(
     user: str,
     password: str,
     out: str | Path | None = None,
-    scheduler: str = "local",
+    scheduler: str | Scheduler = "local",
     chunk_reads: int | None | str = "default",
     progress: Progress | None = None,
     on_stored: Callable[[], None] | None = None,
@@ -210,9 +210,15 @@ def run_lot(
         authenticate(s, user, password)  # a GMP write: the acting user proves who they are
         ensure_lot(s, user, manifest)
     run = LotRun(manifest, out)
-    with make_scheduler(scheduler) as sched:
-        run.scheduler = sched.name
-        run.tests = execute_tests(manifest, out, sched, user=user, chunk_reads=chunk_reads, progress=progress)
+    if isinstance(scheduler, Scheduler):  # a scheduler the caller owns (and closes)
+        run.scheduler = scheduler.name
+        run.tests = execute_tests(manifest, out, scheduler, user=user, chunk_reads=chunk_reads,
+                                  progress=progress)
+    else:
+        with make_scheduler(scheduler) as sched:
+            run.scheduler = sched.name
+            run.tests = execute_tests(manifest, out, sched, user=user, chunk_reads=chunk_reads,
+                                      progress=progress)
     stored = StoreOutcome()
     for tr in run.tests:
         if tr.result is None or tr.error:
