@@ -89,7 +89,8 @@ def test_reproduces_the_demo_entries_and_verdicts(tmp_path):
             if line.cqa not in ENGINE.cqas:
                 continue
             _, _, m = _run(tmp_path / lot.product / line.cqa, line.cqa, seed=5, product=lot.product)
-            demo_value = None if line.cqa in lot.pending else TYPICAL[line.cqa]
+            pending = (lot.product, line.cqa) == ("car_t", "sterility_rapid")  # released at risk in the demo
+            demo_value = None if pending else TYPICAL[line.cqa]
             assert m.value == demo_value, (lot.product, line.cqa)
             assert evaluate(line, m).verdict == ("pending" if demo_value is None else "pass")
             checked += 1

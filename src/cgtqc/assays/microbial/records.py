@@ -233,22 +233,6 @@ class _Sheet(Fields):
             raise self.err(d, key if key in d else None, f"field {key!r} (a date, YYYY-MM-DD) is required")
         raise self.err(d, key, f"expected a date YYYY-MM-DD, got {show(v)}")
 
-    def flag(self, d: LinedDict, key: str) -> bool:
-        v = d.get(key, False)
-        if not isinstance(v, bool):
-            raise self.err(d, key, f"expected true or false, got {show(v)}")
-        return v
-
-    def items(self, d: LinedDict, key: str, required: bool) -> list[Any]:
-        v = d.get(key)
-        if v is None:
-            if required:
-                raise self.err(d, key if key in d else None, f"field {key!r} (a list) is required")
-            return []
-        if not isinstance(v, list):
-            raise self.err(d, key, f"expected a list, got {show(v)}")
-        return v
-
     def word(self, d: LinedDict, key: str, value: Any) -> str:
         """A reading word -> 'negative' / 'positive'."""
         w = " ".join(value.lower().split()) if isinstance(value, str) else None
