@@ -2,18 +2,19 @@
 
 ``classify_chunk`` is the unit of work (reads in, calls and mergeable statistics out); ``classify_reads``
 streams a reads file in chunks through it, in process or across worker processes with a bounded number
-of chunks in flight, and a distributed runner can call ``classify_chunk`` the same way (the context is
-picklable; each worker loads the minimap2 index once). Percentages are of all reads unless stated; the
-CQAs use DNA-bearing capsid reads (all reads minus the lambda spike-in) as denominator.
+of chunks in flight, and the engine's chunking protocol (:mod:`cgtqc.seq.aav.run`) calls it on chunk files
+the same way (the context is picklable; each worker loads the minimap2 index once). The vector type is
+detected from a fixed number of first reads (:data:`VECTOR_TYPE_PROBE_READS`), so no result depends on the
+chunk size. Percentages are of all reads unless stated; the CQAs use DNA-bearing capsid reads (all reads
+minus the lambda spike-in) as denominator.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from cgtqc.seq.reads import Read, bam_is_aligned, chunked, iter_bam_groups, iter
 from cgtqc.stats import wilson_interval
 
 ENGINE = "cgtqc.seq.aav.engine"
+VECTOR_TYPE_PROBE_READS = 2000  # first reads of a file that decide ss/sc when the vector type is not given
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,10 @@ class ClassifyContext:
 
 @dataclass
 class ChunkResult:
+    """A chunk's read calls (in read order) and their statistics."""
+
     calls: list[ReadCall]
     stats: SampleStats
-    seconds_align: float = 0.0
-    seconds_classify: float = 0.0
 
 
 _ALIGNERS: dict[tuple, ReadAligner] = {}
@@ -78,22 +80,25 @@ def _aligner(ctx: ClassifyContext) -> ReadAligner | None:
     return _ALIGNERS[key]
 
 
+def drop_aligners(index_path: str) -> None:
+    """Forget the minimap2 indexes built over ``index_path`` (frees their memory in a long-lived worker)."""
+    for key in [k for k in _ALIGNERS if k[0] == index_path]:
+        del _ALIGNERS[key]
+
+
 def classify_chunk(items: list[tuple[Read, list[Hit] | None]], ctx: ClassifyContext) -> ChunkResult:
     """Align (when hits are None) and classify a chunk of reads."""
     aligner = _aligner(ctx)
     vector_only = _vector_aligner(ctx)
     stats = SampleStats(ctx.construct.length)
     calls: list[ReadCall] = []
-    t_align = t_class = 0.0
     for read, hits in items:
-        t0 = time.perf_counter()
         if hits is None:
             if aligner is None:
                 raise InputError("reads are not aligned and no index was given")
             hits = aligner.align(read)
         elif aligner is not None:
             hits = aligner.rescue(read.seq, hits)
-        t1 = time.perf_counter()
         call = classify_read(
             read.name,
             read.seq,
@@ -107,11 +112,9 @@ def classify_chunk(items: list[tuple[Read, list[Hit] | None]], ctx: ClassifyCont
         call.laava_type, call.laava_subtype, call.laava_label = laava_call(
             [h for h in hits if h.kind in "PS"], len(read.seq), ctx.labels, ctx.laava
         )
-        t_class += time.perf_counter() - t1
-        t_align += t1 - t0
         stats.add(call)
         calls.append(call)
-    return ChunkResult(calls, stats, t_align, t_class)
+    return ChunkResult(calls, stats)
 
 
 @dataclass
@@ -176,7 +179,6 @@ class AavResult:
     vector_type: VectorTypeCall
     provenance: Provenance
     checks: list[ValidityCheck]
-    timings: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. orthogonal % full capsids
 
     @property
@@ -253,7 +255,6 @@ class AavResult:
                 "step_bp": 10,
                 "depth": [int(x) for x in cov[::10]],
             },
-            "timings_s": self.timings,
             **self.extra,
             "checks": [c.to_dict() for c in self.checks],
             "provenance": self.provenance.to_dict(),
@@ -272,29 +273,59 @@ def build_context(
     return ClassifyContext(construct, refs.label_map(), vector_type, params, laava, index_path, align_params)
 
 
-def _items(
-    reads_path: Path, refs: ReferenceSet, chunk_size: int, min_indel: int
-) -> Iterator[tuple[list[tuple[Read, list[Hit] | None]], list | None]]:
-    """Chunks of (read, hits or None) with, for tagging, the BAM records (aligned input) or the reads."""
-    if read_format(reads_path) == "bam" and bam_is_aligned(reads_path):
-        known = set(refs.names)
-        for groups in chunked(iter_bam_groups(reads_path), chunk_size):
-            items = []
-            for g in groups:
-                for rec in g:
-                    if not rec.is_unmapped and rec.reference_name not in known:
-                        raise InputError(
-                            f"BAM reference {rec.reference_name!r} is not among the given references "
-                            "(add it with --packaging/--host)",
-                            file=reads_path,
-                            place=f"read {rec.query_name}",
-                        )
-                read, hits = hits_from_records(g, min_indel)
-                items.append((read, hits))
-            yield items, groups
-    else:
-        for reads in chunked(iter_reads(reads_path), chunk_size):
+def is_aligned(reads_path: Path) -> bool:
+    """True for an aligned BAM, whose records' hits are classified instead of re-aligning the reads."""
+    return read_format(reads_path) == "bam" and bam_is_aligned(reads_path)
+
+
+def read_units(reads_path: Path, aligned: bool) -> Iterator[Any]:
+    """A file's reads in order: the record groups of an aligned BAM (one per read), otherwise the reads."""
+    return iter_bam_groups(reads_path) if aligned else iter_reads(reads_path)
+
+
+def read_items(
+    reads_path: Path, aligned: bool, known: Collection[str], chunk_size: int, min_indel: int
+) -> Iterator[tuple[list[tuple[Read, list[Hit] | None]], list]]:
+    """Chunks of (read, hits or None) with, for tagging, the BAM record groups (aligned input) or the reads.
+
+    ``aligned`` is decided on the whole input file (a chunk of an aligned BAM may hold only unmapped reads);
+    ``known`` are the reference names every aligned record must name."""
+    units = read_units(reads_path, aligned)
+    if not aligned:
+        for reads in chunked(units, chunk_size):
             yield [(r, None) for r in reads], reads
+        return
+    for groups in chunked(units, chunk_size):
+        items = []
+        for g in groups:
+            for rec in g:
+                if not rec.is_unmapped and rec.reference_name not in known:
+                    raise InputError(
+                        f"BAM reference {rec.reference_name!r} is not among the given references "
+                        "(add it with --packaging/--host)",
+                        file=reads_path,
+                        place=f"read {rec.query_name}",
+                    )
+            items.append(hits_from_records(g, min_indel))
+        yield items, groups
+
+
+def given_vector_type(vector_type: str) -> VectorTypeCall:
+    """The vector type the user gave (ss or sc)."""
+    if vector_type not in ("ss", "sc"):
+        raise InputError(f"vector type must be ss or sc, not {vector_type!r}", place="--vector-type")
+    return VectorTypeCall(vector_type, "given", None, "given by the user")
+
+
+def probe_vector_type(
+    reads_path: Path, aligned: bool, probe: ClassifyContext, n_reads: int = VECTOR_TYPE_PROBE_READS
+) -> VectorTypeCall:
+    """ss or sc from the file's first ``n_reads`` reads classified with ``probe`` (an ss context).
+
+    A fixed number of reads, not "the first chunk", so the call never depends on how the file is split."""
+    first = next(read_items(reads_path, aligned, probe.labels, n_reads, probe.align_params.min_indel), None)
+    stats = classify_chunk(first[0], probe).stats if first else SampleStats(probe.construct.length)
+    return detect_vector_type(stats, probe.construct)
 
 
 def classify_reads(
@@ -311,12 +342,16 @@ def classify_reads(
     sink: Callable[[ChunkResult, list | None], None] | None = None,
     workdir: Path | None = None,
 ) -> AavResult:
-    """Classify all reads of a file; ``sink`` receives each chunk's calls (and BAM records) in order."""
+    """Classify all reads of a file; ``sink`` receives each chunk's calls (and BAM records) in order.
+
+    ``threads`` and ``chunk_size`` set how the work runs, never its result."""
     params = params or AavParams()
     align_params = align_params or AlignParams()
     reads_path = Path(reads_path)
-    t_start = time.perf_counter()
+    vt = given_vector_type(vector_type) if vector_type is not None else None
+    aligned = is_aligned(reads_path)
     tmp = tempfile.TemporaryDirectory(dir=workdir)
+    total = SampleStats(construct.length)
     try:
         fasta = refs.write_fasta(Path(tmp.name) / "refs.fa")
         index: str | None = str(fasta)
@@ -324,42 +359,25 @@ def classify_reads(
             mmi = Path(tmp.name) / "refs.mmi"
             ReadAligner(fasta, align_params, save_mmi=mmi)
             index = str(mmi)
-        source = _items(reads_path, refs, chunk_size, align_params.min_indel)
-        first = next(source, None)
-        if vector_type is None:
-            probe = (
-                classify_chunk(first[0], build_context(construct, refs, "ss", params, index, align_params))
-                if first
-                else None
+        if vt is None:
+            vt = probe_vector_type(
+                reads_path, aligned, build_context(construct, refs, "ss", params, index, align_params)
             )
-            vt = detect_vector_type(probe.stats if probe else SampleStats(construct.length), construct)
-        else:
-            if vector_type not in ("ss", "sc"):
-                raise InputError(f"vector type must be ss or sc, not {vector_type!r}", place="--vector-type")
-            vt = VectorTypeCall(vector_type, "given", None, "given by the user")
         ctx = build_context(construct, refs, vt.vector_type, params, index, align_params)
-        total = SampleStats(construct.length)
-        timing = {"align_s": 0.0, "classify_s": 0.0}
 
         def consume(res: ChunkResult, groups: list | None) -> None:
             total.merge(res.stats)
-            timing["align_s"] += res.seconds_align
-            timing["classify_s"] += res.seconds_classify
             if sink is not None:
                 sink(res, groups)
 
-        def chunks():
-            if first is not None:
-                yield first
-            yield from source
-
+        chunks = read_items(reads_path, aligned, ctx.labels, chunk_size, align_params.min_indel)
         if threads <= 1:
-            for items, groups in chunks():
+            for items, groups in chunks:
                 consume(classify_chunk(items, ctx), groups)
         else:
             pending: deque = deque()
             with ProcessPoolExecutor(max_workers=threads) as ex:
-                for items, groups in chunks():
+                for items, groups in chunks:
                     pending.append((ex.submit(classify_chunk, items, ctx), groups))
                     if len(pending) >= 2 * threads:
                         fut, g = pending.popleft()
@@ -369,7 +387,21 @@ def classify_reads(
                     consume(fut.result(), g)
     finally:
         tmp.cleanup()
-    timing["wall_s"] = time.perf_counter() - t_start
+    name = sample or reads_path.name.split(".")[0]
+    return sample_result(name, reads_path, total, vt, construct, refs.files, params, align_params)
+
+
+def sample_result(
+    sample: str,
+    reads_path: Path,
+    total: SampleStats,
+    vt: VectorTypeCall,
+    construct: AavConstruct,
+    reference_files: list[Path],
+    params: AavParams,
+    align_params: AlignParams,
+) -> AavResult:
+    """One sample's result from its merged statistics: validity checks and provenance (original files)."""
     if total.reads_total == 0:
         raise InputError("no reads", file=reads_path)
     mapped = total.reads_total - total.classes.get("unmapped", 0)
@@ -392,7 +424,7 @@ def classify_reads(
                 f"given {vt.vector_type}; reads say {seen.vector_type} ({seen.detail})",
             )
         )
-    files = [reads_path, *construct.source_files, *refs.files]
+    files = [reads_path, *construct.source_files, *reference_files]
     inputs = [file_input(f) for f in dict.fromkeys(Path(x).resolve() for x in files)]
     prov = Provenance(
         ENGINE,
@@ -403,14 +435,12 @@ def classify_reads(
             "itr2": [construct.itr2.label, construct.itr2.start, construct.itr2.end],
             "vector_type": vt.vector_type,
             "vector_type_source": vt.source,
-            "threads": threads,
-            "chunk_size": chunk_size,
             **params.to_dict(),
             **{f"align_{k}": v for k, v in align_params.to_dict().items()},
         },
         inputs,
     )
-    return AavResult(sample or reads_path.name.split(".")[0], total, vt, prov, checks, timing)
+    return AavResult(sample, total, vt, prov, checks)
 
 
 def default_threads() -> int:

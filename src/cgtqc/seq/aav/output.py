@@ -1,15 +1,19 @@
-"""Output files of an AAV run, written chunk by chunk: per-read TSV.gz and Parquet, tagged BAM, summary JSON.
+"""Output files of an AAV run: per-read TSV.gz and Parquet, tagged BAM, summary JSON.
 
-Tagged BAM: for aligned BAM input the original records gain tags; for FASTQ/unaligned input each read is
-written as an unaligned record. Tags: XC class, XD detail, AT/AS LAAVA type/subtype, AX LAAVA
-"type-subtype", XF flip/flop "left-right".
+Rows arrive chunk by chunk in read order and are written in fixed blocks of :data:`ROW_BLOCK` reads (one
+Parquet row group, one TSV write each) into a gzip stream without timestamp, so the files are the same, byte
+for byte, however the reads were chunked. Tagged BAM: for aligned BAM input the original records gain tags;
+for FASTQ/unaligned input each read is written as an unaligned record. Tags: XC class, XD detail, AT/AS
+LAAVA type/subtype, AX LAAVA "type-subtype", XF flip/flop "left-right".
 """
 
 from __future__ import annotations
 
-import gzip
 import json
+from array import array
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,7 +21,10 @@ import pysam
 
 from cgtqc.results import to_json
 from cgtqc.seq.aav.engine import AavResult, ChunkResult
-from cgtqc.seq.reads import Read
+from cgtqc.seq.aav.path import ReadCall
+from cgtqc.seq.reads import Read, open_text_output
+
+ROW_BLOCK = 2000  # reads per Parquet row group and per TSV write, whatever the chunk size
 
 COLUMNS = [
     "read_id",
@@ -54,6 +61,7 @@ _SCHEMA = pa.schema(
 
 
 _OUR_TAGS = {"XC", "XD", "XF", "AT", "AS", "AX"}  # AS: LAAVA's subtype replaces minimap2's score tag
+_PHRED = bytes.maketrans(bytes(range(33, 127)), bytes(range(94)))  # FASTQ quality letter -> Phred score
 
 
 def _cell(v) -> str:
@@ -64,61 +72,104 @@ def _cell(v) -> str:
     return str(v)
 
 
+def per_read_table(calls: Sequence[ReadCall]) -> pa.Table:
+    """The per-read rows of some calls, in their order (compact and picklable: a chunk's partial result)."""
+    return pa.Table.from_pylist([c.row() for c in calls], schema=_SCHEMA)
+
+
+_TAG_COLUMNS = ("read_id", "class", "laava_type", "laava_subtype", "detail", "itr_left_config",
+                "itr_right_config")
+
+
+def _tags(cls: str, laava_type: str, laava_subtype: str, detail: str, left: str, right: str) -> list:
+    tags = [
+        ("XC", cls),
+        ("AT", laava_type),
+        ("AS", laava_subtype),
+        ("AX", f"{laava_type}-{laava_subtype}"),
+        ("XF", f"{left or 'none'}-{right or 'none'}"),
+    ]
+    if detail:
+        tags.append(("XD", detail))
+    return tags
+
+
 class AavWriter:
     """Streams per-read rows to DIR/per_read.tsv.gz and DIR/per_read.parquet, and reads to DIR/tagged.bam."""
 
     def __init__(self, out_dir: Path, write_bam: bool = True):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.tsv = gzip.open(self.out_dir / "per_read.tsv.gz", "wt", compresslevel=4)
+        self.tsv = open_text_output(self.out_dir / "per_read.tsv.gz", compresslevel=4)
         self.tsv.write("\t".join(COLUMNS) + "\n")
         self.parquet = pq.ParquetWriter(str(self.out_dir / "per_read.parquet"), _SCHEMA)
         self.bam: pysam.AlignmentFile | None = None
         self._write_bam = write_bam
+        self._pending: list[pa.Table] = []
+        self._n_pending = 0
 
     def __call__(self, res: ChunkResult, groups: list | None) -> None:
-        rows = [c.row() for c in res.calls]
-        for r in rows:
-            self.tsv.write("\t".join(_cell(r[c]) for c in COLUMNS) + "\n")
-        self.parquet.write_table(pa.Table.from_pylist(rows, schema=_SCHEMA))
-        if self._write_bam:
-            self._bam(res, groups)
+        """Sink of :func:`~cgtqc.seq.aav.engine.classify_reads`: one chunk's calls and input records."""
+        self.write(per_read_table(res.calls), groups)
 
-    def _bam(self, res: ChunkResult, groups: list | None) -> None:
+    def write(self, rows: pa.Table, groups: Sequence[Any] | None) -> None:
+        """The next reads' rows (:func:`per_read_table`) with, for the tagged BAM, their input record groups
+        (aligned BAM) or reads, one per row."""
+        if self._write_bam:
+            self._bam(rows, groups)
+        self._pending.append(rows)
+        self._n_pending += rows.num_rows
+        if self._n_pending >= ROW_BLOCK:
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        """Write the pending rows in whole blocks of ROW_BLOCK (and the rest when ``final``)."""
+        table = pa.concat_tables(self._pending).combine_chunks()
+        n = table.num_rows if final else table.num_rows // ROW_BLOCK * ROW_BLOCK
+        for start in range(0, n, ROW_BLOCK):
+            block = table.slice(start, min(ROW_BLOCK, n - start))
+            lines = ["\t".join(_cell(r[c]) for c in COLUMNS) + "\n" for r in block.to_pylist()]
+            self.tsv.write("".join(lines))
+            self.parquet.write_table(block)
+        rest = table.slice(n)
+        self._pending, self._n_pending = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
+
+    def _bam(self, rows: pa.Table, groups: Sequence[Any] | None) -> None:
+        if groups is not None and len(groups) != rows.num_rows:
+            raise RuntimeError(f"{len(groups)} input reads for {rows.num_rows} per-read rows")
+        if rows.num_rows == 0:  # the header comes from the first records
+            return
         if self.bam is None:
             aligned = bool(groups) and not isinstance(groups[0], Read)
             header = groups[0][0].header.to_dict() if aligned else {"HD": {"VN": "1.6", "SO": "unknown"}}
             self.bam = pysam.AlignmentFile(str(self.out_dir / "tagged.bam"), "wb", header=header)
-        for i, call in enumerate(res.calls):
-            tags = [
-                ("XC", call.cls),
-                ("AT", call.laava_type),
-                ("AS", call.laava_subtype),
-                ("AX", f"{call.laava_type}-{call.laava_subtype}"),
-                ("XF", f"{call.left_config or 'none'}-{call.right_config or 'none'}"),
-            ]
-            if call.detail:
-                tags.append(("XD", call.detail))
+        columns = [rows.column(c).to_pylist() for c in _TAG_COLUMNS]
+        for i, (read_id, *values) in enumerate(zip(*columns, strict=True)):
+            tags = _tags(*values)
             if groups is not None and not isinstance(groups[i], Read):
                 for rec in groups[i]:  # records share the input header: tag in place and write
                     rec.set_tags([t for t in rec.get_tags() if t[0] not in _OUR_TAGS] + tags)
                     self.bam.write(rec)
             else:
                 seg = pysam.AlignedSegment(self.bam.header)
-                seg.query_name = call.read_id
+                seg.query_name = read_id
                 seg.flag = 4
                 read = groups[i] if groups is not None else None
                 seg.query_sequence = read.seq if read is not None else "N"
                 if read is not None and read.qual:
-                    seg.query_qualities = pysam.qualitystring_to_array(read.qual)
+                    seg.query_qualities = array("B", read.qual.encode("ascii").translate(_PHRED))
                 seg.set_tags(tags)
                 self.bam.write(seg)
 
     def close(self) -> None:
+        if self._pending:
+            self._flush(final=True)
         self.tsv.close()
         self.parquet.close()
         if self.bam is not None:
             self.bam.close()
+
+
 
 
 def write_summary(result: AavResult, out_dir: Path) -> Path:

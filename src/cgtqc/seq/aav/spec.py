@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from cgtqc import __version__
-from cgtqc.engines import EngineParams, EngineSpec, InputKind
+from cgtqc.engines import Chunking, EngineParams, EngineSpec, InputKind
 
 _FASTA_EXT = ("fa", "fasta", "fna", "fa.gz", "fasta.gz")
 
@@ -33,8 +33,12 @@ class AavEngineParams(EngineParams):
     sample: str | None = Field(
         None, description="Sample name (default: reads file name; several reads files: SAMPLE_FILE)"
     )
-    threads: int = Field(1, ge=1, description="Worker processes for alignment and classification")
-    chunk_size: int = Field(2000, ge=1, description="Reads per chunk (memory is bounded by a few chunks)")
+    threads: int = Field(
+        1, ge=1, description="Worker processes for alignment and classification (does not change the result)"
+    )
+    chunk_size: int = Field(
+        2000, ge=1, description="Reads per chunk with threads > 1 (does not change the result)"
+    )
     # minimap2 alignment
     secondary_ratio: float = Field(
         0.9, gt=0, le=1, description="Keep secondary alignments scoring >= this fraction of the best hit"
@@ -160,4 +164,11 @@ ENGINE = EngineSpec(
     run="cgtqc.seq.aav.run:run",
     simulate="cgtqc.seq.aav.run:simulate",
     cli="cgtqc.cli.aav",
+    chunking=Chunking(
+        kinds=("reads",),
+        prepare="cgtqc.seq.aav.run:prepare",
+        work="cgtqc.seq.aav.run:work",
+        merge="cgtqc.seq.aav.run:merge",
+        default_chunk_reads=2000,
+    ),
 )
