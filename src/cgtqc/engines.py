@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import tempfile
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -272,13 +273,14 @@ class EngineSpec:
         out_dir: str | Path | None = None,
         *,
         chunk_reads: int | None = None,
-        work_dir: str | Path,
+        work_dir: str | Path | None = None,
         mapper: Mapper = sequential_map,
     ) -> EngineResult:
         """The engine through its chunking protocol: prepare, split, ``mapper`` over the chunks, merge.
 
-        ``chunk_reads=None`` makes one chunk of each reads file; ``mapper`` runs ``work`` over the chunks
-        (in this process by default; the runner passes a process pool or a Dask client)."""
+        ``chunk_reads=None`` makes one chunk of each reads file (nothing is copied); chunk files go to
+        ``work_dir`` (a temporary folder by default); ``mapper`` runs ``work`` over the chunks (in this
+        process by default; the runner passes a process pool or a Dask client)."""
         c = self.chunking
         if c is None:
             raise InputError(f"engine {self.name!r} does not split its inputs into chunks")
@@ -288,8 +290,9 @@ class EngineSpec:
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
         context = _resolve(c.prepare)(checked, p)
-        chunks = _resolve(c.split)(checked, c.kinds, chunk_reads, Path(work_dir))
-        partials = mapper(_resolve(c.work), context, chunks)
+        with tempfile.TemporaryDirectory(prefix="cgtqc-chunks-") as tmp:  # chunk files when none is given
+            chunks = _resolve(c.split)(checked, c.kinds, chunk_reads, Path(work_dir or tmp))
+            partials = mapper(_resolve(c.work), context, chunks)
         result = _resolve(c.merge)(context, partials, checked, p, out)
         self._check_cqas(result)
         return result

@@ -1,10 +1,13 @@
 """Units of measure: the closed vocabulary results may be entered in, and conversions between them.
 
 A manual result in ``vg/L`` against a limit in ``vg/mL`` is converted; ``EU/mL`` against ``%`` is refused.
-Micro is accepted as ``µ`` (U+00B5), ``μ`` (U+03BC) or ``u``.
+Micro is accepted as ``µ`` (U+00B5), ``μ`` (U+03BC) or ``u``; case does not matter (``eu/ml`` is ``EU/mL``),
+and an unknown unit is answered with the closest known ones ("did you mean").
 """
 
 from __future__ import annotations
+
+import difflib
 
 from cgtqc.errors import UnitError
 
@@ -54,11 +57,17 @@ _UNITS: dict[str, tuple[str, float]] = {
 }
 
 
+_BY_FOLDED = {k.lower(): k for k in _UNITS}
+assert len(_BY_FOLDED) == len(_UNITS), "two units differ only by case"
+
+
 def normalize_unit(unit: str) -> str:
-    """Canonical spelling: micro signs to 'u', spaces around '/' removed, 'x 10^6' to 'x10^6'."""
+    """Canonical spelling: micro signs to 'u', spaces around '/' removed, 'x 10^6' to 'x10^6', known units in
+    their own case ('eu/ml' -> 'EU/mL')."""
     u = unit.strip().replace("\u00b5", "u").replace("\u03bc", "u").replace("\u00c2u", "u")
     u = " ".join(u.split()).replace(" / ", "/").replace("× ", "x").replace("×", "x").replace("x 10", "x10")
-    return u
+    u = u.replace("X10", "x10")
+    return u if u in _UNITS else _BY_FOLDED.get(u.lower(), u)
 
 
 def is_known(unit: str) -> bool:
@@ -68,7 +77,12 @@ def is_known(unit: str) -> bool:
 def dimension(unit: str) -> str:
     u = normalize_unit(unit)
     if u not in _UNITS:
-        raise UnitError(f"unknown unit {unit!r} (known: {', '.join(sorted(k for k in _UNITS if k))})")
+        close = difflib.get_close_matches(u.lower(), list(_BY_FOLDED), n=3, cutoff=0.6)
+        if close:
+            hint = "did you mean " + " or ".join(repr(_BY_FOLDED[c]) for c in close) + "?"
+        else:
+            hint = f"known: {', '.join(sorted(k for k in _UNITS if k))}"
+        raise UnitError(f"unknown unit {unit!r} ({hint})")
     return _UNITS[u][0]
 
 

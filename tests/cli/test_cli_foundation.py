@@ -90,7 +90,8 @@ def _fresh_db(tmp_path: Path) -> str:
     assert _add_user(db, "root", "admin").returncode == 0
     for name, role in [("ann", "analyst"), ("rex", "reviewer")]:
         assert _add_user(db, name, role, "--by", "root", "--by-password", "password-123").returncode == 0
-    run("lot", "create", "V1", "--product", "lv_vector", "--site", "S", "--user", "ann", "--db", db)
+    run("lot", "create", "V1", "--product", "lv_vector", "--site", "S", "--user", "ann", "--password",
+        "password-123", "--db", db)
     return db
 
 
@@ -118,7 +119,7 @@ def test_only_an_admin_adds_users(tmp_path):
 def test_bad_manual_entry_one_line_error_nothing_written(tmp_path, args, message):
     db = _fresh_db(tmp_path)
     before = sqlite3.connect(db).execute("SELECT count(*) FROM audit_trail").fetchone()[0]
-    p = run("result", "add", "V1", *args, "--user", "ann", "--db", db, ok=False)
+    p = run("result", "add", "V1", *args, "--user", "ann", "--password", "password-123", "--db", db, ok=False)
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], p.stderr
@@ -129,7 +130,8 @@ def test_bad_manual_entry_one_line_error_nothing_written(tmp_path, args, message
 
 def test_manual_entry_converts_units(tmp_path):
     db = _fresh_db(tmp_path)
-    run("result", "add", "V1", "residual_host_dna", "2500", "--unit", "pg/dose", "--user", "ann", "--db", db)
+    run("result", "add", "V1", "residual_host_dna", "2500", "--unit", "pg/dose", "--user", "ann",
+        "--password", "password-123", "--db", db)
     ev = run("release", "evaluate", "V1", "--json", "--db", db).stdout
     assert '"reportable": "3"' in ev  # 2500 pg = 2.5 ng -> 3 at the limit's 0 decimals
 

@@ -91,9 +91,12 @@ def test_unit_conversion_and_mismatch():
         evaluate(line("<= 0.5", unit="EU/mL"), meas(0.1, "%"))
 
 
-def test_qualitative_synonyms():
-    assert evaluate(line("Not detected", unit=""), meas("Negative", "")).verdict == "pass"
+def test_qualitative_vocabulary():
+    # issue 17 item 4: each criterion has its own words; a word of another test's vocabulary is not a match
+    assert evaluate(line("Not detected", unit=""), meas("not  DETECTED", "")).reportable == "Not detected"
     assert evaluate(line("No growth", unit=""), meas("Growth", "")).verdict == "fail"
+    e = evaluate(line("No growth", unit=""), meas("Negative", ""))
+    assert e.verdict == "invalid" and "allowed: No growth, Growth" in e.reason
 
 
 @pytest.mark.parametrize("text", [">= 80,0", "80 -", ">= 5 and >= 6", "10 - 2", "Maybe"])

@@ -27,6 +27,10 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "release": ("cgtqc.cli.release", {}),
     "audit": ("cgtqc.cli.audit", {}),
     "user": ("cgtqc.cli.user", {}),
+    "trend": ("cgtqc.cli.trend", {}),
+    "stability": ("cgtqc.cli.stability", {}),
+    "compare": ("cgtqc.cli.compare", {}),
+    "validate": ("cgtqc.cli.validate", {}),
 }
 
 
@@ -93,15 +97,32 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 1000)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from cgtqc import __version__
+
+        typer.echo(f"cgtqc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the cgtqc version and exit"
+    ),
+) -> None:
+    """Quality control and lot release for cell and gene therapy products."""
 
 
 @app.command()
-def version() -> None:
-    """Print the cgtqc version."""
+def version(json_: bool = typer.Option(False, "--json", help="Print one JSON document")) -> None:
+    """Print the cgtqc version (also `cgtqc --version`)."""
     from cgtqc import __version__
 
-    typer.echo(__version__)
+    typer.echo(f'{{"cgtqc": "{__version__}"}}' if json_ else __version__)
 
 
 from cgtqc.cli import run, workspace  # noqa: E402  (top-level commands: init, coa, demo, run)

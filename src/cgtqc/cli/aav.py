@@ -17,7 +17,7 @@ def classify(
     reads: Path = typer.Option(..., "--reads", help="Reads: BAM (aligned or not), FASTQ, FASTQ.gz, FASTA"),
     vector: Path = typer.Option(..., "--vector", help="Vector plasmid FASTA"),
     annotation: Path = typer.Option(..., "--annotation", help="BED annotation with the two ITR rows"),
-    out: Path = typer.Option(..., "--out", help="Output directory"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory"),
     packaging: Path | None = typer.Option(
         None, "--packaging", help="Packaging FASTA (rep/cap, helper, lambda)"
     ),
@@ -102,7 +102,9 @@ def classify(
 
 @app.command()
 def simulate(
-    out: Path = typer.Option(..., "--out", help="Output directory (reads.fastq.gz, truth.tsv, references)"),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output directory (reads.fastq.gz, truth.tsv, references)"
+    ),
     n_reads: int = typer.Option(5000, "--reads", min=1, help="Number of reads"),
     vector_type: str = typer.Option("ss", "--vector-type", help="ss or sc construct"),
     error_model: str = typer.Option("hifi", "--error-model", help="hifi or nanopore"),

@@ -5,20 +5,25 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from cgtqc.cli._common import DB_OPTION, JSON_OPTION, console, print_json, store_session
+from cgtqc.cli._common import DB_OPTION, JSON_OPTION, console, make_console, print_json, store_session
 from cgtqc.lots.signatures import verify_signatures
 from cgtqc.store import audit as trail
 
 app = typer.Typer(help="Audit trail (21 CFR Part 11 / EU Annex 11).", no_args_is_help=True)
-err = console.__class__(stderr=True)
+err = make_console(stderr=True)
 
 
 @app.command()
-def verify(db: str | None = DB_OPTION) -> None:
+def verify(db: str | None = DB_OPTION, json_: bool = JSON_OPTION) -> None:
     """Exit 0 when the chain is intact and matches every audited row; else name the first broken entry."""
     with store_session(db) as s:
         problems = [str(p) for p in trail.verify(s)] + verify_signatures(s)
         n = len(trail.log(s))
+    if json_:
+        print_json({"intact": not problems, "entries": n, "problems": problems})
+        if problems:
+            raise typer.Exit(1)
+        return
     if problems:
         err.print(f"[bold red]audit trail BROKEN[/]: {problems[0]}", highlight=False, soft_wrap=True)
         for p in problems[1:10]:

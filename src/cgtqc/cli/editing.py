@@ -86,7 +86,11 @@ def quantify_cmd(
     conversion_nuc_from: str = typer.Option("C", "--conversion_nuc_from"),
     conversion_nuc_to: str = typer.Option("T", "--conversion_nuc_to"),
     output_folder: Path | None = typer.Option(
-        None, "-o", "--output_folder", help="Where to write the tables."
+        None,
+        "--out",
+        "-o",
+        "--output_folder",
+        help="Folder that receives CRISPResso_on_<name>/ with the tables, as CRISPResso2 [default: .]",
     ),
     name: str | None = typer.Option(None, "-n", "--name", help="Sample name."),
     threads: int = typer.Option(1, "--threads", "-p", "--n_processes", help="Worker processes."),
@@ -136,7 +140,7 @@ def quantify_cmd(
         threads=threads,
         sample=name,
     )
-    out = output_folder or Path(f"CRISPResso_on_{result.sample}")
+    out = (output_folder or Path(".")) / f"CRISPResso_on_{result.sample}"  # CRISPResso2's layout
     write_crispresso_files(result, out)
     if as_json:
         print_json(result)

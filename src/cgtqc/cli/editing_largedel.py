@@ -62,11 +62,16 @@ def simulate_cmd(
     fraction: float = typer.Option(0.2, "--fraction", help="Fraction of reads with a large deletion"),
     error_rate: float = typer.Option(0.01, "--error-rate"),
     seed: int = typer.Option(1, "--seed"),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document"),
 ) -> None:
     """Write simulated long amplicon reads with known large deletions (50 bp - 5 kb)."""
     from cgtqc.seq.editing.largedel.sim import simulate_long_read_amplicons
 
     s = simulate_long_read_amplicons(out_dir, n_reads=reads, large_deletion_fraction=fraction,
                                      error_rate=error_rate, seed=seed)
+    if json_out:
+        print_json({"reads": str(s.reads_fastq), "reference": str(s.reference_fasta),
+                    "true_large_deletion_fraction": s.large_deletion_fraction})
+        return
     console.print(f"{s.reads_fastq} and {s.reference_fasta}: true large-deletion fraction of spanning reads "
                   f"{100 * s.large_deletion_fraction:.2f}%")

@@ -106,6 +106,7 @@ def simulate_cmd(
     guide: str = typer.Option("GGCCGACCTGTCGCTGACGC", "--guide", "-g"),
     depth: int = typer.Option(2000, "--depth", help="Reads per amplicon"),
     seed: int = typer.Option(1, "--seed"),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document"),
 ) -> None:
     """Write a simulated study with known truth (planted sites; on-target 60%, 2 off-targets edited)."""
     from cgtqc.seq.editing.offtarget.sim import plant_genome, simulate_pooled_reads, true_rates
@@ -116,5 +117,8 @@ def simulate_cmd(
     write_amplicon_table(amps, out_dir / "amplicons.tsv")
     rates = true_rates(planted, amps)
     simulate_pooled_reads(out_dir, amps, rates, depth=depth, seed=seed + 1)
+    if json_out:
+        print_json({"folder": str(out_dir), "genome": str(fa), "true_rates": rates})
+        return
     for site, rate in rates.items():
         console.print(f"{site}\ttrue editing {100 * rate:.2f}%")

@@ -203,6 +203,7 @@ def plot(
     panel_name: Panel | None = typer.Option(None, "--panel", help="Use a panel's shipped template"),
     gate_name: str | None = typer.Option(None, "--gate", help="Only this gate (default: all gates)"),
     compensation: Path | None = COMP,
+    as_json: bool = JSON,
 ) -> None:
     """Dot plots / histograms of the gates with each gate drawn, as one PNG."""
     from cgtqc.assays.flow.plots import plot_gate, plot_gating
@@ -211,6 +212,9 @@ def plot(
         raise InputError("give --gating FILE or --panel NAME", place="options")
     report = gate_file(fcs, gating or template_path(panel_name.value), compensation=compensation)
     path = plot_gate(report, gate_name, out) if gate_name else plot_gating(report, out)
+    if as_json:
+        print_json({"plot": str(path), "gate": gate_name})
+        return
     console.print(f"wrote {path}")
 
 

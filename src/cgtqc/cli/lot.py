@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from cgtqc.cli._common import DB_OPTION, JSON_OPTION, USER_OPTION, console, print_json, store_session
+from cgtqc.cli._common import (
+    DB_OPTION,
+    JSON_OPTION,
+    PASSWORD_OPTION,
+    USER_OPTION,
+    acting_user,
+    console,
+    password_or_prompt,
+    print_json,
+    store_session,
+)
+from cgtqc.errors import InputError
 from cgtqc.lots import service
 from cgtqc.lots.disposition import LotEvaluation, evaluate_lot
 from cgtqc.lots.signatures import signatures_of
@@ -25,13 +37,39 @@ def create(
     spec_version: str | None = typer.Option(None, "--spec-version"),
     din: str | None = typer.Option(None, "--din", help="ISBT 128 DIN with check character (autologous)"),
     coi: str | None = typer.Option(None, "--coi", help="Chain-of-identity id (autologous)"),
+    manufactured: str | None = typer.Option(None, "--manufactured", help="Manufacture date, YYYY-MM-DD"),
+    expiry: str | None = typer.Option(None, "--expiry", help="Expiry date, YYYY-MM-DD"),
+    storage: str | None = typer.Option(
+        None, "--storage", help="Storage conditions, e.g. '<= -150 °C (LN2 vapour)'"
+    ),
     user: str = USER_OPTION,
+    password: str | None = PASSWORD_OPTION,
     db: str | None = DB_OPTION,
+    json_: bool = JSON_OPTION,
 ) -> None:
-    """Create a lot under a specification version."""
+    """Create a lot under a specification version (a GMP write: the acting user's password is checked)."""
+    made, expires = _date(manufactured, "--manufactured"), _date(expiry, "--expiry")
+    pw = password_or_prompt(password)
     with store_session(db) as s:
-        lot = service.create_lot(s, user, lot_number, product, site, spec_version, din, coi)
-        console.print(f"lot {lot.lot_number} created ({lot.product} spec v{lot.spec_version})")
+        acting_user(s, user, pw)
+        lot = service.create_lot(
+            s, user, lot_number, product, site, spec_version, din, coi,
+            manufactured_on=made, expires_on=expires, storage=storage,
+        )
+        doc = {"lot": lot.lot_number, "product": lot.product, "spec_version": lot.spec_version}
+    if json_:
+        print_json(doc)
+        return
+    console.print(f"lot {doc['lot']} created ({doc['product']} spec v{doc['spec_version']})", highlight=False)
+
+
+def _date(text: str | None, option: str) -> date | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{text!r} is not a date (write YYYY-MM-DD)", place=option) from None
 
 
 @app.command()
@@ -46,11 +84,15 @@ def scaffold(
     seed: int = typer.Option(1, "--seed", help="Seed of the simulated raw files"),
     din: str | None = typer.Option(None, "--din", help="ISBT 128 DIN (autologous products)"),
     coi: str | None = typer.Option(None, "--coi", help="Chain-of-identity id (autologous products)"),
+    json_: bool = JSON_OPTION,
 ) -> None:
     """Write a lot folder: lot.yaml with every test of the specification (and simulated raw files)."""
     from cgtqc.runner.scaffold import scaffold as write_scaffold
 
     path = write_scaffold(product, folder, lot=lot, site=site, simulate=simulate, seed=seed, din=din, coi=coi)
+    if json_:
+        print_json({"manifest": str(path), "folder": str(folder), "simulated": simulate})
+        return
     console.print(f"wrote {path}" + (" with simulated raw files" if simulate else "")
                   + f"; run it with: cgtqc run {folder} -u USER", highlight=False)
 
@@ -96,6 +138,9 @@ def show(lot_number: str, db: str | None = DB_OPTION, json_: bool = JSON_OPTION)
             "status": lot.status,
             "din": lot.din,
             "coi_id": lot.coi_id,
+            "manufactured_on": lot.manufactured_on.isoformat() if lot.manufactured_on else None,
+            "expires_on": lot.expires_on.isoformat() if lot.expires_on else None,
+            "storage": lot.storage,
             "samples": [
                 {"code": x.sample_code, "stage": x.stage, "chain_step": x.chain_step} for x in lot.samples
             ],

@@ -38,11 +38,27 @@ def review(
     user: str = USER_OPTION,
     password: str | None = PASSWORD_OPTION,
     db: str | None = DB_OPTION,
+    json_: bool = JSON_OPTION,
 ) -> None:
     """Second-person review: mark every result reviewed and sign 'reviewed'."""
+    pw = password_or_prompt(password)
     with store_session(db) as s:
-        sig = disposition.review(s, user, password_or_prompt(password), lot_number)
-        console.print(f"{lot_number} reviewed by {sig.full_name} at {sig.signed_at.isoformat()}Z")
+        doc = _signature(lot_number, disposition.review(s, user, pw, lot_number))
+    if json_:
+        print_json(doc)
+        return
+    console.print(f"{lot_number} reviewed by {doc['name']} at {doc['signed_at']}", highlight=False)
+
+
+def _signature(lot_number: str, sig) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "lot": lot_number,
+        "meaning": sig.meaning,
+        "user": sig.username,
+        "name": sig.full_name,
+        "signed_at": sig.signed_at.isoformat() + "Z",
+        "content_sha256": sig.content_hash,
+    }
 
 
 @app.command()
@@ -54,11 +70,17 @@ def sign(
     user: str = USER_OPTION,
     password: str | None = PASSWORD_OPTION,
     db: str | None = DB_OPTION,
+    json_: bool = JSON_OPTION,
 ) -> None:
     """Sign the lot with a meaning; 'released' requires every release criterion met."""
+    pw = password_or_prompt(password)
     with store_session(db) as s:
-        sig = disposition.sign(s, user, password_or_prompt(password), lot_number, meaning)
-        console.print(
-            f"{lot_number} signed '{sig.meaning}' by {sig.full_name} at {sig.signed_at.isoformat()}Z "
-            f"(content sha256 {sig.content_hash[:16]}…)"
-        )
+        doc = _signature(lot_number, disposition.sign(s, user, pw, lot_number, meaning))
+    if json_:
+        print_json(doc)
+        return
+    console.print(
+        f"{lot_number} signed '{doc['meaning']}' by {doc['name']} at {doc['signed_at']} "
+        f"(content sha256 {doc['content_sha256'][:16]}…)",
+        highlight=False,
+    )

@@ -8,7 +8,17 @@ from pathlib import Path
 import typer
 
 from cgtqc import __version__
-from cgtqc.cli._common import DB_OPTION, USER_OPTION, console, store_session
+from cgtqc.cli._common import (
+    DB_OPTION,
+    JSON_OPTION,
+    PASSWORD_OPTION,
+    USER_OPTION,
+    acting_user,
+    console,
+    password_or_prompt,
+    print_json,
+    store_session,
+)
 from cgtqc.errors import InputError
 from cgtqc.lots import service
 from cgtqc.results import Measurement, Provenance
@@ -19,8 +29,11 @@ app = typer.Typer(help="Results of a lot.", no_args_is_help=True)
 def _parse_value(raw: str | None) -> float | str | None:
     if raw is None or raw.strip().lower() == "pending":
         return None
+    text = raw.strip()
+    if text.startswith("--"):
+        raise InputError(f"no such option: {text}", place="command line")
     try:
-        return float(raw.replace(",", "")) if raw.strip()[0] in "+-.0123456789" else raw.strip()
+        return float(text.replace(",", "")) if text[0] in "+-.0123456789" else text
     except ValueError:
         raise InputError(f"{raw!r} is not a number", place="VALUE") from None
 
@@ -40,7 +53,8 @@ def _load_measurements(path: Path) -> list[Measurement]:
     return out
 
 
-@app.command()
+# a negative VALUE (-0.4) is a value, not an unknown option
+@app.command(context_settings={"ignore_unknown_options": True})
 def add(
     lot_number: str = typer.Argument(...),
     cqa: str | None = typer.Argument(None, help="CQA id (omit with --measurement)"),
@@ -54,9 +68,13 @@ def add(
     replace_reason: str | None = typer.Option(None, "--replace-reason", help="Reason to change a result"),
     measurement: Path | None = typer.Option(None, "--measurement", help="JSON Measurement(s) from an engine"),
     user: str = USER_OPTION,
+    password: str | None = PASSWORD_OPTION,
     db: str | None = DB_OPTION,
+    json_: bool = JSON_OPTION,
 ) -> None:
-    """Add a result. A change to an existing result needs --replace-reason and voids the lot's signatures."""
+    """Add a result (a GMP write: the acting user's password is checked).
+
+    A change to an existing result needs --replace-reason and voids the lot's signatures."""
     if measurement is not None:
         ms = _load_measurements(measurement)
     else:
@@ -73,12 +91,32 @@ def add(
                 provenance=Provenance("manual-entry", __version__, {"entered_by": user}),
             )
         ]
+    pw = password_or_prompt(password)
+    rows = []
     with store_session(db) as s:
+        acting_user(s, user, pw)
         for m in ms:
             added = service.add_result(s, user, lot_number, m, stage, rationale, replace_reason)
-            msg = f"{lot_number} {m.cqa} ({stage}) = {m.value if m.value is not None else 'pending'} {m.unit}"
-            if added.follow_up:
-                msg += " [post-release follow-up recorded, lot notified]"
-            if added.voided_signatures:
-                msg += f" [red]{added.voided_signatures} signature(s) VOIDED[/]"
-            console.print(msg)
+            r = added.result
+            rows.append(
+                {
+                    "lot": lot_number,
+                    "cqa": r.cqa,
+                    "stage": r.stage,
+                    "value": r.value,
+                    "unit": r.unit,
+                    "follow_up": added.follow_up,
+                    "voided_signatures": added.voided_signatures,
+                }
+            )
+    if json_:
+        print_json(rows)
+        return
+    for row in rows:
+        shown = row["value"] if row["value"] is not None else "pending"
+        msg = f"{lot_number} {row['cqa']} ({row['stage']}) = {shown} {row['unit']}".rstrip()
+        if row["follow_up"]:
+            msg += " [post-release follow-up recorded, lot notified]"
+        if row["voided_signatures"]:
+            msg += f" [red]{row['voided_signatures']} signature(s) VOIDED[/]"
+        console.print(msg, highlight=False)

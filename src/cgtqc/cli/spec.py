@@ -26,8 +26,23 @@ def _resolve(product_or_file: str) -> Specification:
 
 
 @app.command("list")
-def list_() -> None:
+def list_(json_: bool = JSON_OPTION) -> None:
     """List the packaged specification templates."""
+    if json_:
+        print_json(
+            [
+                {
+                    "product": s.product,
+                    "version": s.version,
+                    "name": s.name,
+                    "release_tests": len(s.release_lines),
+                    "in_process": len(s.lines) - len(s.release_lines),
+                    "stages": sorted({ln.stage for ln in s.lines}),
+                }
+                for s in templates().values()
+            ]
+        )
+        return
     t = Table("product", "version", "name", "release tests", "in-process")
     for s in templates().values():
         t.add_row(
@@ -87,8 +102,17 @@ def show(
 
 
 @app.command()
-def validate(files: list[Path] = typer.Argument(..., help="Specification YAML files")) -> None:
+def validate(
+    files: list[Path] = typer.Argument(..., help="Specification YAML files"), json_: bool = JSON_OPTION
+) -> None:
     """Validate specification files; the first error names file, line and field."""
+    checked = []
     for f in files:
         s = load_specification(f)
-        console.print(f"{f}: OK ({s.product} v{s.version}, {len(s.lines)} tests)")
+        checked.append({"file": str(f), "product": s.product, "version": s.version, "tests": len(s.lines)})
+    if json_:
+        print_json(checked)
+        return
+    for c in checked:
+        line = f"{c['file']}: OK ({c['product']} v{c['version']}, {c['tests']} tests)"
+        console.print(line, highlight=False)

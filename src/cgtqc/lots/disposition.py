@@ -1,7 +1,8 @@
 """Lot disposition: evaluation against the specification, review and signing the disposition.
 
 A lot is released only when every release test passes (or is pending with a rationale where the
-specification allows the result after release), every result was reviewed by someone other than who
+specification allows the result after release), every in-process control has a result (or is pending with a
+recorded rationale), every result was reviewed by someone other than who
 entered it, and a QA user signs with their password. A signature holds the user, meaning, UTC time and
 the SHA-256 of the signed content; the content names the lot's id and number, so a signature cannot be
 moved to another record, and any change to a signed result voids it visibly.
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from cgtqc.errors import DispositionError, InputError, PermissionDenied
+from cgtqc.lots import trending
 from cgtqc.lots.service import current_results, get_lot, specification_for, to_measurement
 from cgtqc.lots.signatures import sign_lot
 from cgtqc.specs import Evaluation, SpecLine, evaluate
@@ -78,6 +80,11 @@ def evaluate_lot(session: Session, lot: Lot) -> LotEvaluation:
         e = evaluate(line, to_measurement(r) if r else None)
         ev.outcomes.append(LineOutcome(line, r, e))
         if not line.is_release:
+            # an in-process control missing or pending blocks release unless a rationale is recorded for it
+            if r is None:
+                ev.blockers.append(f"{line.cqa} ({line.stage}): in-process control has no result")
+            elif e.verdict == "pending" and not r.rationale.strip():
+                ev.blockers.append(f"{line.cqa} ({line.stage}): in-process control pending without rationale")
             continue
         label = f"{line.cqa}"
         if r is None:
@@ -87,6 +94,7 @@ def evaluate_lot(session: Session, lot: Lot) -> LotEvaluation:
                 ev.blockers.append(f"{label}: pending, and the specification does not allow it after release")
         elif e.verdict in ("fail", "invalid"):
             ev.blockers.append(f"{label}: {e.verdict} ({e.reason})")
+    trending.apply_run_rules(session, lot, ev)  # out of trend by run rules, as alert limits (issue 14)
     for r in current.values():
         if r.value is None or r.follows_up is not None:
             continue

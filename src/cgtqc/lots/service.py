@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,8 +19,9 @@ from cgtqc.errors import InputError, PermissionDenied
 from cgtqc.lots.isbt128 import validate_din
 from cgtqc.lots.signatures import void_signatures
 from cgtqc.results import Measurement, Provenance, ValidityCheck
-from cgtqc.specs import Specification, evaluate, parse_specification, templates
+from cgtqc.specs import Specification, catalogue, evaluate, parse_specification, templates
 from cgtqc.specs.model import SpecLine
+from cgtqc.specs.rounding import to_decimal
 from cgtqc.store import audit
 from cgtqc.store.models import Lot, Notification, Result, Sample, SpecificationRecord
 from cgtqc.store.users import get_user, require_role
@@ -62,8 +64,12 @@ def specification_for(session: Session, product: str, version: str | None = None
         return parse_specification(rec.text, source=f"{rec.product} v{rec.version}")
     tpl = templates().get(product)
     if tpl is None or (version and tpl.version != version):
+        stored = session.execute(select(SpecificationRecord.product)).scalars()
+        products = sorted({*templates(), *stored})
         raise InputError(
-            f"no specification for product {product!r}" + (f" version {version}" if version else "")
+            f"no specification for product {product!r}"
+            + (f" version {version}" if version else "")
+            + f" (products: {', '.join(products)}; see `cgtqc spec list`)"
         )
     register_specification(session, tpl, "system")
     return tpl
@@ -85,8 +91,14 @@ def create_lot(
     spec_version: str | None = None,
     din: str | None = None,
     coi_id: str | None = None,
+    *,
+    manufactured_on: date | None = None,
+    expires_on: date | None = None,
+    storage: str | None = None,
 ) -> Lot:
-    """Create a lot under a specification version; autologous lots need a DIN and a chain-of-identity id."""
+    """Create a lot under a specification version; autologous lots need a DIN and a chain-of-identity id.
+
+    Manufacture date, expiry and storage conditions are printed on the certificate of analysis."""
     user = get_user(session, username)
     require_role(user, "analyst", "qa", "admin")
     spec = specification_for(session, product, spec_version)
@@ -99,6 +111,11 @@ def create_lot(
             "(--coi)",
             place=f"lot {lot_number}",
         )
+    if manufactured_on and expires_on and expires_on <= manufactured_on:
+        raise InputError(
+            f"expiry {expires_on.isoformat()} is not after manufacture {manufactured_on.isoformat()}",
+            place=f"lot {lot_number}",
+        )
     lot = Lot(
         lot_number=lot_number,
         product=product,
@@ -107,6 +124,9 @@ def create_lot(
         din=din13,
         coi_id=coi_id,
         created_by=username,
+        manufactured_on=manufactured_on,
+        expires_on=expires_on,
+        storage=(storage or "").strip() or None,
     )
     audit.add(session, lot, username, reason="lot created")
     if coi_id:
@@ -153,25 +173,70 @@ def _fmt(x: float | None) -> str | None:
     return None if x is None else repr(float(x))
 
 
-def _validate_value(line: SpecLine, m: Measurement) -> None:
+def _validate_value(line: SpecLine, m: Measurement) -> Measurement:
+    """Check a result before it is stored; return it with a qualitative outcome in its canonical form.
+
+    Numbers must be finite, in a unit convertible to the line's, and inside the CQA's physical range (the
+    catalogue's, e.g. 0-100 % for viability); words must be in the criterion's vocabulary."""
     place = f"result {m.cqa}"
     if line.acceptance.qualitative:
-        if m.value is not None and not isinstance(m.value, str):
+        if m.value is None:
+            return m
+        if not isinstance(m.value, str):
             raise InputError(
-                f"{m.cqa} is qualitative; give an outcome such as {line.acceptance}", place=place
+                f"{m.cqa} is qualitative; give an outcome ({', '.join(line.acceptance.outcomes)})",
+                place=place,
             )
-        return
-    if m.value is not None:
         try:
-            v = float(m.value)
-        except (TypeError, ValueError):
-            raise InputError(f"{m.value!r} is not a number", place=place) from None
-        if v != v or v in (float("inf"), float("-inf")):
-            raise InputError(f"{m.value!r} is not a finite number", place=place)
+            return replace(m, value=line.acceptance.canonical_outcome(m.value))
+        except ValueError as exc:
+            raise InputError(str(exc), place=place) from None
+    if m.value is None and not m.unit:
+        return m  # pending: no number, no unit yet
     try:
         units.convert(1.0, m.unit, line.unit)
     except InputError as exc:
         raise InputError(exc.message, place=place) from None
+    if m.value is None:
+        return m
+    try:
+        v = float(m.value)
+    except (TypeError, ValueError):
+        raise InputError(f"{m.value!r} is not a number", place=place) from None
+    if v != v or v in (float("inf"), float("-inf")):
+        raise InputError(f"{m.value!r} is not a finite number", place=place)
+    definition = catalogue().get(m.cqa)
+    if definition is not None and definition.physical is not None:
+        try:
+            in_catalogue_unit = units.convert(v, m.unit, definition.unit)
+        except InputError:  # a specification line in another dimension than the catalogue's: no range
+            return m
+        if not definition.physical.contains(to_decimal(in_catalogue_unit)):
+            shown = f"{m.value:g}" if isinstance(m.value, float | int) else str(m.value)
+            unit = m.unit or definition.unit
+            message = (
+                f"{shown} {unit} is impossible for {definition.name}: "
+                f"outside its physical range {definition.physical} {definition.unit}"
+            )
+            raise InputError(" ".join(message.split()), place=place)
+    return m
+
+
+def _line_for(spec: Specification, cqa: str, stage: str, lot_number: str) -> SpecLine:
+    """The specification line of a CQA at a stage, or an error listing what the specification holds."""
+    try:
+        return spec.line(cqa, stage)
+    except KeyError as exc:
+        stages = [ln.stage for ln in spec.lines if ln.cqa == cqa]
+        at_stage = [ln.cqa for ln in spec.lines if ln.stage == stage]
+        if stages:
+            hint = f"{cqa} is tested at stage {', '.join(repr(s) for s in stages)}: give --stage"
+        elif at_stage:
+            hint = f"tests at stage {stage!r}: {', '.join(at_stage)}"
+        else:
+            every = dict.fromkeys(ln.stage for ln in spec.lines)
+            hint = f"stages: {', '.join(repr(s) for s in every)}"
+        raise InputError(f"{exc.args[0]} ({hint})", place=f"lot {lot_number}") from None
 
 
 def current_results(lot: Lot) -> dict[tuple[str, str], Result]:
@@ -227,16 +292,17 @@ def add_result(
     require_role(user, "analyst", "reviewer", "qa")
     lot = get_lot(session, lot_number)
     spec = specification_for(session, lot.product, lot.spec_version)
-    try:
-        line = spec.line(m.cqa, stage)
-    except KeyError as exc:
-        raise InputError(str(exc.args[0]), place=f"lot {lot_number}") from None
-    _validate_value(line, m)
-    if m.value is None and not (line.after_release and rationale.strip()):
+    line = _line_for(spec, m.cqa, stage, lot_number)
+    m = _validate_value(line, m)
+    if m.value is None and not ((line.after_release or not line.is_release) and rationale.strip()):
         raise InputError(
-            "a pending result needs a specification line that allows results after release and a rationale",
+            "a pending result needs a rationale and a specification line that allows results after release "
+            "(or an in-process control)",
             place=f"result {m.cqa}",
         )
+    from cgtqc.lots import trending  # out of trend by run rules: a notification (issue 14)
+
+    trending.notify_out_of_trend(session, username, lot, line, m, stage)
     fields = dict(
         value=None if m.value is None else (m.value if isinstance(m.value, str) else repr(float(m.value))),
         numeric=not line.acceptance.qualitative,

@@ -46,7 +46,7 @@ def lot_content(lot: Lot) -> dict:
         for r in lot.results
         if r.follows_up is None
     ]
-    return {
+    content = {
         "record_type": "lot",
         "id": lot.id,
         "lot_number": lot.lot_number,
@@ -57,6 +57,13 @@ def lot_content(lot: Lot) -> dict:
         "coi_id": lot.coi_id,
         "results": results,
     }
+    # dates and storage are signed when recorded (absent from lots created before they existed, whose
+    # signatures must keep matching)
+    for key in ("manufactured_on", "expires_on", "storage"):
+        value = getattr(lot, key, None)
+        if value is not None:
+            content[key] = value if isinstance(value, str) else value.isoformat()
+    return content
 
 
 def content_hash(lot: Lot) -> str:

@@ -191,6 +191,7 @@ def run_demo(out: Path, console: Console, seed: int = 20261122) -> list[dict]:
         summary.append(_finish_lot(url, d, lot_dir, out, run, problems, seed + i))
         for p in problems:
             console.print(f"[yellow]warning:[/] {d.lot_number}: {p}", highlight=False)
+    trend_note = _trend_demo(url, out)  # trending step (issue 14): a run-rule OOT lot on its CoA
     with session_scope(url) as s:
         intact = not audit.verify(s) and not signatures.verify_signatures(s)
         n_entries = len(audit.log(s))
@@ -207,7 +208,51 @@ def run_demo(out: Path, console: Console, seed: int = 20261122) -> list[dict]:
         f"(password {PASSWORD!r}); lot folders in {out / 'lots'} (re-run one with `cgtqc run`); "
         f"audit trail {'intact' if intact else 'BROKEN'} ({n_entries} entries)"
     )
+    console.print(trend_note, highlight=False)
     return summary
+
+
+# --- Trending (issue 14) ---------------------------------------------------------------------------------
+# A lentiviral-vector lot history from the lot-history generator, entered and released as earlier lots,
+# then one lot whose residual plasmid DNA conforms to its specification but breaks Nelson rule 1 on the
+# chart of the earlier released lots: its verdict is 'oot' and a notification stands on it, both on its
+# certificate.
+TREND_PRODUCT, TREND_SITE, TREND_CQA, TREND_LOTS = "lv_vector", "Durham", "residual_plasmid_dna", 20
+TREND_SEED = 1  # a history in which no earlier lot breaks a rule as it is entered: only the planted lot does
+
+
+def _trend_demo(url: str, out: Path, seed: int = TREND_SEED) -> str:
+    from cgtqc import __version__
+    from cgtqc.results import Measurement, Provenance
+    from cgtqc.trend.simulate import lot_history
+
+    history = lot_history(TREND_LOTS + 1, mean=12.0, sd=1.5, oot_lot=TREND_LOTS, oot_sigma=4.5,
+                          prefix="LVV-25", site=TREND_SITE, seed=seed)
+    names, values = history.column("lot"), history.column("value")
+    with session_scope(url) as s:
+        spec = service.specification_for(s, TREND_PRODUCT)
+    source = "demo lot history (cgtqc.trend.simulate.lot_history)"
+    prov = Provenance("manual-entry", __version__, {"entered_by": "alice", "source": source})
+    for lot_number, value in zip(names, values, strict=True):
+        with session_scope(url) as s:
+            service.create_lot(s, "alice", lot_number, TREND_PRODUCT, TREND_SITE)
+            for line in spec.release_lines:
+                v = value if line.cqa == TREND_CQA else TYPICAL[line.cqa]
+                service.add_result(s, "alice", lot_number, Measurement(line.cqa, v, line.unit, prov))
+        with session_scope(url) as s:
+            disposition.review(s, "bob", PASSWORD, lot_number)
+        with session_scope(url) as s:
+            disposition.sign(s, "carol", PASSWORD, lot_number, "released")
+    flagged = names[-1]
+    (out / "trending").mkdir(exist_ok=True)
+    pdf = out / "trending" / f"{flagged}.pdf"
+    with session_scope(url) as s:
+        write_coa(s, flagged, out / "trending" / f"{flagged}.html", pdf)
+        ev = disposition.evaluate_lot(s, service.get_lot(s, flagged))
+        o = next(o for o in ev.outcomes if o.line.cqa == TREND_CQA)
+    return (f"trending: {TREND_LOTS} released {TREND_PRODUCT} lots at {TREND_SITE} (lot-history generator), "
+            f"then {flagged}: {TREND_CQA} {o.evaluation.reportable} -> {o.evaluation.verdict} "
+            f"({o.evaluation.reason.split('; ', 1)[-1]}); CoA {pdf.relative_to(out)}")
 
 
 def _complete_pending(d: DemoLot, lot_dir: Path, url: str, seed: int) -> None:

@@ -94,18 +94,12 @@ def evaluate(line: SpecLine, m: Measurement | None) -> Evaluation:
     return Evaluation(line.cqa, "pass", reportable, f"{reportable} within {line.acceptance}")
 
 
-_SYNONYMS = {
-    "not detected": {"not detected", "negative", "absent", "nd", "no growth"},
-    "negative": {"negative", "not detected", "absent", "nd"},
-    "no growth": {"no growth", "negative", "not detected"},
-    "conforms": {"conforms", "pass", "complies"},
-    "absent": {"absent", "not detected", "negative"},
-}
-
-
 def _evaluate_qualitative(line: SpecLine, m: Measurement) -> Evaluation:
     expected = str(line.acceptance.expected)
-    got = str(m.value).strip()
-    ok = got.lower() in _SYNONYMS.get(expected.lower(), {expected.lower()})
+    try:
+        got = line.acceptance.canonical_outcome(str(m.value))
+    except ValueError as exc:  # a word outside the test's vocabulary (entered before it was enforced)
+        return Evaluation(line.cqa, "invalid", str(m.value).strip(), str(exc))
+    ok = got == expected
     verdict: Verdict = "pass" if ok else "fail"
     return Evaluation(line.cqa, verdict, got, f"{got!r} {'meets' if ok else 'does not meet'} {expected!r}")

@@ -42,22 +42,79 @@ def _err(source: str, d: Any, key: str | None, message: str) -> SpecificationErr
     return lined_yaml.Fields(source, SpecificationError).err(d, key, message)  # type: ignore[return-value]
 
 
+_CQA_FIELDS = {"name", "category", "unit", "method", "qualitative", "range"}
+_CQA_TEXT = ("name", "method")
+
+
+def _refuse_nulls(source: str, d: lined_yaml.LinedDict, allowed: set[str]) -> None:
+    """Refuse keys outside ``allowed`` and keys without a value, naming file, line and field.
+
+    In a YAML flow mapping an unquoted comma ends the value: ``{name: Sterility (rapid, automated)}`` loads as
+    name 'Sterility (rapid' and a stray key 'automated)' without value; both are refused here."""
+    for k, v in d.items():
+        if not isinstance(k, str) or k not in allowed:
+            hint = " without value: quote text holding a comma" if v is None else ""
+            raise _err(
+                source, d, str(k), f"unknown field {str(k)!r}{hint} (allowed: {', '.join(sorted(allowed))})"
+            )
+        if v is None:
+            raise _err(source, d, k, f"field {k!r} has no value (write it, quoted, or leave the field out)")
+
+
 @cache
 def catalogue() -> dict[str, CqaDefinition]:
     """The packaged CQA catalogue, by identifier."""
     text = resources.files("cgtqc.specs").joinpath("catalogue.yaml").read_text(encoding="utf-8")
-    data = _read_yaml(text, "catalogue.yaml")
+    return parse_catalogue(text, "catalogue.yaml")
+
+
+def parse_catalogue(text: str, source: str) -> dict[str, CqaDefinition]:
+    """Validate the catalogue's YAML: known fields only, every field with a value, a physical range for
+    every numeric CQA (``range: "0 - 100"``, ``">= 0"``, or ``any``)."""
+    data = _read_yaml(text, source)
+    if not isinstance(data, dict) or not isinstance(data.get("cqas"), dict):
+        raise SpecificationError("the catalogue must be a mapping with 'cqas'", file=source)
     out: dict[str, CqaDefinition] = {}
     for cqa_id, entry in data["cqas"].items():
-        if entry.get("category") not in CATEGORIES:
-            raise _err("catalogue.yaml", entry, "category", f"unknown category {entry.get('category')!r}")
-        out[cqa_id] = CqaDefinition(
-            id=cqa_id,
+        if not isinstance(entry, lined_yaml.LinedDict):
+            raise _err(source, data["cqas"], str(cqa_id), "a CQA must be a mapping of fields")
+        _refuse_nulls(source, entry, _CQA_FIELDS)
+        for key in ("name", "category", "method"):
+            if key not in entry:
+                raise _err(source, entry, None, f"CQA {cqa_id!r} has no {key!r}")
+        for key in (*_CQA_TEXT, "unit"):
+            if key in entry and not isinstance(entry[key], str):
+                raise _err(source, entry, key, f"write {key!r} as quoted text, not {entry[key]!r}")
+        if entry["category"] not in CATEGORIES:
+            raise _err(source, entry, "category", f"unknown category {entry['category']!r}")
+        qualitative = entry.get("qualitative", False)
+        if not isinstance(qualitative, bool):
+            message = f"qualitative must be true or false, not {qualitative!r}"
+            raise _err(source, entry, "qualitative", message)
+        unit = entry.get("unit", "")
+        try:
+            units.dimension(unit)
+        except UnitError as exc:
+            raise _err(source, entry, "unit", exc.message) from None
+        physical = None
+        if qualitative:
+            if "range" in entry:
+                raise _err(source, entry, "range", f"{cqa_id!r} is qualitative: it has no numeric range")
+        elif "range" not in entry:
+            message = f"numeric CQA {cqa_id!r} has no physical 'range' (or 'range: any')"
+            raise _err(source, entry, None, message)
+        elif entry["range"] != "any":
+            physical = _criterion(source, entry, "range")
+            if physical is None or physical.qualitative:
+                raise _err(source, entry, "range", f"a range is numeric, not {entry['range']!r}")
+        out[str(cqa_id)] = CqaDefinition(
+            id=str(cqa_id),
             name=entry["name"],
             category=entry["category"],
-            unit=units.normalize_unit(entry.get("unit", "")),
+            unit=units.normalize_unit(unit),
             method=entry["method"],
-            qualitative=bool(entry.get("qualitative", False)),
+            qualitative=qualitative,
+            physical=physical,
         )
     return out
 
@@ -77,10 +134,7 @@ def _criterion(source: str, d: lined_yaml.LinedDict, key: str) -> Criterion | No
 def _line(source: str, d: Any, index: int) -> SpecLine:
     if not isinstance(d, dict):
         raise SpecificationError(f"test #{index + 1} is not a mapping", file=source)
-    unknown = set(d) - _LINE_FIELDS
-    if unknown:
-        key = sorted(unknown)[0]
-        raise _err(source, d, key, f"unknown field (allowed: {', '.join(sorted(_LINE_FIELDS))})")
+    _refuse_nulls(source, d, _LINE_FIELDS)
     cqa_id = d.get("cqa")
     cat = catalogue()
     if cqa_id not in cat:
@@ -142,10 +196,7 @@ def parse_specification(text: str, source: str = "<specification>") -> Specifica
     data = _read_yaml(text, source)
     if not isinstance(data, dict):
         raise SpecificationError("a specification must be a YAML mapping", file=source)
-    unknown = set(data) - _SPEC_FIELDS
-    if unknown:
-        key = sorted(unknown)[0]
-        raise _err(source, data, key, f"unknown field (allowed: {', '.join(sorted(_SPEC_FIELDS))})")
+    _refuse_nulls(source, data, _SPEC_FIELDS)
     for key in ("product", "name", "version", "modality", "tests"):
         if key not in data:
             raise _err(source, data, None, f"missing field {key!r}")

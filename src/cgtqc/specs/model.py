@@ -26,6 +26,29 @@ QUALITATIVE_OUTCOMES = (
     "Growth",
     "Present",
 )
+# The controlled vocabulary of qualitative results: each criterion's expected outcome has one opposite, and a
+# result is one of the two (or a synonym, stored and printed in the canonical form). "Negative" is no result
+# of a sterility test ("No growth" / "Growth"): a word from another test's vocabulary is refused, never
+# matched.
+OUTCOME_PAIRS: tuple[tuple[str, str], ...] = (
+    ("No growth", "Growth"),
+    ("Not detected", "Detected"),
+    ("Conforms", "Does not conform"),
+    ("Negative", "Positive"),
+    ("Absent", "Present"),
+)
+OUTCOME_SYNONYMS: dict[str, str] = {
+    "no growth detected": "No growth",
+    "growth detected": "Growth",
+    "nd": "Not detected",
+    "not detectable": "Not detected",
+    "complies": "Conforms",
+    "conform": "Conforms",
+    "does not comply": "Does not conform",
+    "non-conforming": "Does not conform",
+    "neg": "Negative",
+    "pos": "Positive",
+}
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _BOUND = re.compile(rf"^(>=|<=|>|<|≥|≤)\s*({_NUM})$")
 _RANGE = re.compile(rf"^({_NUM})\s*(?:-|–|to|\.\.)\s*({_NUM})$")
@@ -80,6 +103,27 @@ class Criterion:
             raise ValueError(f"lower bound above upper bound in {text!r}")
         return crit
 
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """The results a qualitative criterion accepts as words: its expected outcome and the opposite."""
+        for pair in OUTCOME_PAIRS:
+            if self.expected in pair:
+                return pair
+        return (self.expected,) if self.expected else ()
+
+    def canonical_outcome(self, text: str) -> str:
+        """The canonical form of a qualitative result (case, spacing and synonyms folded).
+
+        Raises ``ValueError`` listing the allowed words when ``text`` is outside this criterion's vocabulary.
+        """
+        folded = " ".join(str(text).split()).lower()
+        allowed = self.outcomes
+        by_lower = {o.lower(): o for o in allowed}
+        canonical = by_lower.get(folded) or by_lower.get(OUTCOME_SYNONYMS.get(folded, "").lower())
+        if canonical is None:
+            raise ValueError(f"{text!r} is not a result of this test (allowed: {', '.join(allowed)})")
+        return canonical
+
     def limits(self) -> list[str]:
         return [x for x in (self.low, self.high) if x is not None]
 
@@ -114,6 +158,7 @@ class CqaDefinition:
     unit: str
     method: str
     qualitative: bool = False
+    physical: Criterion | None = None  # the physical range of a numeric CQA in ``unit`` (None: no bound)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import inspect, select, text
@@ -24,6 +24,8 @@ GENESIS = "0" * 64
 def _scalar(v: Any) -> Any:
     if isinstance(v, datetime):
         return v.isoformat(timespec="microseconds")
+    if isinstance(v, date):
+        return v.isoformat()
     return v
 
 

@@ -7,9 +7,9 @@ released against even when the template changes.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ROLES = ("analyst", "reviewer", "qa", "admin")
@@ -61,6 +61,9 @@ class Lot(Base):
     coi_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    manufactured_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    expires_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    storage: Mapped[str | None] = mapped_column(String(200), nullable=True)  # e.g. "<= -150 °C (LN2 vapour)"
     samples: Mapped[list[Sample]] = relationship(back_populates="lot", order_by="Sample.id")
     results: Mapped[list[Result]] = relationship(back_populates="lot", order_by="Result.id")
 

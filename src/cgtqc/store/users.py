@@ -19,12 +19,44 @@ def create_user(session: Session, username: str, full_name: str, role: str, pass
     """Add a user; the password is stored only as an argon2id hash."""
     if role not in ROLES:
         raise InputError(f"unknown role {role!r} (roles: {', '.join(ROLES)})", place=f"user {username}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InputError(f"password shorter than {MIN_PASSWORD_LENGTH} characters", place=f"user {username}")
+    _check_password(username, password)
     if session.execute(select(User).where(User.username == username)).scalar():
         raise InputError(f"user {username!r} exists already")
     user = User(username=username, full_name=full_name, role=role, password_hash=_hasher.hash(password))
     audit.add(session, user, by, reason="user created")
+    return user
+
+
+def _check_password(username: str, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(f"password shorter than {MIN_PASSWORD_LENGTH} characters", place=f"user {username}")
+
+
+def _find(session: Session, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar()
+    if user is None:
+        raise InputError(f"no user {username!r}")
+    return user
+
+
+def set_password(session: Session, username: str, password: str, by: str) -> User:
+    """Replace a user's password hash (audited; the hash, never the password, is in the trail)."""
+    user = _find(session, username)
+    _check_password(username, password)
+    audit.update(session, user, {"password_hash": _hasher.hash(password)}, by, "password reset")
+    return user
+
+
+def disable_user(session: Session, username: str, by: str, reason: str) -> User:
+    """Deactivate a user (kept for the records they signed); the last active admin cannot be disabled."""
+    user = _find(session, username)
+    if not user.active:
+        raise InputError(f"user {username!r} is already disabled")
+    if user.role == "admin":
+        admins = session.execute(select(User).where(User.role == "admin", User.active.is_(True))).scalars()
+        if len(list(admins)) <= 1:
+            raise PermissionDenied(f"{username} is the last active administrator")
+    audit.update(session, user, {"active": False}, by, reason or "user disabled")
     return user
 
 

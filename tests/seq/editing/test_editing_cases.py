@@ -38,7 +38,8 @@ def test_case_reproduced_exactly(case, shared, tmp_path):
     argv += case["args"] + ["-o", str(tmp_path), "-n", case["name"]]
     res = CliRunner().invoke(app, argv, catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    rows = {r["Amplicon"]: r for r in _table(tmp_path / "CRISPResso_quantification_of_editing_frequency.txt")}
+    out = tmp_path / f"CRISPResso_on_{case['name']}"  # -o DIR holds CRISPResso_on_<name>/, as CRISPResso2
+    rows = {r["Amplicon"]: r for r in _table(out / "CRISPResso_quantification_of_editing_frequency.txt")}
     assert set(case["expected"]) <= set(rows)
     for ref, expected in case["expected"].items():
         row = rows[ref]
@@ -49,8 +50,8 @@ def test_case_reproduced_exactly(case, shared, tmp_path):
         n = expected["Reads_aligned"]
         if n:
             assert float(row["Modified%"]) == round(100 * expected["Modified"] / float(n), 8)
-    mapping = _table(tmp_path / "CRISPResso_mapping_statistics.txt")[0]
+    mapping = _table(out / "CRISPResso_mapping_statistics.txt")[0]
     assert int(mapping["READS IN INPUTS"]) == case["reads_in"]
     assert int(mapping["READS ALIGNED"]) == case["reads_aligned_all_amplicons"]
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
     assert summary["reads_aligned_all_amplicons"] == case["reads_aligned_all_amplicons"]

@@ -109,7 +109,8 @@ def test_cli_json_and_files(tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert '"reads_aligned_all_amplicons": 4' in res.output
-    assert (tmp_path / "o" / "CRISPResso_quantification_of_editing_frequency.txt").exists()
+    out = tmp_path / "o" / "CRISPResso_on_ok"  # CRISPResso2's layout under -o
+    assert (out / "CRISPResso_quantification_of_editing_frequency.txt").exists()
 
 
 @settings(max_examples=50, deadline=None)

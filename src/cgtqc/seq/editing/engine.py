@@ -10,6 +10,10 @@ minimum (default 60); equal best scores make it AMBIGUOUS (counted in ``Reads_al
 only). A read whose reverse complement was seen earlier is counted with it. Within its reference
 the read is Modified when the quantification window holds an insertion, deletion or substitution.
 
+The work also splits by chunks of reads (the lot runner's distributed runs): :func:`setup_quantification`
+once, :func:`quantify_reads` per chunk, :func:`combine` over the partials in read order; the result is the
+same for every chunking.
+
 The work is split by job: :mod:`~cgtqc.seq.editing.pipeline` (reading, aligning, counting),
 :mod:`~cgtqc.seq.editing.results` (result types), :mod:`~cgtqc.seq.editing.output` (files).
 """
@@ -17,6 +21,8 @@ The work is split by job: :mod:`~cgtqc.seq.editing.pipeline` (reading, aligning,
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,8 +39,18 @@ from cgtqc.seq.editing.classify import (
     scaffold_search,
 )
 from cgtqc.seq.editing.output import write_crispresso_files
-from cgtqc.seq.editing.pipeline import Context, count_variants, paired, single_end
+from cgtqc.seq.editing.pipeline import (
+    Context,
+    PairEvents,
+    SequenceVariants,
+    count_variants,
+    merge_paired,
+    merge_single_end,
+    paired,
+    single_end,
+)
 from cgtqc.seq.editing.results import MAPPING_COLUMNS, QUANT_COLUMNS, EditingResult, ReferenceCounts
+from cgtqc.seq.editing.setup import Quantification
 from cgtqc.stats import wilson_interval as _wilson_fraction
 
 __all__ = [
@@ -43,8 +59,13 @@ __all__ = [
     "QUANT_COLUMNS",
     "EditingResult",
     "PrimeEditing",
+    "Quantification",
     "ReferenceCounts",
+    "clear_cache",
+    "combine",
     "quantify",
+    "quantify_reads",
+    "setup_quantification",
     "wilson_interval",
     "write_crispresso_files",
 ]
@@ -78,39 +99,49 @@ def quantify(
     ``amplicons`` are (name, sequence) pairs or bare sequences (named Reference, Amplicon1...).
     Paired reads (``fastq_r2``) are merged by aligning each read and taking the consensus, as with
     CRISPResso2's ``--crispresso_merge``. ``threads`` > 1 aligns unique reads in worker processes.
+    The whole file is one chunk of :func:`setup_quantification`, :func:`quantify_reads` and :func:`combine`.
+    """
+    q = setup_quantification(
+        amplicons,
+        guides=guides,
+        hdr_sequence=hdr_sequence,
+        window_center=window_center,
+        window_size=window_size,
+        window_coordinates=window_coordinates,
+        min_aln_score=min_aln_score,
+        exclude_bp_from_left=exclude_bp_from_left,
+        exclude_bp_from_right=exclude_bp_from_right,
+        prime_editing=prime_editing,
+        base_editor=base_editor,
+        conversion_from=conversion_from,
+        conversion_to=conversion_to,
+    )
+    part = quantify_reads(q, fastq_r1, fastq_r2, threads=threads, chunk_size=chunk_size)
+    return combine(q, [part], fastq_r1, fastq_r2, sample=sample)
+
+
+def setup_quantification(
+    amplicons: list[tuple[str, str]] | list[str],
+    *,
+    guides: list[str] | None = None,
+    hdr_sequence: str | None = None,
+    window_center: str | int = -3,
+    window_size: str | int = 1,
+    window_coordinates: str | None = None,
+    min_aln_score: float = 60,
+    exclude_bp_from_left: int = 15,
+    exclude_bp_from_right: int = 15,
+    prime_editing: PrimeEditing | None = None,
+    base_editor: bool = False,
+    conversion_from: str = "C",
+    conversion_to: str = "T",
+) -> Quantification:
+    """The design and options of a quantification (see :func:`quantify`), its references built and checked.
+
+    The result is plain data (the lot runner ships it with every chunk); this process keeps the references'
+    aligners, other processes build them from it once (:func:`_context`).
     """
     amps = _named_amplicons(amplicons)
-    p = WindowParams(
-        qw_center=int(str(window_center).split(",")[0]),
-        qw_size=int(str(window_size).split(",")[0]),
-        exclude_left=exclude_bp_from_left,
-        exclude_right=exclude_bp_from_right,
-    )
-    refs = build_references(
-        amps,
-        guides or [],
-        p,
-        window_coordinates,
-        hdr_sequence,
-        prime_editing,
-        float(min_aln_score),
-        qw_centers=str(window_center),
-        qw_sizes=str(window_size),
-    )
-    scaffold = None
-    if prime_editing is not None and prime_editing.scaffold:
-        edited = next(r.sequence for r in refs if r.name == "Prime-edited")
-        scaffold = scaffold_search(edited, prime_editing)
-    ctx = Context(refs, scaffold, keep_alignments=base_editor)
-    with _no_cyclic_gc():
-        if fastq_r2 is None:
-            stats, variants = single_end(Path(fastq_r1), ctx, threads, chunk_size)
-        else:
-            stats, variants = paired(Path(fastq_r1), Path(fastq_r2), ctx)
-        if stats["reads"] == 0:
-            raise InputError("the input contains 0 reads", file=fastq_r1)
-        rows, total, ambiguous = count_variants(ctx, variants, base_editor)
-    _check_read_lengths(stats, refs, fastq_r1)
     params = {
         "amplicons": [{"name": n, "sequence": s} for n, s in amps],
         "guides": guides or [],
@@ -121,14 +152,104 @@ def quantify(
         "min_aln_score": min_aln_score,
         "exclude_bp_from_left": exclude_bp_from_left,
         "exclude_bp_from_right": exclude_bp_from_right,
-        "prime_editing": prime_editing.__dict__ if prime_editing else None,
+        "prime_editing": dict(prime_editing.__dict__) if prime_editing else None,
         "base_editor": base_editor,
         "conversion_from": conversion_from,
         "conversion_to": conversion_to,
-        "threads": threads,
         "aligner": "Gotoh EDNAFULL open -20 extend -2, cut-site incentive 1 (CRISPResso2 2.3.4 rules)",
     }
-    r1_input = InputFile(str(fastq_r1), stats["sha256"]) if stats.get("sha256") else file_input(fastq_r1)
+    q = Quantification(params, hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest())
+    _context(q)  # builds (and so checks) the references now, once
+    return q
+
+
+_CONTEXTS: dict[str, Context] = {}  # per process: the references' aligners, by Quantification.key
+
+
+def clear_cache() -> None:
+    """Forget the aligners and reused calls this process keeps (memory; tests that time or compare runs)."""
+    _CONTEXTS.clear()
+
+
+def _context(q: Quantification) -> Context:
+    """The references (windows, incentives, seeds) of ``q`` and their aligners, built once per process."""
+    ctx = _CONTEXTS.get(q.key)
+    if ctx is not None:
+        return ctx
+    d = q.parameters
+    center, size = d["window_center"], d["window_size"]
+    p = WindowParams(
+        qw_center=int(str(center).split(",")[0]),
+        qw_size=int(str(size).split(",")[0]),
+        exclude_left=d["exclude_bp_from_left"],
+        exclude_right=d["exclude_bp_from_right"],
+    )
+    prime = PrimeEditing(**d["prime_editing"]) if d["prime_editing"] else None
+    refs = build_references(
+        [(a["name"], a["sequence"]) for a in d["amplicons"]],
+        d["guides"],
+        p,
+        d["window_coordinates"],
+        d["hdr_sequence"],
+        prime,
+        float(d["min_aln_score"]),
+        qw_centers=str(center),
+        qw_sizes=str(size),
+    )
+    scaffold = None
+    if prime is not None and prime.scaffold:
+        edited = next(r.sequence for r in refs if r.name == "Prime-edited")
+        scaffold = scaffold_search(edited, prime)
+    if len(_CONTEXTS) >= 4:  # a long-lived worker serving many lots keeps only recent designs
+        _CONTEXTS.clear()
+    ctx = _CONTEXTS[q.key] = Context(refs, scaffold, keep_alignments=d["base_editor"])
+    return ctx
+
+
+def quantify_reads(
+    q: Quantification,
+    fastq_r1: str | Path,
+    fastq_r2: str | Path | None = None,
+    *,
+    threads: int = 1,
+    chunk_size: int = 20_000,
+    reuse: bool = False,
+) -> SequenceVariants | PairEvents:
+    """The partial result of one file, or one chunk of a file (mates cut together), for :func:`combine`.
+
+    ``reuse`` keeps the calls of single-end sequences in this process for the next chunks of the same
+    design (the chunks of a run share most of their frequent sequences); it never changes a result.
+    """
+    ctx = _context(q)
+    with _no_cyclic_gc():
+        if fastq_r2 is None:
+            return single_end(Path(fastq_r1), ctx, threads, chunk_size, reuse)
+        return paired(Path(fastq_r1), Path(fastq_r2), ctx)
+
+
+def combine(
+    q: Quantification,
+    parts: list[SequenceVariants] | list[PairEvents],
+    fastq_r1: str | Path,
+    fastq_r2: str | Path | None = None,
+    *,
+    sample: str | None = None,
+) -> EditingResult:
+    """The sample's result from the partials of its chunks in read order (provenance: the original files)."""
+    ctx = _context(q)
+    with _no_cyclic_gc():
+        if fastq_r2 is None:
+            stats, variants = merge_single_end(parts)  # type: ignore[arg-type]
+        else:
+            stats, variants = merge_paired(parts)  # type: ignore[arg-type]
+        if stats["reads"] == 0:
+            raise InputError("the input contains 0 reads", file=fastq_r1)
+        rows, total, ambiguous = count_variants(ctx, variants, q.parameters["base_editor"])
+    _check_read_lengths(stats, ctx.refs, fastq_r1)
+    # a plain file read as one chunk was hashed on the way; otherwise hash the original file
+    one = parts[0] if len(parts) == 1 else None
+    sha = one.sha256 if isinstance(one, SequenceVariants) and Path(one.path) == Path(fastq_r1) else None
+    r1_input = InputFile(str(fastq_r1), sha) if sha else file_input(fastq_r1)
     inputs = [r1_input] + ([file_input(fastq_r2)] if fastq_r2 else [])
     n_in = stats["reads"]
     checks = [
@@ -150,7 +271,7 @@ def quantify(
         n_cached_aln=stats["cached_aln"],
         n_computed_notaln=stats["computed_notaln"],
         n_cached_notaln=stats["cached_notaln"],
-        provenance=Provenance(ENGINE, __version__, params, inputs),
+        provenance=Provenance(ENGINE, __version__, q.parameters, inputs),
         checks=checks,
     )
 

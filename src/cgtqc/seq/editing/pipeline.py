@@ -5,13 +5,16 @@ references and their compiled aligners), classified with CRISPResso2's rules (st
 identity above the minimum, ties ambiguous) and counted in first-seen order with reverse
 complements merged. Single-end files go through :func:`classify_batch` (one compiled call per
 reference for all distinct reads); base-editing tables and prime-editing scaffold searches keep
-each alignment and use :func:`classify_sequence`.
+each alignment and use :func:`classify_sequence`. A file, or each chunk of it, gives a partial result
+(:class:`SequenceVariants`, :class:`PairEvents`); :func:`merge_single_end` and :func:`merge_paired` merge
+the partials of a file in chunk order to exactly the counts of one pass.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,8 @@ from cgtqc.seq.editing.batch import BY_SEEDS, SEED_COUNT, SEED_MIN, align_and_ca
 from cgtqc.seq.editing.classify import Reference, add_base_counts, call_read, ref_positions
 from cgtqc.seq.editing.results import ReferenceCounts
 from cgtqc.seq.fastq import consensus_from_pairs, count_sequences, read_pairs
+
+MEMO_SIZE = 1 << 16  # distinct sequences whose calls a Context keeps (~30 MB of 250-bp reads)
 
 
 class Context:
@@ -38,6 +43,7 @@ class Context:
         self.seeds = [(r.fw_seeds[:SEED_COUNT], r.rc_seeds[:SEED_COUNT]) for r in refs]
         self.seed_tables = [seed_table(fw, rv) for fw, rv in self.seeds]
         self.pe_index = next((i for i, r in enumerate(refs) if r.name == "Prime-edited"), None)
+        self.memo: dict[str, Variant] = {}  # calls of earlier chunks' sequences (see :meth:`classified`)
 
     def strand(self, i: int, seqs: tuple[str, ...]) -> int:
         """+1 forward, -1 reverse, 0 both (seed counts as CRISPResso2)."""
@@ -53,6 +59,26 @@ class Context:
         if fw == 0 and rv > SEED_MIN:
             return -1
         return 0
+
+    def classified(self, seqs: list[str], threads: int = 1, reuse: bool = False) -> list[Variant]:
+        """The calls of distinct sequences; with ``reuse``, earlier chunks' calls in this process are reused.
+
+        A call depends on the sequence and the references only, so a sequence seen in several chunks
+        (the common alleles and their sequencing errors) is aligned once per process, whatever the chunk
+        size. The first ``MEMO_SIZE`` sequences are kept (the frequent ones come early).
+        """
+        if not reuse:
+            return _classify_all(seqs, self, threads)
+        memo = self.memo
+        todo = [s for s in seqs if s not in memo] if memo else seqs
+        new = _classify_all(todo, self, threads) if todo else []
+        room = MEMO_SIZE - len(memo)
+        if room > 0:
+            memo.update(zip(todo[:room], new[:room], strict=True))
+        if len(todo) == len(seqs):
+            return new
+        got = dict(zip(todo, new, strict=True))
+        return [got[s] if s in got else memo[s] for s in seqs]
 
     def align(self, i: int, seq: str) -> tuple[np.ndarray, np.ndarray, float]:
         a, b, ident, k = self.aligners[i].align_bytes(np.frombuffer(seq.encode("ascii"), dtype=np.uint8))
@@ -408,80 +434,144 @@ def count_variants(
     return rows, total, ambiguous
 
 
-# ---------------------------------------------------------------- reading and caching
+# ---------------------------------------------------------------- reading, caching and merging chunks
+#
+# Reads are counted per chunk (the whole file, or a chunk of the lot runner) into a partial result, and the
+# partials of a file are merged in chunk order. Merging the partials of any chunking gives the same numbers
+# as one pass over the whole file: single-end partials hold counts per distinct sequence (summed; the first
+# chunk that saw a sequence gives its first-seen position), paired partials replay CRISPResso2's cache.
+
+
+@dataclass
+class SequenceVariants:
+    """One chunk of single-end reads: distinct sequences in first-seen order, their reads and calls."""
+
+    path: str
+    counts: dict[str, int]
+    variants: list[Variant]  # the call of each distinct sequence, in the order of ``counts``
+    reads: int
+    max_len: int
+    sha256: str | None  # of the chunk file's bytes when read on the way (plain files)
+
+
+@dataclass
+class PairEvents:
+    """One chunk of read pairs as CRISPResso2's pair cache sees it, for an exact replay across chunks.
+
+    ``computed`` lists, in read order, every pair aligned because no earlier pair of the chunk with the
+    same sequences had a cacheable alignment; ``repeats`` counts the pairs after such a cacheable pair.
+    """
+
+    reads: int
+    max_len: int
+    computed: list[tuple[str, Variant, bool, str]]  # (pair key, variant, cacheable, alignment key)
+    repeats: dict[str, int]
+
+
+def _stats(reads: int, max_len: int) -> dict[str, Any]:
+    return {"reads": reads, "computed_aln": 0, "cached_aln": 0, "computed_notaln": 0, "cached_notaln": 0,
+            "max_len": max_len}
 
 
 def single_end(
-    path: Path, ctx: Context, threads: int, chunk_size: int
-) -> tuple[dict[str, Any], dict[str, tuple[int, Variant]]]:
-    """Read counts, CRISPResso2's cache statistics and the aligned variants of a single-end file."""
+    path: Path, ctx: Context, threads: int, chunk_size: int, reuse: bool = False
+) -> SequenceVariants:
+    """Distinct sequences of a single-end file (or chunk), each aligned and called once (see
+    :meth:`Context.classified` for ``reuse``)."""
     sc = count_sequences(path, chunk_size)
-    n = sc.reads
     seqs = list(sc.counts)
-    results = _classify_all(seqs, ctx, threads)
-    st = {
-        "reads": n,
-        "computed_aln": 0,
-        "cached_aln": 0,
-        "computed_notaln": 0,
-        "cached_notaln": 0,
-        "max_len": sc.max_len,
-        # the hash was fed while reading (plain files); gzip files are hashed separately
-        "sha256": sc.sha256,
-    }
-    cnt = list(sc.counts.values())
-    aligned = [v[0] for v in results]
-    n_aln = sum(aligned)
-    reads_aln = sum(c for c, a in zip(cnt, aligned, strict=True) if a)
+    return SequenceVariants(str(path), sc.counts, ctx.classified(seqs, threads, reuse), sc.reads,
+                            sc.max_len, sc.sha256)
+
+
+def merge_single_end(
+    parts: list[SequenceVariants],
+) -> tuple[dict[str, Any], dict[str, tuple[int, Variant]]]:
+    """Read counts, CRISPResso2's cache statistics and the aligned variants of the chunks of one file."""
+    counts: dict[str, int] = {}
+    calls: dict[str, Variant] = {}
+    for part in parts:  # chunk order: a sequence keeps the place (and call) of its first chunk
+        for (seq, c), var in zip(part.counts.items(), part.variants, strict=True):
+            old = counts.get(seq)
+            if old is None:
+                counts[seq] = c
+                calls[seq] = var
+            else:
+                counts[seq] = old + c
+    n = sum(p.reads for p in parts)
+    st = _stats(n, max((p.max_len for p in parts), default=0))
+    n_aln = reads_aln = 0
+    for seq, c in counts.items():
+        if calls[seq][0]:
+            n_aln += 1
+            reads_aln += c
     st["computed_aln"] = n_aln
     st["cached_aln"] = reads_aln - n_aln
-    st["computed_notaln"] = len(seqs) - n_aln
-    st["cached_notaln"] = (n - reads_aln) - (len(seqs) - n_aln)
-    variants = {s: (c, v) for s, c, v in zip(seqs, cnt, results, strict=True) if v[0]}
+    st["computed_notaln"] = len(counts) - n_aln
+    st["cached_notaln"] = (n - reads_aln) - (len(counts) - n_aln)
+    variants = {s: (c, calls[s]) for s, c in counts.items() if calls[s][0]}
     return st, variants
 
 
-def paired(path1: Path, path2: Path, ctx: Context) -> tuple[dict[str, Any], dict[str, tuple[int, Variant]]]:
-    """Merged read pairs (CRISPResso2's --crispresso_merge), their cache statistics and variants."""
-    cache: dict[str, tuple[int, Variant]] = {}
-    not_aln: dict[str, int] = {}
-    st = {
-        "reads": 0,
-        "computed_aln": 0,
-        "cached_aln": 0,
-        "computed_notaln": 0,
-        "cached_notaln": 0,
-        "max_len": 0,
-    }
+def paired(path1: Path, path2: Path, ctx: Context) -> PairEvents:
+    """Merged read pairs (CRISPResso2's --crispresso_merge) of one pair of files (or chunks)."""
+    computed: list[tuple[str, Variant, bool, str]] = []
+    repeats: dict[str, int] = {}
+    settled: set[str] = set()  # pairs with a cacheable alignment: later copies are cache hits
+    reads = max_len = 0
     for rec1, rec2 in read_pairs(path1, path2):
-        st["reads"] += 1
+        reads += 1
         s1 = rec1.sequence
         s2 = reverse_complement(rec2.sequence)
-        q2 = rec2.quality[::-1]
-        st["max_len"] = max(st["max_len"], len(s1), len(s2))
+        max_len = max(max_len, len(s1), len(s2))
         key = s1 + "+" + s2
-        if key in not_aln:
-            st["cached_notaln"] += 1
+        if key in settled:
+            repeats[key] = repeats.get(key, 0) + 1
             continue
-        if key in cache:
-            st["cached_aln"] += 1
-            c, v = cache[key]
-            cache[key] = (c + 1, v)
-            continue
-        var, cacheable, aln_key = classify_pair(ctx, s1, s2, rec1.quality, q2)
-        if var[0]:
-            st["computed_aln"] += 1
-            if cacheable:
-                cache[key] = (1, var)
-            elif aln_key in cache:
-                c, v = cache[aln_key]
-                cache[aln_key] = (c + 1, v)
+        var, cacheable, aln_key = classify_pair(ctx, s1, s2, rec1.quality, rec2.quality[::-1])
+        computed.append((key, var, cacheable, aln_key))
+        if cacheable:
+            settled.add(key)
+    return PairEvents(reads, max_len, computed, repeats)
+
+
+def merge_paired(parts: list[PairEvents]) -> tuple[dict[str, Any], dict[str, tuple[int, Variant]]]:
+    """CRISPResso2's pair cache replayed over the chunks in order: statistics and variants of the file.
+
+    A pair aligned in its chunk is a cache hit when an earlier chunk already cached its sequences; the
+    chunk's own repeats come after its cacheable pair, so they are hits whatever the earlier chunks held.
+    """
+    cache: dict[str, tuple[int, Variant]] = {}
+    not_aln: set[str] = set()
+    st = _stats(sum(p.reads for p in parts), max((p.max_len for p in parts), default=0))
+    for part in parts:
+        for key, var, cacheable, aln_key in part.computed:
+            if key in not_aln:
+                st["cached_notaln"] += 1
+            elif key in cache:
+                st["cached_aln"] += 1
+                c, v = cache[key]
+                cache[key] = (c + 1, v)
+            elif var[0]:
+                st["computed_aln"] += 1
+                if cacheable:
+                    cache[key] = (1, var)
+                elif aln_key in cache:
+                    c, v = cache[aln_key]
+                    cache[aln_key] = (c + 1, v)
+                else:
+                    cache[aln_key] = (1, var)
             else:
-                cache[aln_key] = (1, var)
-        else:
-            st["computed_notaln"] += 1
-            if cacheable:
-                not_aln[key] = 1
+                st["computed_notaln"] += 1
+                if cacheable:
+                    not_aln.add(key)
+        for key, n in part.repeats.items():
+            if key in not_aln:
+                st["cached_notaln"] += n
+            else:
+                st["cached_aln"] += n
+                c, v = cache[key]
+                cache[key] = (c + n, v)
     # CRISPResso2 re-keys the pair-keyed entries by their merged alignment at the end
     for key in list(cache):
         if "+" in key:

@@ -2,7 +2,7 @@
 
 The one place where editing results become CQAs:
 
-- ``quantify``: :func:`cgtqc.seq.editing.engine.quantify` (CRISPResso2 2.3.4 counts) gives
+- ``quantify``: :func:`cgtqc.seq.editing.engine.quantify`'s steps (CRISPResso2 2.3.4 counts) give
   ``edited_alleles_pct`` (modified reads of the first amplicon), ``hdr_pct`` (reads assigned to the HDR
   donor) and ``intended_edit_pct`` (HDR, else Prime-edited, reads without any other edit), each as % of
   the reads assigned to a reference (AMBIGUOUS reads excluded) with a Wilson 95% interval;
@@ -12,6 +12,11 @@ The one place where editing results become CQAs:
 - ``largedel``: :func:`~cgtqc.seq.editing.largedel.engine.call_large_deletions` gives
   ``large_deletion_pct`` of spanning long reads.
 
+``run`` is the chunking protocol of the lot runner (:func:`prepare` once, :func:`work` per chunk of reads,
+:func:`merge` over the partials in read order) with each reads file as one chunk: the result is the same,
+byte for byte, for every chunk size. ``threads`` (an execution setting, not in the provenance) parallelises
+the work inside a chunk.
+
 ``simulate`` writes the files of the demo's CRISPR-edited HSC lot (the same generators, ranges and sizes).
 """
 
@@ -19,17 +24,21 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cgtqc.engines import Artefact, EngineResult, Simulated
 from cgtqc.errors import InputError
 from cgtqc.results import InputFile, Measurement, Provenance, ValidityCheck
+from cgtqc.seq.editing.setup import DeletionSetup, Quantification
 from cgtqc.seq.editing.spec import ENGINE, EditingParams
 
 if TYPE_CHECKING:  # the engines load numba and mappy: imported when a run needs them
+    from cgtqc.seq.chunks import ReadChunk
     from cgtqc.seq.editing.largedel.engine import LargeDeletionResult
-    from cgtqc.seq.editing.offtarget.verify import VerificationResult
+    from cgtqc.seq.editing.offtarget.engine import NominationResult, OffTargetSite
+    from cgtqc.seq.editing.offtarget.verify import SiteAmplicon, VerificationResult
     from cgtqc.seq.editing.results import EditingResult
 
 # ---- the demo lot's designs (amplicon and guide of CRISPResso2's FANC test, and an off-target guide) ----
@@ -54,8 +63,38 @@ _KINDS = {
 }
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The context of a run (the lot runner ships it with every chunk): small and picklable.
+
+    The parameters, the original files (offtargets reads them whole; provenance names them) and what is
+    decided once for the whole run: the quantification's design, or the large-deletion amplicon and
+    options, as plain data (:mod:`cgtqc.seq.editing.setup`: unpickling a Plan loads nothing heavy).
+    Compiled aligners and minimap2 indexes are built from these once per process, never shipped.
+    """
+
+    params: EditingParams
+    inputs: dict[str, list[str]]
+    quantification: Quantification | None = None
+    deletions: DeletionSetup | None = None
+
+
 def run(inputs: dict[str, list[Path]], params: EditingParams, out_dir: Path | None) -> EngineResult:
-    """Run the analysis ``params.analysis`` on the files; artefacts go to ``out_dir`` when given."""
+    """Run the analysis ``params.analysis`` on the files; artefacts go to ``out_dir`` when given.
+
+    The chunking protocol with each reads file as one chunk (nothing is copied), so ``run`` and
+    ``ENGINE.run_in_chunks`` give the same result for every chunk size; ``threads`` works inside a chunk.
+    """
+    from cgtqc.seq.chunks import split_reads
+
+    plan = prepare(inputs, params)
+    assert ENGINE.chunking is not None
+    chunks = split_reads(inputs, ENGINE.chunking.kinds, None, Path())  # whole files: work_dir unused
+    return merge(plan, [work(plan, c) for c in chunks], inputs, params, out_dir)
+
+
+def prepare(inputs: dict[str, list[Path]], params: EditingParams) -> Plan:
+    """Check the inputs and parameters of the analysis and decide what is decided once (the ``Plan``)."""
     unused = sorted(set(inputs) - set(_KINDS[params.analysis]))
     if unused:
         raise InputError(
@@ -63,8 +102,60 @@ def run(inputs: dict[str, list[Path]], params: EditingParams, out_dir: Path | No
             f"(it reads: {', '.join(_KINDS[params.analysis])})",
             file=inputs[unused[0]][0],
         )
-    analysis = {"quantify": _quantify, "offtargets": _offtargets, "largedel": _largedel}[params.analysis]
-    measurements, artefacts, summary = analysis(inputs, params, out_dir)
+    _one(inputs, params, "fastq")
+    files = {k: [str(p) for p in v] for k, v in inputs.items()}
+    if params.analysis == "quantify":
+        return Plan(params, files, quantification=_quantification(inputs, params))
+    if params.analysis == "largedel":
+        from cgtqc.seq.editing.largedel.engine import setup_deletions
+
+        reference = _one(inputs, params, "reference-fasta", "genome-fasta")
+        return Plan(params, files, deletions=setup_deletions(
+            reference, min_size=params.min_deletion_size, merge_distance=params.merge_distance,
+            end_tolerance=params.end_tolerance, preset=params.preset,
+            min_spanning_reads=params.min_spanning_reads))
+    _offtarget_inputs(inputs, params)
+    return Plan(params, files)
+
+
+def work(plan: Plan, chunk: ReadChunk) -> Any:
+    """One chunk's partial result: quantify's per-sequence calls, largedel's per-read calls.
+
+    offtargets runs whole in the first chunk's task (from the original files) and the other chunks do
+    nothing: its edited and mock samples are files of different lengths, which the runner cannot cut
+    together, and per-site counts need both samples' demultiplexing of the same amplicons.
+    """
+    params = plan.params
+    if plan.quantification is not None:
+        from cgtqc.seq.editing.engine import quantify_reads
+
+        return quantify_reads(plan.quantification, chunk.files["fastq"], chunk.files.get("fastq-r2"),
+                              threads=params.threads, reuse=True)
+    if plan.deletions is not None:
+        from cgtqc.seq.editing.largedel.engine import call_reads
+
+        return call_reads(plan.deletions, chunk.files["fastq"], threads=params.threads)
+    if chunk.source == 0 and chunk.index == 0:
+        inputs = {k: [Path(p) for p in v] for k, v in plan.inputs.items()}
+        return _offtarget_results(inputs, params)
+    return None
+
+
+def merge(
+    plan: Plan,
+    partials: list[Any],
+    inputs: dict[str, list[Path]],
+    params: EditingParams,
+    out_dir: Path | None,
+) -> EngineResult:
+    """The run's result from the chunks' partials in read order; provenance names the original files."""
+    if params.analysis == "quantify":
+        measurements, artefacts, summary = _quantify(plan, partials, inputs, params, out_dir)
+    elif params.analysis == "largedel":
+        measurements, artefacts, summary = _largedel(plan, partials, inputs, params, out_dir)
+    else:
+        found = next(p for p in partials if p is not None)
+        measurements, artefacts, summary = _offtargets(found, inputs, params, out_dir)
     return EngineResult(
         engine=ENGINE.name,
         version=ENGINE.version,
@@ -87,9 +178,11 @@ def _one(
 
 
 def _provenance(params: EditingParams, inner: Iterable[Provenance], inputs: list[InputFile]) -> Provenance:
-    """Provenance under this engine's name: every parameter, the inner engines' own, every input's hash."""
+    """Provenance under this engine's name: every parameter (not ``threads``), the inner engines' own, every
+    input's hash."""
     method = {p.engine: p.parameters for p in inner}
-    return Provenance(ENGINE.name, ENGINE.version, {**params.model_dump(), "methods": method}, inputs)
+    values = params.model_dump(exclude={"threads"})  # an execution setting: it does not change the result
+    return Provenance(ENGINE.name, ENGINE.version, {**values, "methods": method}, inputs)
 
 
 def _sample(params: EditingParams, reads: Path) -> str:
@@ -110,15 +203,12 @@ def _amplicons(params: EditingParams) -> list[tuple[str, str]]:
     ]
 
 
-def _quantify(
-    inputs: dict[str, list[Path]], params: EditingParams, out_dir: Path | None
-) -> tuple[list[Measurement], list[Artefact], dict[str, Any]]:
+def _quantification(inputs: dict[str, list[Path]], params: EditingParams) -> Quantification:
+    """The references and options of ``quantify``, its inputs and parameters checked."""
     from cgtqc.seq.editing.classify import PrimeEditing
-    from cgtqc.seq.editing.engine import quantify, write_crispresso_files
+    from cgtqc.seq.editing.engine import setup_quantification
 
-    r1 = _one(inputs, params, "fastq")
-    r2 = _one(inputs, params, "fastq-r2", required=False)
-    if r2 is not None and not params.crispresso_merge:
+    if _one(inputs, params, "fastq-r2", required=False) is not None and not params.crispresso_merge:
         raise InputError(
             "paired reads are merged only by alignment consensus: set crispresso_merge (fastp merging is not "
             "supported)",
@@ -139,11 +229,9 @@ def _quantify(
     ):
         raise InputError("prime editing needs the pegRNA extension",
                          place="parameter 'prime_editing_pegRNA_extension_seq'")
-    result = quantify(
-        r1,
+    return setup_quantification(
         _amplicons(params),
         guides=[g.strip() for g in params.guide_seq.split(",") if g.strip()],
-        fastq_r2=r2,
         hdr_sequence=params.expected_hdr_amplicon_seq.strip() or None,
         window_center=params.quantification_window_center,
         window_size=params.quantification_window_size,
@@ -155,9 +243,22 @@ def _quantify(
         base_editor=params.base_editor_output,
         conversion_from=params.conversion_nuc_from,
         conversion_to=params.conversion_nuc_to,
-        threads=params.threads,
-        sample=_sample(params, r1),
     )
+
+
+def _quantify(
+    plan: Plan,
+    partials: list[Any],
+    inputs: dict[str, list[Path]],
+    params: EditingParams,
+    out_dir: Path | None,
+) -> tuple[list[Measurement], list[Artefact], dict[str, Any]]:
+    from cgtqc.seq.editing.engine import combine, write_crispresso_files
+
+    assert plan.quantification is not None
+    r1 = _one(inputs, params, "fastq")
+    r2 = _one(inputs, params, "fastq-r2", required=False)
+    result = combine(plan.quantification, partials, r1, r2, sample=_sample(params, r1))
     prov = _provenance(params, [result.provenance], result.provenance.inputs)
     measurements = editing_measurements(result, prov, min_reads=params.min_reads)
     artefacts = []
@@ -211,17 +312,10 @@ def editing_measurements(
 
 
 # ---------------------------------------------------------------- off-targets
-def _offtargets(
-    inputs: dict[str, list[Path]], params: EditingParams, out_dir: Path | None
-) -> tuple[list[Measurement], list[Artefact], dict[str, Any]]:
-    from cgtqc.seq.editing.offtarget.engine import collapse_sites, nominate, read_fasta
-    from cgtqc.seq.editing.offtarget.verify import (
-        amplicons_from_sites,
-        read_amplicon_table,
-        verify_sites,
-        write_amplicon_table,
-    )
-
+def _offtarget_inputs(
+    inputs: dict[str, list[Path]], params: EditingParams
+) -> tuple[Path, Path, Path | None, Path | None, list[str]]:
+    """(edited reads, mock reads, genome, amplicon table, guides) of ``offtargets``, checked."""
     edited = _one(inputs, params, "fastq")
     mock = _one(inputs, params, "mock-fastq")
     genome = _one(inputs, params, "genome-fasta", "reference-fasta", required=False)
@@ -232,30 +326,60 @@ def _offtargets(
     if genome is None and table is None:
         raise InputError("analysis 'offtargets' needs input 'genome-fasta' (sites are nominated there) or "
                          "'amplicon-table'")
-    artefacts: list[Artefact] = []
+    assert edited is not None and mock is not None
+    return edited, mock, genome, table, guides
+
+
+@dataclass
+class OffTargets:
+    """What ``offtargets`` found: the nomination (with a genome), loci, their amplicons, the verification."""
+
+    nomination: NominationResult | None
+    loci: list[OffTargetSite]
+    amplicons: list[SiteAmplicon]
+    verification: VerificationResult
+
+
+def _offtarget_results(inputs: dict[str, list[Path]], params: EditingParams) -> OffTargets:
+    from cgtqc.seq.editing.offtarget.engine import collapse_sites, nominate, read_fasta
+    from cgtqc.seq.editing.offtarget.verify import amplicons_from_sites, read_amplicon_table, verify_sites
+
+    edited, mock, genome, table, guides = _offtarget_inputs(inputs, params)
     nom, loci = None, []
     if genome is not None:
         nom = nominate(genome, guides[0], params.pam, max_mismatches=params.max_mismatches,
                        max_dna_bulge=params.max_dna_bulge, max_rna_bulge=params.max_rna_bulge,
                        pam_side=params.pam_side, bulge_rules=params.bulge_rules)
         loci = collapse_sites(nom.sites)
-        if out_dir is not None:
-            path = out_dir / "offtarget_nomination.txt"
-            nom.write_casoffinder(path)
-            artefacts.append(Artefact(str(path), "table", "Nominated sites (Cas-OFFinder layout)"))
     if table is not None:
         amps = read_amplicon_table(table)
     else:
         assert genome is not None
         amps = amplicons_from_sites(dict(read_fasta(genome)), loci, len(params.pam), flank=params.flank,
                                     pam_side=params.pam_side)
-        if out_dir is not None:
-            path = out_dir / "amplicons.tsv"
-            write_amplicon_table(amps, path)
-            artefacts.append(Artefact(str(path), "table", "One amplicon per nominated locus"))
     res = verify_sites(edited, mock, amps, alpha=params.alpha, min_effect_pct=params.min_effect_pct,
                        min_reads=params.min_site_reads, window=params.indel_window, anchor=params.anchor,
                        method=params.verify_method, threads=params.threads, amplicon_file=table)
+    return OffTargets(nom, loci, amps, res)
+
+
+def _offtargets(
+    found: OffTargets, inputs: dict[str, list[Path]], params: EditingParams, out_dir: Path | None
+) -> tuple[list[Measurement], list[Artefact], dict[str, Any]]:
+    from cgtqc.seq.editing.offtarget.verify import write_amplicon_table
+
+    edited, _, _, table, guides = _offtarget_inputs(inputs, params)
+    nom, loci, amps, res = found.nomination, found.loci, found.amplicons, found.verification
+    artefacts: list[Artefact] = []
+    if out_dir is not None:
+        if nom is not None:
+            path = out_dir / "offtarget_nomination.txt"
+            nom.write_casoffinder(path)
+            artefacts.append(Artefact(str(path), "table", "Nominated sites (Cas-OFFinder layout)"))
+        if table is None:
+            path = out_dir / "amplicons.tsv"
+            write_amplicon_table(amps, path)
+            artefacts.append(Artefact(str(path), "table", "One amplicon per nominated locus"))
     perfect = {f"{x.chrom}:{x.location}:{x.strand}" for x in loci
                if x.mismatches == 0 and x.bulge_type == "X"}
     names = {a.site for a in amps}
@@ -308,16 +432,18 @@ def _write_verification(res: VerificationResult, on_target: set[str], path: Path
 
 # ---------------------------------------------------------------- large deletions
 def _largedel(
-    inputs: dict[str, list[Path]], params: EditingParams, out_dir: Path | None
+    plan: Plan,
+    partials: list[Any],
+    inputs: dict[str, list[Path]],
+    params: EditingParams,
+    out_dir: Path | None,
 ) -> tuple[list[Measurement], list[Artefact], dict[str, Any]]:
-    from cgtqc.seq.editing.largedel.engine import call_large_deletions
+    from cgtqc.seq.editing.largedel.engine import summarize
 
+    assert plan.deletions is not None
     reads = _one(inputs, params, "fastq")
-    reference = _one(inputs, params, "reference-fasta", "genome-fasta")
-    res = call_large_deletions(reads, reference, min_size=params.min_deletion_size,
-                               merge_distance=params.merge_distance, end_tolerance=params.end_tolerance,
-                               preset=params.preset, threads=params.threads,
-                               min_spanning_reads=params.min_spanning_reads)
+    assert reads is not None
+    res = summarize(plan.deletions, [call for part in partials for call in part], reads)
     prov = _provenance(params, [res.provenance], res.provenance.inputs)
     artefacts = []
     if out_dir is not None:

@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from cgtqc import __version__
-from cgtqc.engines import EngineParams, EngineSpec, InputKind
+from cgtqc.engines import Chunking, EngineParams, EngineSpec, InputKind
 
 
 class EditingParams(EngineParams):
@@ -205,6 +205,15 @@ ENGINE = EngineSpec(
     ),
     run="cgtqc.seq.editing.run:run",
     simulate="cgtqc.seq.editing.run:simulate",
+    # R1 and its mate R2 cut at the same records (quantify merges each pair); largedel chunks its long reads;
+    # offtargets runs whole in the first chunk's task (run.work says why)
+    chunking=Chunking(
+        kinds=("fastq", "fastq-r2"),
+        prepare="cgtqc.seq.editing.run:prepare",
+        work="cgtqc.seq.editing.run:work",
+        merge="cgtqc.seq.editing.run:merge",
+        default_chunk_reads=20_000,
+    ),
     cli="cgtqc.cli.editing",
     cli_children={"offtargets": "cgtqc.cli.editing_offtargets", "largedel": "cgtqc.cli.editing_largedel"},
 )

@@ -17,6 +17,7 @@ reads, with a Wilson interval. The read's call is its largest deletion.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ import mappy
 from cgtqc.errors import InputError
 from cgtqc.results import Provenance, ValidityCheck, file_input
 from cgtqc.seq.editing.offtarget.engine import read_fasta
+from cgtqc.seq.editing.setup import DeletionSetup
 from cgtqc.seq.editing.stats import Proportion, proportion
 from cgtqc.seq.fastq import chunked, fastx_kind, iter_fastq_reads
 
@@ -237,49 +239,101 @@ def call_large_deletions(
     rescue_clip: int = 100,
     chunk_size: int = 2000,
 ) -> LargeDeletionResult:
-    """Align long amplicon reads to the amplicon (one FASTA record) and call large deletions per read."""
-    reads, reference = Path(reads), Path(reference)
+    """Align long amplicon reads to the amplicon (one FASTA record) and call large deletions per read.
+
+    The whole file is one chunk of :func:`setup_deletions`, :func:`call_reads` and :func:`summarize`.
+    """
+    setup = setup_deletions(reference, min_size=min_size, merge_distance=merge_distance,
+                            end_tolerance=end_tolerance, preset=preset, min_spanning_reads=min_spanning_reads,
+                            rescue_clip=rescue_clip)
+    return summarize(setup, call_reads(setup, reads, threads=threads, chunk_size=chunk_size), reads)
+
+
+_ALIGNERS: dict[tuple[str, str], mappy.Aligner] = {}  # per process, by (amplicon digest, preset)
+
+
+def setup_deletions(
+    reference: str | Path,
+    *,
+    min_size: int = 50,
+    merge_distance: int = 10,
+    end_tolerance: int = 100,
+    preset: str = "map-ont",
+    min_spanning_reads: int = 100,
+    rescue_clip: int = 100,
+) -> DeletionSetup:
+    """Check the amplicon (one FASTA record, indexable by minimap2) and the options; plain data for the chunks
+    (this process keeps the minimap2 index, other processes build it once from the reference file)."""
+    reference = Path(reference)
     refs = list(read_fasta(reference))
     if len(refs) != 1:
         raise InputError(f"expected one amplicon sequence, found {len(refs)}", file=reference)
     ref_name, ref_seq = refs[0]
     if min_size < 1 or end_tolerance < 0 or merge_distance < 0:
         raise InputError("min_size must be >= 1, end_tolerance and merge_distance >= 0", place="parameters")
-    aligner = mappy.Aligner(seq=ref_seq.decode().upper(), preset=preset)
-    if not aligner:
-        raise InputError(f"minimap2 could not index the amplicon (preset {preset!r})", file=reference)
-    ref_len = len(ref_seq)
+    setup = DeletionSetup(str(reference), hashlib.sha256(ref_seq.upper()).hexdigest(), ref_name, len(ref_seq),
+                          min_size, merge_distance, end_tolerance, preset, min_spanning_reads, rescue_clip)
+    _aligner(setup, ref_seq)
+    return setup
 
+
+def _aligner(setup: DeletionSetup, ref_seq: bytes | None = None) -> mappy.Aligner:
+    key = (setup.digest, setup.preset)
+    aligner = _ALIGNERS.get(key)
+    if aligner is None:
+        if ref_seq is None:
+            ref_seq = next(read_fasta(setup.reference))[1]
+        aligner = mappy.Aligner(seq=ref_seq.decode().upper(), preset=setup.preset)
+        if not aligner:
+            raise InputError(f"minimap2 could not index the amplicon (preset {setup.preset!r})",
+                             file=setup.reference)
+        if len(_ALIGNERS) >= 8:  # a long-lived worker serving many lots keeps only recent amplicons
+            _ALIGNERS.clear()
+        _ALIGNERS[key] = aligner
+    return aligner
+
+
+def call_reads(setup: DeletionSetup, reads: str | Path, *, threads: int = 1, chunk_size: int = 2000
+               ) -> list[ReadCall]:
+    """The call of every read of a file (or a chunk of one), in file order."""
+    aligner = _aligner(setup)
     local = threading.local()
 
     def work(rec: tuple[str, str]) -> ReadCall:
         if not hasattr(local, "buf"):
             local.buf = mappy.ThreadBuffer()
-        pieces = _map_pieces(aligner, rec[1], local.buf, rescue_clip)
-        aligned, spanning, best = call_read(pieces, len(rec[1]), ref_len, min_size=min_size,
-                                            merge_distance=merge_distance, end_tolerance=end_tolerance)
+        pieces = _map_pieces(aligner, rec[1], local.buf, setup.rescue_clip)
+        aligned, spanning, best = call_read(pieces, len(rec[1]), setup.ref_len, min_size=setup.min_size,
+                                            merge_distance=setup.merge_distance,
+                                            end_tolerance=setup.end_tolerance)
         return ReadCall(rec[0], aligned, spanning, best)
 
     calls: list[ReadCall] = []
     with ThreadPoolExecutor(max(1, threads)) as pool:
         for chunk in chunked(read_long_reads(reads), chunk_size):
             calls.extend(pool.map(work, chunk) if threads > 1 else map(work, chunk))
+    return calls
+
+
+def summarize(setup: DeletionSetup, calls: list[ReadCall], reads: str | Path) -> LargeDeletionResult:
+    """The sample's result from the calls of all its reads in file order (provenance: the original file)."""
     spanning = [c for c in calls if c.spanning]
     with_del = [c for c in spanning if c.deletion is not None]
     prop = proportion(len(with_del), len(spanning))
     n_aligned = sum(c.aligned for c in calls)
+    min_spanning = setup.min_spanning_reads
     checks = [
-        ValidityCheck("min_spanning_reads", len(spanning) >= min_spanning_reads,
-                      f"{len(spanning)} reads span the amplicon (minimum {min_spanning_reads})"),
+        ValidityCheck("min_spanning_reads", len(spanning) >= min_spanning,
+                      f"{len(spanning)} reads span the amplicon (minimum {min_spanning})"),
         ValidityCheck("aligned_fraction", n_aligned >= 0.8 * len(calls),
                       f"{n_aligned}/{len(calls)} reads aligned (minimum 80%)"),
     ]
-    params = {"min_size": min_size, "merge_distance": merge_distance, "end_tolerance": end_tolerance,
-              "preset": preset, "threads": threads, "rescue_clip": rescue_clip,
-              "min_spanning_reads": min_spanning_reads,
+    params = {"min_size": setup.min_size, "merge_distance": setup.merge_distance,
+              "end_tolerance": setup.end_tolerance, "preset": setup.preset, "rescue_clip": setup.rescue_clip,
+              "min_spanning_reads": min_spanning,
               "aligner": f"minimap2 (mappy {getattr(mappy, '__version__', '?')})"}
     from cgtqc import __version__
 
-    prov = Provenance(ENGINE, __version__, params, [file_input(reads), file_input(reference)])
-    return LargeDeletionResult(ref_name, len(calls), n_aligned, len(spanning), prop,
+    prov = Provenance(ENGINE, __version__, params, [file_input(reads), file_input(setup.reference)])
+    return LargeDeletionResult(setup.ref_name, len(calls), n_aligned, len(spanning), prop,
                                size_histogram([c.deletion.size for c in with_del]), calls, prov, checks)

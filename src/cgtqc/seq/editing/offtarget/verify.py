@@ -355,7 +355,7 @@ def verify_sites(
                       f"{mc.reads_total - mc.unassigned}/{mc.reads_total} mock reads assigned"),
     ]
     params = {"alpha": alpha, "min_effect_pct": min_effect_pct, "min_reads": min_reads, "window": window,
-              "anchor": anchor, "method": method, "threads": threads,
+              "anchor": anchor, "method": method,
               "classifier": _classifier_name(method, classifier),
               "test": "Fisher exact, one-sided (edited > mock)",
               "multiple_testing": "Benjamini-Hochberg", "interval": "Wilson 95%"}
