@@ -29,8 +29,8 @@ from pathlib import Path
 import pysam
 
 from cgtqc.errors import InputError
-from cgtqc.seq.fastq import fastx_kind, read_fastq
-from cgtqc.seq.reads import Read, bam_is_aligned, iter_bam_groups, iter_reads, read_format
+from cgtqc.seq.fastq import chunked, fastx_kind, read_chunks
+from cgtqc.seq.reads import bam_is_aligned, iter_bam_groups, iter_reads, read_format
 
 
 @dataclass(frozen=True)
@@ -86,25 +86,27 @@ def _split_file(
         if mates:
             raise InputError("mate files are only supported for FASTQ", file=path)
         return _split_bam(source, lead, path, chunk_reads, work_dir)
-    streams: dict[str, Iterator[Read]] = {lead: _records(path)}
-    streams |= {k: _records(p) for k, p in mates.items()}
+    paths = {lead: path, **mates}
+    fastq = {k: fastx_kind(p) == "fastq" for k, p in paths.items()}
+    streams = {k: _fastq_batches(p, chunk_reads) if fastq[k] else _fasta_batches(p, chunk_reads)
+               for k, p in paths.items()}
     folder = _folder(work_dir, path, chunk_reads)
     chunks: list[ReadChunk] = []
     index, first = 0, 0
     while True:
-        batch = {k: list(islice(s, chunk_reads)) for k, s in streams.items()}
-        n = len(batch[lead])
-        for k, reads in batch.items():
-            if k != lead and len(reads) != n:
-                where = mates[k] if len(reads) < n else path
-                raise InputError(f"mate files differ in length (after read {first + min(n, len(reads))})",
-                                 file=where)
+        batch = {k: next(s, None) for k, s in streams.items()}
+        n = len(batch[lead][0]) if batch[lead] else 0
+        for k, b in batch.items():
+            m = len(b[0]) if b else 0
+            if k != lead and m != n:
+                raise InputError(f"mate files differ in length (after read {first + min(n, m)})",
+                                 file=mates[k] if m < n else path)
         if n == 0:
             break
         files = {}
-        for k, reads in batch.items():
-            out = folder / f"{k}-{index:06d}{_suffix(reads)}"
-            _write_fastx(out, reads)
+        for k, b in batch.items():
+            out = folder / f"{k}-{index:06d}{'.fastq' if fastq[k] else '.fasta'}"
+            _write_text(out, _fastq_text(*b) if fastq[k] else _fasta_text(*b))
             files[k] = str(out)
         chunks.append(ReadChunk(source, index, files, n, first))
         index, first = index + 1, first + n
@@ -113,25 +115,42 @@ def _split_file(
     return chunks
 
 
-def _records(path: Path) -> Iterator[Read]:
-    """FASTQ records exactly as written (whole header, case, empty reads), checked; FASTA via the reader."""
-    if fastx_kind(path) == "fastq":
-        return (Read(r.name, r.sequence, r.quality) for r in read_fastq(path))
-    return iter_reads(path)
+def _fastq_batches(path: Path, size: int) -> Iterator[tuple[list[str], list[str], list[str]]]:
+    """Exactly ``size`` records per batch (the last may be short) as parallel lists of header, sequence and
+    quality lines, exactly as written, from the checked block reader (no object per read)."""
+    heads: list[str] = []
+    seqs: list[str] = []
+    quals: list[str] = []
+    for block in read_chunks(path, max(size, 10_000)):
+        heads += block.headers
+        seqs += block.sequences
+        quals += block.qualities
+        while len(heads) >= size:
+            yield heads[:size], seqs[:size], quals[:size]
+            del heads[:size], seqs[:size], quals[:size]
+    if heads:
+        yield heads, seqs, quals
 
 
-def _suffix(reads: list[Read]) -> str:
-    return ".fastq" if reads and (reads[0].qual or not reads[0].seq) else ".fasta"
+def _fasta_batches(path: Path, size: int) -> Iterator[tuple[list[str], list[str]]]:
+    for batch in chunked(iter_reads(path), size):
+        yield [r.name for r in batch], [r.seq for r in batch]
 
 
-def _write_fastx(out: Path, reads: list[Read]) -> None:
+def _fastq_text(heads: list[str], seqs: list[str], quals: list[str]) -> str:
+    lines = [""] * (4 * len(heads))
+    lines[0::4], lines[1::4], lines[3::4] = heads, seqs, quals
+    lines[2::4] = ["+"] * len(heads)
+    return "\n".join(lines) + "\n"
+
+
+def _fasta_text(names: list[str], seqs: list[str]) -> str:
+    return "".join(f">{n}\n{s}\n" for n, s in zip(names, seqs, strict=True))
+
+
+def _write_text(out: Path, text: str) -> None:
     tmp = out.with_name(out.name + ".part")
-    with open(tmp, "w", encoding="ascii") as fh:
-        for r in reads:
-            if r.qual or not r.seq:
-                fh.write(f"@{r.name}\n{r.seq}\n+\n{r.qual}\n")
-            else:
-                fh.write(f">{r.name}\n{r.seq}\n")
+    tmp.write_text(text, encoding="ascii")
     tmp.replace(out)  # a chunk file is complete or absent: a killed run never leaves half a chunk
 
 
