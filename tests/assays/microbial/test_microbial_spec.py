@@ -20,8 +20,8 @@ from cgtqc.assays.microbial.spec import ENGINE, MicrobialParams
 from cgtqc.cli import app
 from cgtqc.engines import registry
 from cgtqc.errors import InputError
-from cgtqc.runner.demo import LOTS, TYPICAL
 from cgtqc.results import sha256_file
+from cgtqc.runner.demo import LOTS, TYPICAL
 from cgtqc.specs import evaluate, templates
 
 KIND = "microbial-record"
