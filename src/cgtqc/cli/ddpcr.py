@@ -46,6 +46,12 @@ MIN_DROPS = typer.Option(DEFAULT_MIN_DROPLETS, "--min-droplets", help="Minimum a
 FILE_CALLS = typer.Option(
     False, "--use-file-calls", help="Use the instrument's droplet calls in amplitude files"
 )
+CLASSIFY = typer.Option(
+    "auto",
+    "--classification",
+    help="Droplet classification of amplitude files: auto (2-D clusters for duplex wells, 1-D thresholds "
+    "otherwise), 1d or 2d",
+)
 JSON = typer.Option(False, "--json", help="Print one JSON document")
 
 
@@ -57,6 +63,7 @@ def _wells(
     preset: str | None,
     min_droplets: int,
     use_file_calls: bool,
+    classification: str = "auto",
 ) -> list[DdpcrWell]:
     volume = resolve_droplet_volume(vol, preset)
     out: list[DdpcrWell] = []
@@ -69,6 +76,7 @@ def _wells(
                 droplet_volume_nl=volume,
                 min_droplets=min_droplets,
                 use_file_calls=use_file_calls,
+                classification=classification,
             )
         )
     return out
@@ -131,12 +139,14 @@ def quantify(
     preset: str | None = PRESET,
     min_droplets: int = MIN_DROPS,
     use_file_calls: bool = FILE_CALLS,
+    classification: str = CLASSIFY,
     merge: bool = typer.Option(False, "--merge", help="Merge replicate wells per sample and target"),
     as_json: bool = JSON,
 ) -> None:
     """Copies/µL with Poisson 95% limits for every well and target (amplitude files: also the 4 clusters)."""
     wells = _wells(
-        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls
+        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls,
+        classification,
     )
     if merge:
         _print_merged(merge_replicates(wells), as_json)
@@ -193,11 +203,13 @@ def vcn(
     preset: str | None = PRESET,
     min_droplets: int = MIN_DROPS,
     use_file_calls: bool = FILE_CALLS,
+    classification: str = CLASSIFY,
     as_json: bool = JSON,
 ) -> None:
     """Vector copy number per diploid genome, per sample (replicate wells merged)."""
     wells = _wells(
-        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls
+        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls,
+        classification,
     )
     targets, refs = merge_by_sample(wells, target), merge_by_sample(wells, reference)
     results: list[apps.AppResult] = []
@@ -227,11 +239,13 @@ def titer(
     preset: str | None = PRESET,
     min_droplets: int = MIN_DROPS,
     use_file_calls: bool = FILE_CALLS,
+    classification: str = CLASSIFY,
     as_json: bool = JSON,
 ) -> None:
     """AAV vector genome titer (vg/mL) per sample: copies/µL × reaction/template × dilution × 1000."""
     wells = _wells(
-        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls
+        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls,
+        classification,
     )
     results = [
         apps.vg_titer(
@@ -251,11 +265,13 @@ def linkage(
     preset: str | None = PRESET,
     min_droplets: int = MIN_DROPS,
     use_file_calls: bool = FILE_CALLS,
+    classification: str = CLASSIFY,
     as_json: bool = JSON,
 ) -> None:
     """% intact genomes by duplex linkage (ch1 = amplicon A, ch2 = amplicon B), per well."""
     wells = _wells(
-        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls
+        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls,
+        classification,
     )
     results: list[apps.AppResult] = []
     seen: set[tuple[str, str]] = set()
@@ -297,11 +313,13 @@ def residual(
     preset: str | None = PRESET,
     min_droplets: int = MIN_DROPS,
     use_file_calls: bool = FILE_CALLS,
+    classification: str = CLASSIFY,
     as_json: bool = JSON,
 ) -> None:
     """Residual plasmid (ng/mL) or host-cell DNA (ng/dose with --dose-volume-ml) per sample."""
     wells = _wells(
-        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls
+        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls,
+        classification,
     )
     cqa = "residual_host_dna" if dose_volume_ml is not None else "residual_plasmid_dna"
     results = [
@@ -333,11 +351,13 @@ def biodistribution(
     preset: str | None = PRESET,
     min_droplets: int = MIN_DROPS,
     use_file_calls: bool = FILE_CALLS,
+    classification: str = CLASSIFY,
     as_json: bool = JSON,
 ) -> None:
     """Vector copies per µg gDNA per sample (biodistribution, shedding), "< LLOQ" below the LLOQ."""
     wells = _wells(
-        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls
+        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls,
+        classification,
     )
     results = [
         apps.biodistribution(
@@ -362,11 +382,13 @@ def rcl(
     preset: str | None = PRESET,
     min_droplets: int = MIN_DROPS,
     use_file_calls: bool = FILE_CALLS,
+    classification: str = CLASSIFY,
     as_json: bool = JSON,
 ) -> None:
     """RCL surrogate by ddPCR: Detected / Not detected per sample, with NTC and positive-control checks."""
     wells = _wells(
-        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls
+        files, threshold_ch1, threshold_ch2, droplet_volume_nl, preset, min_droplets, use_file_calls,
+        classification,
     )
     merged = merge_by_sample(wells, target)
     for name in (ntc, positive_control):

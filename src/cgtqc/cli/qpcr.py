@@ -44,22 +44,29 @@ def _print_checks(checks: list[ValidityCheck]) -> None:
 @app.command()
 def analyze(
     file: Path = typer.Argument(..., help="RDML file (1.0-1.4, zipped or plain XML) with amplification data"),
-    experiment: str | None = typer.Option(None, help="experiment id (default: the first)"),
-    run: str | None = typer.Option(None, help="run id (default: the first of the experiment)"),
+    experiment: str | None = typer.Option(None, help="only the runs of this experiment (default: all)"),
+    run: str | None = typer.Option(None, help="only the run with this id (default: every run)"),
     threshold: float | None = typer.Option(
         None,
         help="fluorescence threshold on baseline-corrected data for Cq (default: Cq = TD0, as LinRegPCR)",
     ),
     json: bool = JSON,
 ) -> None:
-    """Per reaction: baseline, window of linearity, efficiency, N0 and Cq (LinRegPCR rules)."""
+    """Per reaction: baseline, window of linearity, efficiency, N0 and Cq (LinRegPCR rules).
+
+    Every run of the file is analysed (each as its own plate) unless --experiment/--run narrow it."""
     result = analyze_rdml(read_rdml(file), experiment=experiment, run=run, threshold=threshold)
     if json:
         print_json(result)
         return
-    table = Table("well", "target", "sample", "type", "cq", "efficiency", "R²", "mean eff", "n0", "notes")
+    table = Table(
+        "experiment", "run", "well", "target", "sample", "type", "cq", "efficiency", "R²", "mean eff", "n0",
+        "notes",
+    )
     for r in result.reactions:
         table.add_row(
+            r.experiment,
+            r.run,
             r.well,
             r.target,
             r.sample,

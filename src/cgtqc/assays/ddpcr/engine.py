@@ -11,7 +11,13 @@ Rules (see the README and the reference notes):
 - A well with fewer accepted droplets than ``min_droplets`` (default 10,000) fails the validity check
   ``min_accepted_droplets``; a well with no negative droplet is saturated (``not_saturated`` fails).
 
-Automatic thresholds: ``cgtqc.assays.ddpcr.threshold``.
+Automatic thresholds: ``cgtqc.assays.ddpcr.threshold`` (1-D, one channel at a time) and
+``cgtqc.assays.ddpcr.cluster2d`` (2-D, four clusters from both amplitudes). ``classification``:
+``auto`` (default) classifies duplex wells (a positive cluster in each channel) in 2-D and the others
+(singleplex, blank) with the 1-D thresholds; ``1d`` and ``2d`` force one method. A user threshold or
+``use_file_calls`` overrides both. The method and boundaries used are in each well's provenance
+(``classification``) and its ``classification_method``; a 2-D well whose clusters overlap fails the validity
+check ``clusters_resolved``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from cgtqc import __version__
+from cgtqc.assays.ddpcr.cluster2d import MAX_NEGATIVE_SKEW, MIN_RESOLUTION, Classification2D, classify_2d
 from cgtqc.assays.ddpcr.readers import (
     DropletAmplitudes,
     WellRecord,
@@ -32,7 +39,7 @@ from cgtqc.assays.ddpcr.readers import (
     read_amplitudes,
     read_ddpcr,
 )
-from cgtqc.assays.ddpcr.threshold import Threshold, auto_threshold
+from cgtqc.assays.ddpcr.threshold import MIN_DROPLETS_FOR_AUTO_THRESHOLD, Threshold, auto_threshold
 from cgtqc.errors import InputError
 from cgtqc.results import InputFile, Provenance, ValidityCheck, file_input
 
@@ -40,6 +47,7 @@ ENGINE = "ddpcr.quantify"
 Z95 = 1.96  # QX Manager's z for the 95% Poisson limits (reproduces quant.csv to < 1e-7)
 DEFAULT_DROPLET_VOLUME_NL = 0.85
 DEFAULT_MIN_DROPLETS = 10_000
+CLASSIFICATIONS = ("auto", "1d", "2d")
 #: droplet volume (nL) each software version assumes; older QuantaSoft fits 0.91 nL (small.csv)
 DROPLET_VOLUME_PRESETS_NL: dict[str, float] = {
     "qx_manager": 0.85,
@@ -145,6 +153,7 @@ class DdpcrWell:
     clusters: ClusterCounts | None = None
     threshold: Threshold | None = None
     source: str = ""
+    classification_method: str = ""  # "1d", "2d", "user", "file_calls" (droplet amplitudes) or "" (table)
 
     @property
     def valid(self) -> bool:
@@ -195,6 +204,8 @@ def make_well(
     clusters: ClusterCounts | None = None,
     threshold: Threshold | None = None,
     source: str = "",
+    extra_checks: list[ValidityCheck] | None = None,
+    classification_method: str = "",
 ) -> DdpcrWell:
     """Build a DdpcrWell from its counts (the one place concentration and checks are computed)."""
     est = poisson_concentration(positives, accepted, droplet_volume_nl)
@@ -212,10 +223,11 @@ def make_well(
         poisson_ci_high=est.ci_high,
         droplet_volume_nl=droplet_volume_nl,
         provenance=provenance,
-        checks=well_checks(positives, accepted, min_droplets),
+        checks=well_checks(positives, accepted, min_droplets) + list(extra_checks or []),
         clusters=clusters,
         threshold=threshold,
         source=source,
+        classification_method=classification_method,
     )
 
 
@@ -288,22 +300,69 @@ def channel_calls(
     return amps > t.value, np.ones(amps.size, bool), t
 
 
+def _resolved_check(c: Classification2D, one_d: bool = False) -> ValidityCheck:
+    """``clusters_resolved``: each pair of clusters across a boundary apart, the negative one symmetric."""
+    worst = min(c.resolution.values(), default=None)
+    parts = [] if one_d or worst is None else [
+        f"lowest cluster resolution {worst:.2f} (minimum {MIN_RESOLUTION:g}): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in c.resolution.items())
+    ]
+    sk = c.negative_skew
+    parts.append(f"negative cluster upper/lower SD {sk[0]:.2f}, {sk[1]:.2f} (maximum {MAX_NEGATIVE_SKEW:g})")
+    passed = c.negative_symmetric if one_d else c.resolved
+    if not passed:
+        parts.append("clusters overlap: droplet calls uncertain, set thresholds or review the plot")
+    return ValidityCheck("clusters_resolved", passed, "; ".join(parts))
+
+
 def quantify_amplitudes(
     d: DropletAmplitudes,
     *,
     threshold_ch1: float | None = None,
     threshold_ch2: float | None = None,
     use_file_calls: bool = False,
+    classification: str = "auto",
+    rain_rule: str = "edge",
     droplet_volume_nl: float = DEFAULT_DROPLET_VOLUME_NL,
     min_droplets: int = DEFAULT_MIN_DROPLETS,
     targets: tuple[str, str] = ("ch1", "ch2"),
     sample: str = "",
     inputs: list[InputFile] | None = None,
 ) -> list[DdpcrWell]:
-    """Call droplets in both channels and quantify each; every well also carries the four cluster counts."""
-    pos1, ok1, t1 = channel_calls(d, 1, threshold_ch1, use_file_calls)
-    pos2, ok2, t2 = channel_calls(d, 2, threshold_ch2, use_file_calls)
-    ok = ok1 & ok2  # droplets unclassified in either channel are left out
+    """Call droplets in both channels and quantify each; every well also carries the four cluster counts.
+
+    ``classification``: ``auto`` (2-D for duplex wells, 1-D otherwise), ``1d`` or ``2d``; user thresholds
+    and ``use_file_calls`` take precedence (module docstring). ``rain_rule``: see
+    ``cluster2d.classify_2d``."""
+    if classification not in CLASSIFICATIONS:
+        raise InputError(f"unknown classification {classification!r} (known: {', '.join(CLASSIFICATIONS)})")
+    details: dict[str, Any] = {"requested": classification}
+    extra: list[ValidityCheck] = []
+    two_d = c2 = None
+    automatic = threshold_ch1 is None and threshold_ch2 is None and not use_file_calls
+    if automatic and classification != "1d" and d.n_droplets >= MIN_DROPLETS_FOR_AUTO_THRESHOLD:
+        c2 = classify_2d(d.ch1, d.ch2, rain_rule=rain_rule)
+        if classification == "2d" or c2.duplex:
+            two_d = c2
+    if two_d is not None:
+        ok = np.ones(d.n_droplets, bool)
+        pos1, pos2 = two_d.pos1, two_d.pos2
+        line = {c: b.to_dict()["line"] or b.how for c, b in two_d.boundaries.items()}
+        t1 = Threshold(1, two_d.line_value(1), "2d", line[1])
+        t2 = Threshold(2, two_d.line_value(2), "2d", line[2])
+        details.update(two_d.to_dict(), duplex=two_d.duplex)
+        extra.append(_resolved_check(two_d))
+        method = "2d"
+    else:
+        pos1, ok1, t1 = channel_calls(d, 1, threshold_ch1, use_file_calls)
+        pos2, ok2, t2 = channel_calls(d, 2, threshold_ch2, use_file_calls)
+        ok = ok1 & ok2  # droplets unclassified in either channel are left out
+        method = "1d" if automatic else ("file_calls" if use_file_calls else "user")
+        details.update(method=method)
+        if automatic and classification == "auto" and c2 is not None:
+            details["why"] = "not duplex (no positive cluster in one channel)"
+            details["negative_skew"] = list(c2.negative_skew)
+            extra.append(_resolved_check(c2, one_d=True))
     clusters = cluster_counts(pos1[ok], pos2[ok])
     accepted = int(ok.sum())
     prov = _provenance(
@@ -315,6 +374,7 @@ def quantify_amplitudes(
         threshold_ch2=t2.to_dict(),
         use_file_calls=use_file_calls,
         counts_from="droplet amplitudes",
+        classification=details,
     )
     wells = []
     for channel, pos, t in ((1, pos1, t1), (2, pos2, t2)):
@@ -332,6 +392,8 @@ def quantify_amplitudes(
                 clusters=clusters,
                 threshold=t,
                 source=d.path,
+                extra_checks=extra,
+                classification_method=method,
             )
         )
     return wells
@@ -339,7 +401,8 @@ def quantify_amplitudes(
 
 def quantify_table(table: WellTable, *, droplet_volume_nl: float = DEFAULT_DROPLET_VOLUME_NL,
                    min_droplets: int = DEFAULT_MIN_DROPLETS, threshold_ch1: float | None = None,
-                   threshold_ch2: float | None = None, use_file_calls: bool = False) -> list[DdpcrWell]:
+                   threshold_ch2: float | None = None, use_file_calls: bool = False,
+                   classification: str = "auto") -> list[DdpcrWell]:
     """Quantify every row of a well table; rows without counts use the amplitude file beside the table."""
     inputs = [file_input(table.path)]
     common = {"droplet_volume_nl": droplet_volume_nl, "min_droplets": min_droplets}
@@ -360,7 +423,8 @@ def quantify_table(table: WellTable, *, droplet_volume_nl: float = DEFAULT_DROPL
         names = {r.channel: r.target for r in table.records if r.well == rec.well and r.channel in (1, 2)}
         out.extend(quantify_amplitudes(
             read_amplitudes(amp_path), threshold_ch1=threshold_ch1, threshold_ch2=threshold_ch2,
-            use_file_calls=use_file_calls, targets=(names.get(1) or "ch1", names.get(2) or "ch2"),
+            use_file_calls=use_file_calls, classification=classification,
+            targets=(names.get(1) or "ch1", names.get(2) or "ch2"),
             sample=rec.sample, inputs=inputs + [file_input(amp_path)], **common))
     return out
 

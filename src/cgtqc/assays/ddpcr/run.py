@@ -47,6 +47,7 @@ def _quantify(paths: list[Path], p: DdpcrParams, volume: float) -> list[DdpcrWel
         "threshold_ch1": p.threshold_ch1,
         "threshold_ch2": p.threshold_ch2,
         "use_file_calls": p.use_file_calls,
+        "classification": p.classification,
         "droplet_volume_nl": volume,
         "min_droplets": p.min_droplets,
     }

@@ -7,6 +7,13 @@ A-only and B-only rates. Amplitudes follow the look of QX200 data: a tight negat
 cluster ~6x higher, spectral crosstalk of a positive channel into the other, and a little "rain"
 (positive droplets amplifying late, amplitudes spread between the clusters). Everything is drawn from
 one ``numpy.random.Generator``, so a seed fixes the files byte for byte.
+
+Harder duplex wells (``DUPLEX_CHALLENGE``, or set the fields): crosstalk proportional to the other
+channel's signal (``crosstalk_fraction_*``, which tilts the clusters as spectral overlap does), linked rain
+(a late double-positive droplet is dim in both channels together, so its rain runs along the diagonal
+towards the negative cluster) and negative rain (negative droplets with a raised baseline). Unequal
+cluster sizes come from the three molecule rates. These extras draw random numbers only when switched on,
+so the default model's files are unchanged.
 """
 
 from __future__ import annotations
@@ -32,6 +39,23 @@ class AmplitudeModel:
     crosstalk_2_into_1: float = 500.0  # a HEX-positive droplet looks brighter in FAM
     crosstalk_1_into_2: float = 250.0
     rain_fraction: float = 0.003  # of positive droplets
+    crosstalk_fraction_2_into_1: float = 0.0  # of the ch2 signal above its negative level, added to ch1
+    crosstalk_fraction_1_into_2: float = 0.0
+    linked_rain: bool = False  # rain of double-positive droplets is dim in both channels together
+    negative_rain_fraction: float = 0.0  # of negative droplets, drawn up to 4 SD above the negative level
+
+
+#: a hard duplex: crosstalk that moves the single-positive clusters a third of the way, 3% rain, linked
+#: rain along the diagonal and a little negative rain (the look of the public ``small`` wells)
+DUPLEX_CHALLENGE = AmplitudeModel(
+    crosstalk_2_into_1=0.0,
+    crosstalk_1_into_2=0.0,
+    crosstalk_fraction_2_into_1=0.08,
+    crosstalk_fraction_1_into_2=0.3,
+    rain_fraction=0.03,
+    linked_rain=True,
+    negative_rain_fraction=0.003,
+)
 
 
 @dataclass
@@ -84,8 +108,21 @@ def simulate_well(
     pos1, pos2 = (a + ab) > 0, (b + ab) > 0
     ch1 = _channel(rng, pos1, m.neg_ch1, m.pos_ch1, m, n)
     ch2 = _channel(rng, pos2, m.neg_ch2, m.pos_ch2, m, n)
+    if m.linked_rain:  # a late double positive: one dimming factor for both channels
+        both = pos1 & pos2 & (rng.random(n) < m.rain_fraction)
+        f = rng.uniform(0.15, 0.9, int(both.sum()))
+        ch1[both] = m.neg_ch1 + f * (m.pos_ch1 - m.neg_ch1) + rng.normal(0, m.sd_neg, f.size)
+        ch2[both] = m.neg_ch2 + f * (m.pos_ch2 - m.neg_ch2) + rng.normal(0, m.sd_neg, f.size)
+    if m.negative_rain_fraction > 0:
+        for amp, mu, pos in ((ch1, m.neg_ch1, pos1), (ch2, m.neg_ch2, pos2)):
+            up = ~pos & (rng.random(n) < m.negative_rain_fraction)
+            amp[up] = mu + rng.uniform(2 * m.sd_neg, 4 * m.sd_neg, int(up.sum()))
+    sig1, sig2 = ch1 - m.neg_ch1, ch2 - m.neg_ch2
     ch1 += pos2 * m.crosstalk_2_into_1
     ch2 += pos1 * m.crosstalk_1_into_2
+    if m.crosstalk_fraction_2_into_1 or m.crosstalk_fraction_1_into_2:
+        ch1 += m.crosstalk_fraction_2_into_1 * np.clip(sig2, 0, None)
+        ch2 += m.crosstalk_fraction_1_into_2 * np.clip(sig1, 0, None)
     return SimulatedWell(
         well, np.round(ch1, 3), np.round(ch2, 3), pos1, pos2, lambda_a_only, lambda_b_only, lambda_linked
     )

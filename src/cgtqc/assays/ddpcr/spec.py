@@ -60,6 +60,12 @@ class DdpcrParams(EngineParams):
         False,
         description="Use the instrument's droplet calls stored in amplitude files instead of thresholds",
     )
+    classification: Literal["auto", "1d", "2d"] = Field(
+        "auto",
+        description="Droplet classification of amplitude files: auto (four clusters from both amplitudes "
+        "for duplex wells, per-channel 1-D thresholds for singleplex), 1d or 2d; user thresholds and "
+        "use_file_calls take precedence",
+    )
     droplet_volume_nl: float | None = Field(
         None, gt=0, description="Droplet volume (nL); default 0.85, or the preset's"
     )

@@ -93,6 +93,8 @@ class ReactionResult:
     efficiency_outlier: bool
     used_for_mean: bool
     notes: list[str] = field(default_factory=list)
+    experiment: str = ""  # the RDML experiment and run the reaction belongs to ("" for bare curves)
+    run: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -102,7 +104,11 @@ class ReactionResult:
 
 @dataclass
 class QpcrAnalysis:
-    """All reactions of one run with the per-target mean efficiencies, provenance and checks."""
+    """All reactions of the runs analysed with the per-target mean efficiencies, provenance and checks.
+
+    One run: ``target_efficiency`` is keyed by target. Several runs (each analysed as its own plate, as
+    LinRegPCR does): keyed ``"<experiment>/<run>/<target>"``, and each check's detail names its run.
+    """
 
     reactions: list[ReactionResult]
     target_efficiency: dict[str, tuple[float | None, float | None]]
@@ -188,21 +194,60 @@ def curves_from_rdml(doc: RdmlDocument, run: RdmlRun) -> list[AmplificationCurve
 def analyze_rdml(
     doc: RdmlDocument, experiment: str | None = None, run: str | None = None, threshold: float | None = None
 ) -> QpcrAnalysis:
-    """LinRegPCR analysis of one run of an RDML document."""
-    the_run = doc.run(experiment, run)
-    if not any(len(r.cycles) for r in the_run.reactions):
-        raise InputError(
-            "run has no amplification data (adp points)",
-            file=doc.path,
-            place=f"experiment {the_run.experiment!r}, run {the_run.id!r}",
+    """LinRegPCR analysis of an RDML document: every run with amplification data by default, or only the
+    runs of ``experiment`` and/or the run named ``run``. Each run is analysed on its own (baseline and
+    per-target mean efficiency are per plate) and every reaction carries its experiment and run.
+    Runs without amplification points (e.g. melt-only) are skipped when not named and listed in the
+    provenance (``runs_without_amplification``)."""
+    chosen = [
+        r
+        for r in doc.runs
+        if (experiment is None or r.experiment == experiment) and (run is None or r.id == run)
+    ]
+    if not chosen:
+        doc.run(experiment, run)  # raises the error that lists the runs present
+    with_data = [r for r in chosen if any(len(x.cycles) for x in r.reactions)]
+    if not with_data:
+        where = (
+            f"experiment {chosen[0].experiment!r}, run {chosen[0].id!r}"
+            if len(chosen) == 1
+            else ", ".join(f"{r.experiment}/{r.id}" for r in chosen)
         )
+        what = "run has" if len(chosen) == 1 else "no run has"
+        raise InputError(f"{what} no amplification data (adp points)", file=doc.path, place=where)
     inputs = [file_input(doc.path)]
-    return analyze_curves(
-        curves_from_rdml(doc, the_run),
-        threshold=threshold,
-        inputs=inputs,
-        extra_parameters={"experiment": the_run.experiment, "run": the_run.id},
-    )
+    parts = []
+    for the_run in with_data:
+        part = analyze_curves(
+            curves_from_rdml(doc, the_run),
+            threshold=threshold,
+            inputs=inputs,
+            extra_parameters={"experiment": the_run.experiment, "run": the_run.id},
+        )
+        for r in part.reactions:
+            r.experiment, r.run = the_run.experiment, the_run.id
+        parts.append((the_run, part))
+    skipped = [[r.experiment, r.id] for r in chosen if r not in with_data]
+    if len(parts) == 1:
+        if skipped:
+            parts[0][1].provenance.parameters["runs_without_amplification"] = skipped
+        return parts[0][1]
+    params = dict(parts[0][1].provenance.parameters)
+    params.pop("experiment", None)
+    params.pop("run", None)
+    params["runs"] = [[r.experiment, r.id] for r, _ in parts]
+    if skipped:
+        params["runs_without_amplification"] = skipped
+    reactions: list[ReactionResult] = []
+    efficiency: dict[str, tuple[float | None, float | None]] = {}
+    checks: list[ValidityCheck] = []
+    for the_run, part in parts:
+        reactions += part.reactions
+        label = f"{the_run.experiment}/{the_run.id}"
+        efficiency.update({f"{label}/{t}": v for t, v in part.target_efficiency.items()})
+        where = f"experiment {the_run.experiment!r}, run {the_run.id!r}"
+        checks += [ValidityCheck(c.name, c.passed, f"{where}: {c.detail}") for c in part.checks]
+    return QpcrAnalysis(reactions, efficiency, Provenance(ENGINE, __version__, params, inputs), checks)
 
 
 def _cycle_matrix(curves: list[AmplificationCurve]) -> np.ndarray:

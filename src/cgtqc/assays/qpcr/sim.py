@@ -266,11 +266,24 @@ def write_rdml(
     chemistry: str = "hydrolysis probe",
 ) -> Path:
     """An RDML file of the wells (amplification points when simulated with curves, and Cq)."""
+    return write_rdml_runs(path, [("Simulated", "Run 1", wells)], version, zipped, chemistry)
+
+
+def write_rdml_runs(
+    path: str | Path,
+    runs: Sequence[tuple[str, str, Sequence[SimWell]]],
+    version: str = "1.4",
+    zipped: bool = True,
+    chemistry: str = "hydrolysis probe",
+) -> Path:
+    """An RDML file with several runs, each ``(experiment id, run id, wells)``; runs of one experiment
+    are written inside one ``<experiment>`` element (in order of first appearance)."""
     from xml.sax.saxutils import quoteattr
 
-    targets = list(dict.fromkeys(w.target for w in wells))
-    samples = {w.sample: w for w in wells}
-    rows, cols = (8, 12) if len(wells) <= 96 else (16, 24)
+    every = [w for _, _, ws in runs for w in ws]
+    targets = list(dict.fromkeys(w.target for w in every))
+    samples = {w.sample: w for w in every}
+    rows, cols = (8, 12) if max(len(ws) for _, _, ws in runs) <= 96 else (16, 24)
     v10 = version == "1.0"  # 1.0: dye as target text, plate format as text, reactions named by well
     out = [f'<rdml xmlns="http://www.rdml.org" version="{version}">']
     if not v10:
@@ -292,16 +305,24 @@ def write_rdml(
         else f"<pcrFormat><rows>{rows}</rows><columns>{cols}</columns><rowLabel>ABC</rowLabel>"
         "<columnLabel>123</columnLabel></pcrFormat>"
     )
-    out.append(f'<experiment id="Simulated"><run id="Run 1">{fmt}')
-    for w in wells:
-        pos = w.well if v10 else str((ord(w.well[0]) - ord("A")) * cols + int(w.well[1:]))
-        adp = "".join(f"<adp><cyc>{c + 1}</cyc><fluor>{f:.3f}</fluor></adp>" for c, f in enumerate(w.fluor))
-        cq = f"<cq>{w.cq:.3f}</cq>" if w.cq is not None else "<cq>-1</cq>"
-        out.append(
-            f'<react id="{pos}"><sample id={quoteattr(w.sample)}/>'
-            f"<data><tar id={quoteattr(w.target)}/>{cq}{adp}</data></react>"
-        )
-    out.append("</run></experiment></rdml>")
+    experiments = list(dict.fromkeys(e for e, _, _ in runs))
+    for exp in experiments:
+        out.append(f"<experiment id={quoteattr(exp)}>")
+        for _, run_id, ws in (r for r in runs if r[0] == exp):
+            out.append(f"<run id={quoteattr(run_id)}>{fmt}")
+            for w in ws:
+                pos = w.well if v10 else str((ord(w.well[0]) - ord("A")) * cols + int(w.well[1:]))
+                adp = "".join(
+                    f"<adp><cyc>{c + 1}</cyc><fluor>{f:.3f}</fluor></adp>" for c, f in enumerate(w.fluor)
+                )
+                cq = f"<cq>{w.cq:.3f}</cq>" if w.cq is not None else "<cq>-1</cq>"
+                out.append(
+                    f'<react id="{pos}"><sample id={quoteattr(w.sample)}/>'
+                    f"<data><tar id={quoteattr(w.target)}/>{cq}{adp}</data></react>"
+                )
+            out.append("</run>")
+        out.append("</experiment>")
+    out.append("</rdml>")
     xml = "\n".join(out).encode("utf-8")
     path = Path(path)
     if zipped:
