@@ -15,6 +15,7 @@ CLASSES = (
     "dimer",
     "sc_full",
     "sc_partial",
+    "sc_monomer",
     "itr_only",
     "itr_concatemer",
     "read_through",
@@ -30,19 +31,20 @@ CLASSES = (
 CONTAMINANT_CLASSES = ("backbone", "helper", "repcap", "host", "lambda")
 FULL_CLASSES = ("full", "sc_full")
 # Reads carrying both genome ends (their terminal ITRs can all be judged).
-BOTH_ENDS_CLASSES = ("full", "full_itr_defect", "sc_full", "internal_deletion", "dimer")
+BOTH_ENDS_CLASSES = ("full", "full_itr_defect", "sc_full", "sc_monomer", "internal_deletion", "dimer")
 
 DESCRIPTIONS = {
     "full": "ITR-to-ITR genome, both terminal ITRs intact, no large deletion",
     "full_itr_defect": "ITR-to-ITR genome with a deleted, truncated or unreadable terminal ITR",
-    "truncated_5p": "genome lacking its 5' (first-ITR) end; also reads lacking both ends",
-    "truncated_3p": "genome with its 5' ITR but lacking the 3' (second-ITR) end",
+    "truncated_5p": "genome lacking its 5' (first-ITR) end; also reads lacking both ends (sc: unfolded)",
+    "truncated_3p": "genome with its 5' ITR but lacking the 3' (second-ITR) end (sc: unfolded)",
     "internal_deletion": "both genome ends present, internal deletion >= min_deletion bp (GDM)",
     "snapback_symmetric": "fold-back molecule whose two arms end at the same place",
     "snapback_asymmetric": "fold-back molecule whose two arms differ in length",
     "dimer": "two or more genome units in one read (unresolved dimer, tandem)",
     "sc_full": "self-complementary genome: both arms complete, folded at an ITR",
-    "sc_partial": "self-complementary genome folded at an ITR with one or both arms truncated",
+    "sc_partial": "self-complementary genome folded at the mutant ITR with one or both arms truncated",
+    "sc_monomer": "sc vector: unfolded single-strand monomer, wtITR-cassette-mITR (half the sc genome)",
     "itr_only": "a single ITR copy, no cassette",
     "itr_concatemer": "two or more ITR copies, no cassette",
     "read_through": "genome sequence continuing past an ITR into plasmid backbone",

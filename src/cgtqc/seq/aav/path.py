@@ -328,6 +328,9 @@ def classify_vector(
         if arm.deletions:
             call.cls = "internal_deletion"
             call.detail = ",".join(f"del{pos}:{n}" for pos, n in arm.deletions)
+        elif vector_type == "sc":  # one unfolded strand wtITR-cassette-mITR: half an sc genome, not full
+            call.cls = "sc_monomer"
+            call.detail = "" if call.itr_intact else "itr_defect"
         else:
             call.cls = "full" if call.itr_intact else "full_itr_defect"
         return

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from cgtqc.seq.aav.classes import DESCRIPTIONS  # noqa: E402
 from cgtqc.seq.aav.engine import AavResult  # noqa: E402
+from cgtqc.seq.aav.stats import BREAKPOINT_BIN, LENGTH_BIN  # noqa: E402
 
 
 def _png(fig) -> str:
@@ -25,6 +26,13 @@ def _png(fig) -> str:
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     return "<img src='data:image/png;base64," + base64.b64encode(buf.getvalue()).decode() + "'/>"
+
+
+def _histogram(ax, hist: dict[int, int], width: int, label: str) -> None:
+    """Bars over [bin start, bin start + width): visible however few bins are filled (a one-bin line
+    plot draws nothing)."""
+    xs = sorted(hist)
+    ax.bar(xs, [hist[x] for x in xs], width=width, align="edge", alpha=0.55, label=label, linewidth=0)
 
 
 def plots(result: AavResult) -> list[tuple[str, str]]:
@@ -44,8 +52,7 @@ def plots(result: AavResult) -> list[tuple[str, str]]:
     out.append(("Read classes", _png(fig)))
     fig, ax = plt.subplots(figsize=(8, 3.5))
     for cls, hist in sorted(s.lengths.items(), key=lambda kv: -sum(kv[1].values()))[:8]:
-        xs = sorted(hist)
-        ax.plot(xs, [hist[x] for x in xs], label=cls, drawstyle="steps-mid")
+        _histogram(ax, hist, LENGTH_BIN, cls)
     ax.set_xlabel("read length (bp, 100-bp bins)")
     ax.set_ylabel("reads")
     ax.legend(fontsize=7)
@@ -62,8 +69,7 @@ def plots(result: AavResult) -> list[tuple[str, str]]:
     if s.breakpoints:
         fig, ax = plt.subplots(figsize=(8, 3))
         for kind, hist in s.breakpoint_histograms().items():
-            xs = sorted(hist)
-            ax.plot(xs, [hist[x] for x in xs], drawstyle="steps-mid", label=kind)
+            _histogram(ax, hist, BREAKPOINT_BIN, kind)
         ax.set_xlabel("plasmid position (50-bp bins)")
         ax.set_ylabel("reads")
         ax.legend(fontsize=7)

@@ -2,8 +2,11 @@
 
 A synthetic vector plasmid (random backbone and cassette between AAV2 ITRs; sc constructs carry a mutant
 ITR lacking the D region) and synthetic packaging plasmids, lambda and host sequences are generated from
-the seed; molecules of each class are cut from them (with random flip/flop configurations of each ITR) and
-sequencing errors are added. Everything is deterministic for a given seed. Error models (per base):
+the seed; molecules of each class are cut from them and sequencing errors are added. Every ITR copy of a
+molecule draws its flip/flop configuration independently (both genome ends, ss and sc; on a folded sc
+genome the two terminal wtITR copies are drawn apart), and the truth records the configuration of each
+terminal ITR in the frame the classifier reports it (left = ITR1 of the plus-strand arm).
+Everything is deterministic for a given seed. Error models (per base):
 HiFi-like 0.1% substitutions, 0.05% insertions, 0.05% deletions; nanopore-like 1.5% substitutions,
 1.0% insertions, 1.5% deletions (about 96% identity).
 """
@@ -36,7 +39,7 @@ COMMON = CLASSES[CLASSES.index("itr_only") :]
 # single-stranded genomes and their defects (catalogue order up to the self-complementary classes)
 SS_CLASSES = CLASSES[: CLASSES.index("sc_full")] + COMMON
 # self-complementary vectors: sc classes first, then the genome defects an sc vector shares (not "full")
-SC_CLASSES = ("sc_full", "sc_partial") + CLASSES[1 : CLASSES.index("sc_full")] + COMMON
+SC_CLASSES = ("sc_full", "sc_partial", "sc_monomer") + CLASSES[1 : CLASSES.index("sc_full")] + COMMON
 LOT_MIX = {
     "full": 0.62,
     "full_itr_defect": 0.04,
@@ -46,6 +49,7 @@ LOT_MIX = {
     "snapback_symmetric": 0.015,
     "snapback_asymmetric": 0.015,
     "dimer": 0.01,
+    "sc_monomer": 0.02,
     "itr_only": 0.005,
     "itr_concatemer": 0.005,
     "read_through": 0.02,
@@ -161,11 +165,15 @@ class Molecule:
     detail: str = ""
     left: str = ""
     right: str = ""
+    folded: bool = False  # two arms on opposite strands: reverse reads swap the arms' terminal ITRs
 
 
 def _molecule(cls: str, c: SimConstruct, rng: np.random.Generator) -> Molecule:  # noqa: C901 - one branch per class
     cfg = (str(rng.choice(list(c.configs[0]))), str(rng.choice(list(c.configs[1]))))
     p = c.plasmid[cfg]
+    # the returning arm of a folded molecule carries its own copy of ITR1 (the fold ITR is shared)
+    cfg_back = str(rng.choice(list(c.configs[0])))
+    pb = c.plasmid[(cfg_back, cfg[1])]
     s1, e1, s2, e2, n = c.s1, c.e1, c.s2, c.e2, c.length
     sc = c.vector_type == "sc"
     ri = rng.integers
@@ -173,28 +181,32 @@ def _molecule(cls: str, c: SimConstruct, rng: np.random.Generator) -> Molecule: 
     def genome_fold(seq_a: str, seq_b: str) -> str:  # arm + reverse complement of the returning arm
         return seq_a + revcomp(seq_b)
 
+    def fold_back(a: int, b: int) -> str:  # returning arm cut from the plasmid with its own ITR1 copy
+        return pb[a:b]
+
     def cut(a: int, b: int) -> str:  # circular plasmid
         return (p + p + p)[a + n : b + n]
 
-    if cls in ("full", "sc_full"):
-        seq = genome_fold(p[s1:e2], p[s1:s2]) if sc else p[s1:e2]
-        # on the sc genome both read ends carry ITR1; for ss, ITR1 then ITR2
-        return Molecule(seq, cls, left=cfg[0], right=cfg[0] if sc else cfg[1])
+    if cls == "sc_full":  # both read ends carry an ITR1 copy, each with its own configuration
+        seq = genome_fold(p[s1:e2], fold_back(s1, s2))
+        return Molecule(seq, cls, left=cfg[0], right=cfg_back, folded=True)
+    if cls in ("full", "sc_monomer"):  # one strand ITR1-cassette-ITR2 (sc_monomer: unfolded, mITR at 3')
+        return Molecule(p[s1:e2], cls, left=cfg[0], right=cfg[1])
     if cls == "full_itr_defect":
         which = 0 if sc else int(ri(0, 2))  # sc: the wild-type ITR at both read ends
         a, b = (s1, e1) if which == 0 else (s2, e2)
-        lo, hi, q, s2d = s1, e2, p, s2
-        if rng.random() < 0.5:  # internal deletion of 15-40 bp inside the ITR
-            k = int(ri(15, 41))
+        lo, hi, q = s1, e2, p
+        if rng.random() < 0.5:  # internal deletion of 10-40 bp inside the ITR
+            k = int(ri(10, 41))
             x = int(ri(a + 10, b - 10 - k))
             q = p[:x] + p[x + k :]
-            hi, s2d = e2 - k, (s2 - k if which == 0 else s2)
+            hi = e2 - k
             detail = f"itr{which + 1}_del{k}"
         else:  # outer end truncated by 15-100 bp
             k = int(ri(15, 101))
             lo, hi = (s1 + k, e2) if which == 0 else (s1, e2 - k)
             detail = f"itr{which + 1}_trunc{k}"
-        seq = genome_fold(q[lo:hi], q[s1:s2d]) if sc else q[lo:hi]
+        seq = genome_fold(q[lo:hi], pb[s1:s2]) if sc else q[lo:hi]  # one defective ITR copy
         return Molecule(seq, cls, detail)
     if cls == "truncated_5p":
         x = int(ri(e1 + 100, s2 - 300))
@@ -206,7 +218,8 @@ def _molecule(cls: str, c: SimConstruct, rng: np.random.Generator) -> Molecule: 
         k = int(ri(250, min(1500, (s2 - e1) // 2)))
         a = int(ri(e1 + 200, s2 - 200 - k))
         if sc:
-            return Molecule(genome_fold(p[s1:a] + p[a + k : e2], p[s1:a] + p[a + k : s2]), cls, f"del{a}:{k}")
+            seq = genome_fold(p[s1:a] + p[a + k : e2], pb[s1:a] + pb[a + k : s2])
+            return Molecule(seq, cls, f"del{a}:{k}")
         return Molecule(p[s1:a] + p[a + k : e2], cls, f"del{a}:{k}")
     if cls in ("snapback_symmetric", "snapback_asymmetric"):
         span = s2 - e1
@@ -214,15 +227,15 @@ def _molecule(cls: str, c: SimConstruct, rng: np.random.Generator) -> Molecule: 
             t = int(ri(e1 + span // 3, s2 - span // 4))
             a_end = s1
             b_end = s1 if cls == "snapback_symmetric" else int(ri(e1 + 200, t - 300))
-            return Molecule(genome_fold(p[a_end:t], p[b_end : t - 40]), cls, f"fold{t}")
+            return Molecule(genome_fold(p[a_end:t], pb[b_end : t - 40]), cls, f"fold{t}")
         x = int(ri(e1 + 400, s2 - 600))  # ss: fold at ITR2, arms ending inside the cassette
         y = x if cls == "snapback_symmetric" else int(min(s2 - 200, x + max(300, 0.3 * (s2 - x))))
         return Molecule(genome_fold(p[x:e2], p[y:s2]), cls, f"arms{x},{y}")
     if cls == "dimer":
         if sc:
-            mono = genome_fold(p[s1:e2], p[s1:s2])
+            mono = genome_fold(p[s1:e2], pb[s1:s2])
             return Molecule(mono + mono, cls, "tandem_sc")
-        return Molecule(genome_fold(p[s1:e2], p[s1:s2]), cls, "tail_to_tail")
+        return Molecule(genome_fold(p[s1:e2], pb[s1:s2]), cls, "tail_to_tail")
     if cls == "sc_partial":
         x, y = int(ri(e1 + 100, s2 - 400)), int(ri(e1 + 100, s2 - 400))
         return Molecule(genome_fold(p[x:e2], p[y:s2]), cls, f"arms{x},{y}")
@@ -429,9 +442,11 @@ def simulate_aav(
             mol = _molecule(cls, c, rng)
             strand = "+"
             seq = mol.seq
+            left, right = mol.left, mol.right
             if cls not in ("unmapped",) and rng.random() < 0.5:
                 seq, strand = revcomp(seq), "-"
-            left, right = mol.left, mol.right
+                if mol.folded:
+                    left, right = right, left
             seq = add_errors(seq, error_model, rng)
             name = f"sim{seed}/{i}/ccs"
             fq.write(f"@{name}\n{seq}\n+\n{qchar * len(seq)}\n")

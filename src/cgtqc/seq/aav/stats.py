@@ -64,6 +64,7 @@ class SampleStats:
         if call.itr_calls and call.cls in (
             "full",
             "sc_full",
+            "sc_monomer",
             "full_itr_defect",
             "internal_deletion",
             "dimer",
