@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cgtqc.cli._common import console, print_json
+from cgtqc.cli._common import QUIET_OPTION, console, print_json, read_progress
 
 app = typer.Typer(help="Long-read AAV genome analysis (PacBio HiFi, nanopore).", no_args_is_help=True)
 
@@ -40,10 +40,13 @@ def classify(
         None, "--mass-photometry", help="Mass photometry: kDa, counts"
     ),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout"),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Classify every read; write summary.json, per_read.tsv.gz/.parquet, tagged.bam and report.html."""
+    """Classify every read; write summary.json, per_read.tsv.gz/.parquet, tagged.bam and report.html.
+
+    A progress bar with reads/s goes to stderr (none with ``--quiet`` or ``--json``)."""
     from cgtqc.seq.aav.construct import load_construct
-    from cgtqc.seq.aav.engine import classify_reads
+    from cgtqc.seq.aav.engine import ChunkResult, classify_reads
     from cgtqc.seq.aav.output import AavWriter, write_summary
     from cgtqc.seq.align import AlignParams, ReferenceSet
 
@@ -51,18 +54,24 @@ def classify(
     refs = ReferenceSet.from_files(vector, packaging, host)
     writer = AavWriter(out)
     try:
-        result = classify_reads(
-            reads,
-            construct,
-            refs,
-            vector_type=vector_type,
-            threads=threads,
-            chunk_size=chunk_size,
-            sample=sample,
-            sink=writer,
-            align_params=AlignParams(preset=preset),
-            workdir=out,
-        )
+        with read_progress(f"aav classify {reads.name}", quiet or as_json) as bar:
+
+            def sink(res: ChunkResult, groups: list | None) -> None:  # the writer's, then the bar's
+                writer(res, groups)
+                bar(len(res.calls))
+
+            result = classify_reads(
+                reads,
+                construct,
+                refs,
+                vector_type=vector_type,
+                threads=threads,
+                chunk_size=chunk_size,
+                sample=sample,
+                sink=sink,
+                align_params=AlignParams(preset=preset),
+                workdir=out,
+            )
     finally:
         writer.close()
     from cgtqc.seq.aav.fullness import beside_sequencing, estimates_from_inputs

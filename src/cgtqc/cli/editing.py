@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cgtqc.cli._common import console, print_json
+from cgtqc.cli._common import QUIET_OPTION, console, print_json, read_progress
 from cgtqc.errors import InputError
 
 app = typer.Typer(
@@ -95,8 +95,11 @@ def quantify_cmd(
     name: str | None = typer.Option(None, "-n", "--name", help="Sample name."),
     threads: int = typer.Option(1, "--threads", "-p", "--n_processes", help="Worker processes."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Quantify insertions, deletions and substitutions in the quantification window (CRISPResso2 rules)."""
+    """Quantify insertions, deletions and substitutions in the quantification window (CRISPResso2 rules).
+
+    A progress bar with reads/s goes to stderr (none with ``--quiet`` or ``--json``)."""
     from cgtqc.seq.editing.classify import PrimeEditing
     from cgtqc.seq.editing.engine import quantify, write_crispresso_files  # engine imported only when run
 
@@ -121,25 +124,28 @@ def quantify_cmd(
         raise InputError(
             "prime editing needs --prime_editing_pegRNA_extension_seq", place="--prime_editing_*"
         )
-    result = quantify(
-        fastq_r1,
-        amps,
-        guides=[g for g in guide_seq.split(",") if g],
-        fastq_r2=fastq_r2,
-        hdr_sequence=expected_hdr_amplicon_seq or None,
-        window_center=quantification_window_center,
-        window_size=quantification_window_size,
-        window_coordinates=quantification_window_coordinates,
-        min_aln_score=default_min_aln_score,
-        exclude_bp_from_left=exclude_bp_from_left,
-        exclude_bp_from_right=exclude_bp_from_right,
-        prime_editing=prime,
-        base_editor=base_editor_output,
-        conversion_from=conversion_nuc_from,
-        conversion_to=conversion_nuc_to,
-        threads=threads,
-        sample=name,
-    )
+    with read_progress(f"editing quantify {fastq_r1.name}", quiet or as_json) as bar:
+        result = quantify(
+            fastq_r1,
+            amps,
+            guides=[g for g in guide_seq.split(",") if g],
+            fastq_r2=fastq_r2,
+            hdr_sequence=expected_hdr_amplicon_seq or None,
+            window_center=quantification_window_center,
+            window_size=quantification_window_size,
+            window_coordinates=quantification_window_coordinates,
+            min_aln_score=default_min_aln_score,
+            exclude_bp_from_left=exclude_bp_from_left,
+            exclude_bp_from_right=exclude_bp_from_right,
+            prime_editing=prime,
+            base_editor=base_editor_output,
+            conversion_from=conversion_nuc_from,
+            conversion_to=conversion_nuc_to,
+            threads=threads,
+            sample=name,
+            progress=bar,
+            alleles=True,
+        )
     out = (output_folder or Path(".")) / f"CRISPResso_on_{result.sample}"  # CRISPResso2's layout
     write_crispresso_files(result, out)
     if as_json:

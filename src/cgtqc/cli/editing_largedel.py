@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cgtqc.cli._common import console, print_json
+from cgtqc.cli._common import QUIET_OPTION, console, out_path, print_json, read_progress
 from cgtqc.seq.editing.largedel.engine import call_large_deletions
 
 NAME = "largedel"
@@ -30,11 +30,15 @@ def call_cmd(
     min_spanning_reads: int = typer.Option(100, "--min-spanning-reads"),
     calls_out: Path | None = typer.Option(None, "--calls-out", help="Write per-read calls (TSV)"),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document"),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Per-read large-deletion calls, % of spanning reads with a Wilson interval, size histogram."""
-    res = call_large_deletions(reads, reference, min_size=min_size, merge_distance=merge_distance,
-                               end_tolerance=end_tolerance, preset=preset, threads=threads,
-                               min_spanning_reads=min_spanning_reads)
+    """Per-read large-deletion calls, % of spanning reads with a Wilson interval, size histogram.
+
+    A progress bar with reads/s goes to stderr (none with ``--quiet`` or ``--json``)."""
+    with read_progress(f"largedel call {reads.name}", quiet or json_out) as bar:
+        res = call_large_deletions(reads, reference, min_size=min_size, merge_distance=merge_distance,
+                                   end_tolerance=end_tolerance, preset=preset, threads=threads,
+                                   min_spanning_reads=min_spanning_reads, progress=bar)
     if calls_out:
         res.write_calls(calls_out)
     if json_out:
@@ -57,7 +61,10 @@ def call_cmd(
 
 @app.command("simulate")
 def simulate_cmd(
-    out_dir: Path = typer.Argument(..., help="Folder for longamp_ref.fa and longamp.fastq"),
+    out_arg: Path | None = typer.Argument(
+        None, metavar="OUT_DIR", show_default=False, help="Deprecated: give the folder with --out"
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for longamp_ref.fa and longamp.fastq"),
     reads: int = typer.Option(1000, "--reads"),
     fraction: float = typer.Option(0.2, "--fraction", help="Fraction of reads with a large deletion"),
     error_rate: float = typer.Option(0.01, "--error-rate"),
@@ -67,6 +74,7 @@ def simulate_cmd(
     """Write simulated long amplicon reads with known large deletions (50 bp - 5 kb)."""
     from cgtqc.seq.editing.largedel.sim import simulate_long_read_amplicons
 
+    out_dir = out_path(out, out_arg)
     s = simulate_long_read_amplicons(out_dir, n_reads=reads, large_deletion_fraction=fraction,
                                      error_rate=error_rate, seed=seed)
     if json_out:

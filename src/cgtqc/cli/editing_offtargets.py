@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cgtqc.cli._common import console, print_json
+from cgtqc.cli._common import QUIET_OPTION, console, out_path, print_json, read_progress
 from cgtqc.seq.editing.offtarget.engine import collapse_sites, nominate, read_fasta
 from cgtqc.seq.editing.offtarget.verify import (
     amplicons_from_sites,
@@ -39,10 +39,15 @@ def nominate_cmd(
     amplicons_out: Path | None = typer.Option(None, "--amplicons-out", help="Write one amplicon per locus"),
     flank: int = typer.Option(100, "--flank", help="Amplicon flank on each side of a site (bp)"),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document"),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Find every site of GUIDE+PAM within the mismatch and bulge limits, on both strands."""
-    res = nominate(genome, guide, pam, max_mismatches=mismatches, max_dna_bulge=dna_bulge,
-                   max_rna_bulge=rna_bulge, pam_side=pam_side, bulge_rules=bulge_rules)
+    """Find every site of GUIDE+PAM within the mismatch and bulge limits, on both strands.
+
+    A progress bar of the bases searched (bp/s, both strands) goes to stderr (none with ``--quiet`` or
+    ``--json``)."""
+    with read_progress(f"offtargets nominate {genome.name}", quiet or json_out, unit="bp") as bar:
+        res = nominate(genome, guide, pam, max_mismatches=mismatches, max_dna_bulge=dna_bulge,
+                       max_rna_bulge=rna_bulge, pam_side=pam_side, bulge_rules=bulge_rules, progress=bar)
     if out:
         res.write_casoffinder(out)
     if amplicons_out:
@@ -78,11 +83,17 @@ def verify_cmd(
                                help="anchor (indel anchor rule) or crispresso2 (exact engine)"),
     threads: int = typer.Option(1, "--threads", help="Processes for --method crispresso2"),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document"),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Per-site modified % (Wilson CI), Fisher edited > mock, BH-adjusted p, call above background."""
-    res = verify_sites(edited, mock, read_amplicon_table(amplicons), alpha=alpha, min_effect_pct=min_effect,
-                       min_reads=min_reads, window=window, anchor=anchor, method=method, threads=threads,
-                       amplicon_file=amplicons)
+    """Per-site modified % (Wilson CI), Fisher edited > mock, BH-adjusted p, call above background.
+
+    A progress bar of the reads of both samples (reads/s) goes to stderr (none with ``--quiet`` or
+    ``--json``)."""
+    table_rows = read_amplicon_table(amplicons)
+    with read_progress(f"offtargets verify {edited.name} + {mock.name}", quiet or json_out) as bar:
+        res = verify_sites(edited, mock, table_rows, alpha=alpha, min_effect_pct=min_effect,
+                           min_reads=min_reads, window=window, anchor=anchor, method=method, threads=threads,
+                           amplicon_file=amplicons, progress=bar)
     if json_out:
         print_json(res)
         return
@@ -102,7 +113,12 @@ def verify_cmd(
 
 @app.command("simulate")
 def simulate_cmd(
-    out_dir: Path = typer.Argument(..., help="Folder for genome.fa, amplicons.tsv, edited.fastq, mock.fastq"),
+    out_arg: Path | None = typer.Argument(
+        None, metavar="OUT_DIR", show_default=False, help="Deprecated: give the folder with --out"
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Folder for genome.fa, amplicons.tsv, edited.fastq, mock.fastq"
+    ),
     guide: str = typer.Option("GGCCGACCTGTCGCTGACGC", "--guide", "-g"),
     depth: int = typer.Option(2000, "--depth", help="Reads per amplicon"),
     seed: int = typer.Option(1, "--seed"),
@@ -111,6 +127,7 @@ def simulate_cmd(
     """Write a simulated study with known truth (planted sites; on-target 60%, 2 off-targets edited)."""
     from cgtqc.seq.editing.offtarget.sim import plant_genome, simulate_pooled_reads, true_rates
 
+    out_dir = out_path(out, out_arg)
     fa, planted = plant_genome(out_dir, guide, seed=seed)
     res = nominate(fa, guide, "NGG", max_mismatches=4, max_dna_bulge=1, max_rna_bulge=1)
     amps = amplicons_from_sites(dict(read_fasta(fa)), collapse_sites(res.sites), 3)

@@ -17,7 +17,7 @@ from rich.table import Table
 from cgtqc.assays.flow import sim as flow_sim
 from cgtqc.assays.flow.engine import gate_file
 from cgtqc.assays.flow.panels import ISCT_NEGATIVE, ISCT_POSITIVE, PanelResult, run_panel, template_path
-from cgtqc.cli._common import console, print_json
+from cgtqc.cli._common import console, out_path, print_json
 from cgtqc.errors import InputError
 
 app = typer.Typer(
@@ -198,7 +198,10 @@ def _markers(text: str) -> tuple[str, ...]:
 @app.command()
 def plot(
     fcs: Path = FCS,
-    out: Path = typer.Argument(..., help="PNG to write"),
+    out_arg: Path | None = typer.Argument(
+        None, metavar="OUT", show_default=False, help="Deprecated: give the PNG with --out"
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="PNG to write"),
     gating: Path | None = typer.Option(None, "--gating", help="GatingML 2.0 file"),
     panel_name: Panel | None = typer.Option(None, "--panel", help="Use a panel's shipped template"),
     gate_name: str | None = typer.Option(None, "--gate", help="Only this gate (default: all gates)"),
@@ -208,6 +211,7 @@ def plot(
     """Dot plots / histograms of the gates with each gate drawn, as one PNG."""
     from cgtqc.assays.flow.plots import plot_gate, plot_gating
 
+    out = out_path(out, out_arg)
     if gating is None and panel_name is None:
         raise InputError("give --gating FILE or --panel NAME", place="options")
     report = gate_file(fcs, gating or template_path(panel_name.value), compensation=compensation)
@@ -221,12 +225,15 @@ def plot(
 @app.command()
 def simulate(
     name: Panel = typer.Argument(..., help="cd34 | cart | msc | transduction"),
-    out: Path = typer.Argument(..., help="FCS 3.1 file to write"),
+    out_arg: Path | None = typer.Argument(
+        None, metavar="OUT", show_default=False, help="Deprecated: give the file with --out"
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="FCS 3.1 file to write"),
     seed: int = typer.Option(1, "--seed"),
     as_json: bool = JSON,
 ) -> None:
     """Write a realistic FCS 3.1 file for a panel with known truth (default parameters of the simulator)."""
-    sim = flow_sim.SIMULATORS[name.value](out, seed=seed)
+    sim = flow_sim.SIMULATORS[name.value](out_path(out, out_arg), seed=seed)
     info = {
         "path": str(sim.path),
         "panel": sim.panel,

@@ -7,10 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cgtqc.cli._common import DB_OPTION, PASSWORD_OPTION, console, db_url, password_or_prompt
+from cgtqc.cli._common import (
+    DB_OPTION,
+    PASSWORD_OPTION,
+    console,
+    db_url,
+    password_or_prompt,
+    progress_bars,
+    rate_text,
+)
 
 
 class _Bars:
@@ -18,11 +24,7 @@ class _Bars:
 
     def __init__(self, n_tests: int, quiet: bool) -> None:
         self.quiet = quiet
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=Console(stderr=True),
-            disable=quiet, transient=False,
-        )
+        self.progress = progress_bars(quiet)
         self.overall = self.progress.add_task("[bold]lot", total=n_tests, rate="")
         self.tasks: dict[str, Any] = {}
         self.reads: dict[str, int] = {}
@@ -41,8 +43,7 @@ class _Bars:
     def advance(self, test: Any, n: int = 1, reads: int = 0) -> None:
         task = self.tasks[test.id]
         self.reads[test.id] += reads
-        elapsed = self.progress.tasks[task].elapsed or 0
-        rate = f"{self.reads[test.id] / elapsed:,.0f} reads/s" if reads and elapsed > 0 else ""
+        rate = rate_text(self.reads[test.id], self.progress.tasks[task].elapsed) if reads else ""
         self.progress.update(task, advance=n, rate=rate)
 
     def done(self, test: Any, error: str | None) -> None:

@@ -42,7 +42,9 @@ def test_gate_table_on_gatingml(monkeypatch, capsys, shared):
 
 def test_simulate_then_panel_json_and_plot(monkeypatch, capsys, tmp_path):
     fcs, png = tmp_path / "cart.fcs", tmp_path / "cart.png"
-    code, out, _ = run(monkeypatch, capsys, "flow", "simulate", "cart", str(fcs), "--seed", "4", "--json")
+    code, out, _ = run(
+        monkeypatch, capsys, "flow", "simulate", "cart", "--out", str(fcs), "--seed", "4", "--json"
+    )
     assert code == 0
     truth = json.loads(out)["truth"]
     code, out, _ = run(
@@ -72,7 +74,7 @@ def test_simulate_then_panel_json_and_plot(monkeypatch, capsys, tmp_path):
 
 def test_cd34_panel_table_and_plot_command(monkeypatch, capsys, tmp_path):
     fcs = tmp_path / "cd34.fcs"
-    run(monkeypatch, capsys, "flow", "simulate", "cd34", str(fcs))
+    run(monkeypatch, capsys, "flow", "simulate", "cd34", "--out", str(fcs))
     code, out, _ = run(
         monkeypatch,
         capsys,
@@ -97,6 +99,7 @@ def test_cd34_panel_table_and_plot_command(monkeypatch, capsys, tmp_path):
         "flow",
         "plot",
         str(fcs),
+        "--out",
         str(tmp_path / "g.png"),
         "--panel",
         "cd34",
@@ -112,6 +115,19 @@ def test_errors_are_one_line_with_exit_2(monkeypatch, capsys, tmp_path):
     code, _, err = run(monkeypatch, capsys, "flow", "panel", "msc", str(bad))
     assert code == 2 and "broken.fcs" in err and "not an FCS file" in err
     fcs = tmp_path / "t.fcs"
-    run(monkeypatch, capsys, "flow", "simulate", "transduction", str(fcs))
+    run(monkeypatch, capsys, "flow", "simulate", "transduction", "--out", str(fcs))
     code, _, err = run(monkeypatch, capsys, "flow", "panel", "cd34", str(fcs))
     assert code == 2 and "--beads-per-test" in err
+
+
+def test_output_path_is_out_and_the_positional_form_is_deprecated(monkeypatch, capsys, tmp_path):
+    new, old = tmp_path / "new.fcs", tmp_path / "old.fcs"
+    code, _, err = run(monkeypatch, capsys, "flow", "simulate", "cd34", "--out", str(new), "--json")
+    assert code == 0 and new.exists() and "deprecated" not in err
+    code, out, err = run(monkeypatch, capsys, "flow", "simulate", "cd34", str(old), "--json")
+    assert code == 0 and old.exists() and "deprecated, use --out" in err
+    json.loads(out)  # the note never reaches stdout
+    code, _, err = run(monkeypatch, capsys, "flow", "simulate", "cd34")
+    assert code != 0 and "--out" in err
+    code, _, err = run(monkeypatch, capsys, "flow", "plot", str(new), "--panel", "cd34")
+    assert code != 0 and "--out" in err

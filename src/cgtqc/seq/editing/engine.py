@@ -31,6 +31,7 @@ from typing import Any
 from cgtqc import __version__
 from cgtqc.errors import InputError
 from cgtqc.results import InputFile, Provenance, ValidityCheck, file_input
+from cgtqc.seq.editing.align import reverse_complement
 from cgtqc.seq.editing.classify import (
     PrimeEditing,
     Reference,
@@ -42,7 +43,9 @@ from cgtqc.seq.editing.output import write_crispresso_files
 from cgtqc.seq.editing.pipeline import (
     Context,
     PairEvents,
+    ProgressFn,
     SequenceVariants,
+    allele_rows,
     count_variants,
     merge_paired,
     merge_single_end,
@@ -93,6 +96,8 @@ def quantify(
     threads: int = 1,
     chunk_size: int = 20_000,
     sample: str | None = None,
+    progress: ProgressFn | None = None,
+    alleles: bool = False,
 ) -> EditingResult:
     """Quantify editing in one sample, reproducing CRISPResso2 2.3.4's counts.
 
@@ -100,6 +105,9 @@ def quantify(
     Paired reads (``fastq_r2``) are merged by aligning each read and taking the consensus, as with
     CRISPResso2's ``--crispresso_merge``. ``threads`` > 1 aligns unique reads in worker processes.
     The whole file is one chunk of :func:`setup_quantification`, :func:`quantify_reads` and :func:`combine`.
+    ``progress`` (a plain callable, see :data:`~cgtqc.seq.editing.pipeline.ProgressFn`) hears of the reads
+    done as the work goes; it never changes the result. ``alleles`` also keeps CRISPResso2's allele table
+    (:attr:`EditingResult.alleles`; each distinct aligned read is aligned once more for it).
     """
     q = setup_quantification(
         amplicons,
@@ -116,8 +124,8 @@ def quantify(
         conversion_from=conversion_from,
         conversion_to=conversion_to,
     )
-    part = quantify_reads(q, fastq_r1, fastq_r2, threads=threads, chunk_size=chunk_size)
-    return combine(q, [part], fastq_r1, fastq_r2, sample=sample)
+    part = quantify_reads(q, fastq_r1, fastq_r2, threads=threads, chunk_size=chunk_size, progress=progress)
+    return combine(q, [part], fastq_r1, fastq_r2, sample=sample, alleles=alleles)
 
 
 def setup_quantification(
@@ -214,6 +222,7 @@ def quantify_reads(
     threads: int = 1,
     chunk_size: int = 20_000,
     reuse: bool = False,
+    progress: ProgressFn | None = None,
 ) -> SequenceVariants | PairEvents:
     """The partial result of one file, or one chunk of a file (mates cut together), for :func:`combine`.
 
@@ -223,8 +232,8 @@ def quantify_reads(
     ctx = _context(q)
     with _no_cyclic_gc():
         if fastq_r2 is None:
-            return single_end(Path(fastq_r1), ctx, threads, chunk_size, reuse)
-        return paired(Path(fastq_r1), Path(fastq_r2), ctx)
+            return single_end(Path(fastq_r1), ctx, threads, chunk_size, reuse, progress)
+        return paired(Path(fastq_r1), Path(fastq_r2), ctx, progress)
 
 
 def combine(
@@ -234,8 +243,10 @@ def combine(
     fastq_r2: str | Path | None = None,
     *,
     sample: str | None = None,
+    alleles: bool = False,
 ) -> EditingResult:
-    """The sample's result from the partials of its chunks in read order (provenance: the original files)."""
+    """The sample's result from the partials of its chunks in read order (provenance: the original files);
+    ``alleles`` adds CRISPResso2's allele table."""
     ctx = _context(q)
     with _no_cyclic_gc():
         if fastq_r2 is None:
@@ -245,6 +256,8 @@ def combine(
         if stats["reads"] == 0:
             raise InputError("the input contains 0 reads", file=fastq_r1)
         rows, total, ambiguous = count_variants(ctx, variants, q.parameters["base_editor"])
+        allele_table = allele_rows(ctx, variants) if alleles else None
+    cuts = _guide_cuts(ctx.refs, q.parameters["guides"]) if allele_table is not None else {}
     _check_read_lengths(stats, ctx.refs, fastq_r1)
     # a plain file read as one chunk was hashed on the way; otherwise hash the original file
     one = parts[0] if len(parts) == 1 else None
@@ -273,7 +286,27 @@ def combine(
         n_cached_notaln=stats["cached_notaln"],
         provenance=Provenance(ENGINE, __version__, q.parameters, inputs),
         checks=checks,
+        alleles=allele_table,
+        allele_cuts=cuts,
     )
+
+
+def _guide_cuts(refs: list[Reference], guides: list[str]) -> dict[str, list[tuple[int, str]]]:
+    """Each reference's cut points with the guide that makes them (as the user gave it, whatever strand)."""
+    given = [g.strip().upper().replace("U", "T") for g in guides]
+    out: dict[str, list[tuple[int, str]]] = {}
+    for r in refs:
+        pairs = []
+        for k, cut in enumerate(r.cut_points):
+            label = str(k + 1)
+            if k < len(r.guide_intervals):
+                st, en = r.guide_intervals[k]
+                seq = r.sequence[st : en + 1].upper()
+                rc = reverse_complement(seq)
+                label = rc if seq not in given and rc in given else seq
+            pairs.append((cut, label))
+        out[r.name] = pairs
+    return out
 
 
 @contextmanager

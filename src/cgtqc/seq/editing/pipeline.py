@@ -12,7 +12,9 @@ the partials of a file in chunk order to exactly the counts of one pass.
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +25,15 @@ import numpy as np
 from cgtqc.seq.editing.align import Aligner, identity_score, reverse_complement
 from cgtqc.seq.editing.batch import BY_SEEDS, SEED_COUNT, SEED_MIN, align_and_call, seed_table
 from cgtqc.seq.editing.classify import Reference, add_base_counts, call_read, ref_positions
-from cgtqc.seq.editing.results import ReferenceCounts
+from cgtqc.seq.editing.results import Allele, ReferenceCounts
 from cgtqc.seq.fastq import consensus_from_pairs, count_sequences, read_pairs
 
 MEMO_SIZE = 1 << 16  # distinct sequences whose calls a Context keeps (~30 MB of 250-bp reads)
+PROGRESS_SLICE = 10_000  # distinct sequences aligned between two progress reports
+PAIR_PROGRESS = 1_000  # read pairs between two progress reports
+
+# A progress report: ``progress(n_reads_done_since_last_call, total=None)``; ``total`` once it is known.
+ProgressFn = Callable[..., None]
 
 
 class Context:
@@ -434,6 +441,36 @@ def count_variants(
     return rows, total, ambiguous
 
 
+def allele_rows(ctx: Context, variants: dict[str, tuple[int, Variant]]) -> list[Allele] | None:
+    """CRISPResso2's allele table rows: each distinct aligned read (reverse complements merged), per
+    reference it is assigned to, in first-seen order; ambiguous reads are left out, as CRISPResso2 does.
+
+    The fast kernel keeps no alignments, so each distinct read is aligned again here, alone, with the same
+    rules (the call is the same). Pairs merged without kept alignments cannot be rebuilt: None.
+    """
+    keys = list(variants)
+    entries = list(variants.values())
+    merged = merged_counts(keys, [c for c, _ in entries])
+    kctx = copy.copy(ctx)
+    kctx.keep = True
+    out: list[Allele] = []
+    for key, (_, var), n in zip(keys, entries, merged, strict=True):
+        if not n or var[1] == -1:
+            continue
+        payloads = var[2]
+        if not all(p[4] for p in payloads):
+            if "+" in key or "-" in key:  # a pair key or a merged alignment: nothing to align again
+                return None
+            payloads = classify_sequence(kctx, key)[2]
+        for i, _ins, _del, _sub, a, b in payloads:
+            aa, bb = np.frombuffer(a, dtype=np.uint8), np.frombuffer(b, dtype=np.uint8)
+            ins_n, del_n, sub_n, *_ = call_read(aa, bb, ctx.refs[i].include)
+            name = "Scaffold-incorporated" if var[1] == -2 else ctx.refs[i].name
+            status = "MODIFIED" if ins_n + del_n + sub_n > 0 else "UNMODIFIED"
+            out.append(Allele(a.decode(), b.decode(), name, status, int(del_n), int(ins_n), int(sub_n), n))
+    return out
+
+
 # ---------------------------------------------------------------- reading, caching and merging chunks
 #
 # Reads are counted per chunk (the whole file, or a chunk of the lot runner) into a partial result, and the
@@ -474,14 +511,26 @@ def _stats(reads: int, max_len: int) -> dict[str, Any]:
 
 
 def single_end(
-    path: Path, ctx: Context, threads: int, chunk_size: int, reuse: bool = False
+    path: Path, ctx: Context, threads: int, chunk_size: int, reuse: bool = False,
+    progress: ProgressFn | None = None,
 ) -> SequenceVariants:
     """Distinct sequences of a single-end file (or chunk), each aligned and called once (see
-    :meth:`Context.classified` for ``reuse``)."""
+    :meth:`Context.classified` for ``reuse``).
+
+    With ``progress``, the distinct sequences are aligned in slices and each slice reports the reads it
+    stands for (a call depends on its sequence only, so the result is the same)."""
     sc = count_sequences(path, chunk_size)
     seqs = list(sc.counts)
-    return SequenceVariants(str(path), sc.counts, ctx.classified(seqs, threads, reuse), sc.reads,
-                            sc.max_len, sc.sha256)
+    if progress is None:
+        calls = ctx.classified(seqs, threads, reuse)
+    else:
+        progress(0, total=sc.reads)
+        calls = []
+        for i in range(0, len(seqs), PROGRESS_SLICE):
+            part = seqs[i : i + PROGRESS_SLICE]
+            calls.extend(ctx.classified(part, threads, reuse))
+            progress(sum(map(sc.counts.__getitem__, part)))
+    return SequenceVariants(str(path), sc.counts, calls, sc.reads, sc.max_len, sc.sha256)
 
 
 def merge_single_end(
@@ -513,14 +562,17 @@ def merge_single_end(
     return st, variants
 
 
-def paired(path1: Path, path2: Path, ctx: Context) -> PairEvents:
-    """Merged read pairs (CRISPResso2's --crispresso_merge) of one pair of files (or chunks)."""
+def paired(path1: Path, path2: Path, ctx: Context, progress: ProgressFn | None = None) -> PairEvents:
+    """Merged read pairs (CRISPResso2's --crispresso_merge) of one pair of files (or chunks); ``progress``
+    hears of every thousand pairs."""
     computed: list[tuple[str, Variant, bool, str]] = []
     repeats: dict[str, int] = {}
     settled: set[str] = set()  # pairs with a cacheable alignment: later copies are cache hits
     reads = max_len = 0
     for rec1, rec2 in read_pairs(path1, path2):
         reads += 1
+        if progress is not None and reads % PAIR_PROGRESS == 0:
+            progress(PAIR_PROGRESS)
         s1 = rec1.sequence
         s2 = reverse_complement(rec2.sequence)
         max_len = max(max_len, len(s1), len(s2))
@@ -532,6 +584,8 @@ def paired(path1: Path, path2: Path, ctx: Context) -> PairEvents:
         computed.append((key, var, cacheable, aln_key))
         if cacheable:
             settled.add(key)
+    if progress is not None:
+        progress(reads % PAIR_PROGRESS)
     return PairEvents(reads, max_len, computed, repeats)
 
 

@@ -177,6 +177,37 @@ class ReferenceCounts:
         return d
 
 
+@dataclass(frozen=True)
+class Allele:
+    """One row of CRISPResso2's allele table: a distinct read as aligned to one reference, and its reads.
+
+    ``n_deleted``, ``n_inserted`` and ``n_mutated`` are counted inside the quantification window, as
+    CRISPResso2 counts them; ``read_status`` is MODIFIED when any of them is non-zero.
+    """
+
+    aligned_sequence: str
+    reference_sequence: str
+    reference_name: str
+    read_status: str
+    n_deleted: int
+    n_inserted: int
+    n_mutated: int
+    reads: int
+
+
+ALLELE_COLUMNS = [
+    "Aligned_Sequence",
+    "Reference_Sequence",
+    "Reference_Name",
+    "Read_Status",
+    "n_deleted",
+    "n_inserted",
+    "n_mutated",
+    "#Reads",
+    "%Reads",
+]
+
+
 @dataclass
 class EditingResult:
     """Editing outcome of one sample: per-reference counts and mapping statistics."""
@@ -193,6 +224,10 @@ class EditingResult:
     n_cached_notaln: int
     provenance: Provenance
     checks: list[ValidityCheck] = field(default_factory=list)
+    # CRISPResso2's allele table in its first-seen order (None unless asked for: see ``quantify(alleles=)``)
+    alleles: list[Allele] | None = None
+    # per reference: (cut point, guide) of each guide, for the allele tables around each cut
+    allele_cuts: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
     def reference(self, name: str) -> ReferenceCounts:
         for r in self.references:

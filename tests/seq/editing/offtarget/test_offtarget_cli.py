@@ -15,7 +15,7 @@ GUIDE = "GGCCGACCTGTCGCTGACGC"
 
 
 def test_offtargets_simulate_nominate_verify(tmp_path):
-    r = runner.invoke(app, ["editing", "offtargets", "simulate", str(tmp_path), "--depth", "300"])
+    r = runner.invoke(app, ["editing", "offtargets", "simulate", "--out", str(tmp_path), "--depth", "300"])
     assert r.exit_code == 0, r.output
     hits = tmp_path / "hits.tsv"
     r = runner.invoke(
@@ -63,7 +63,7 @@ def test_offtargets_simulate_nominate_verify(tmp_path):
 
 
 def test_largedel_json(tmp_path):
-    r = runner.invoke(app, ["editing", "largedel", "simulate", str(tmp_path), "--reads", "150"])
+    r = runner.invoke(app, ["editing", "largedel", "simulate", "--out", str(tmp_path), "--reads", "150"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(
         app,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,15 +238,18 @@ def call_large_deletions(
     min_spanning_reads: int = 100,
     rescue_clip: int = 100,
     chunk_size: int = 2000,
+    progress: Callable[[int], None] | None = None,
 ) -> LargeDeletionResult:
     """Align long amplicon reads to the amplicon (one FASTA record) and call large deletions per read.
 
-    The whole file is one chunk of :func:`setup_deletions`, :func:`call_reads` and :func:`summarize`.
+    The whole file is one chunk of :func:`setup_deletions`, :func:`call_reads` and :func:`summarize`;
+    ``progress(n)`` (a plain callable) hears of each chunk's reads as they are called.
     """
     setup = setup_deletions(reference, min_size=min_size, merge_distance=merge_distance,
                             end_tolerance=end_tolerance, preset=preset, min_spanning_reads=min_spanning_reads,
                             rescue_clip=rescue_clip)
-    return summarize(setup, call_reads(setup, reads, threads=threads, chunk_size=chunk_size), reads)
+    calls = call_reads(setup, reads, threads=threads, chunk_size=chunk_size, progress=progress)
+    return summarize(setup, calls, reads)
 
 
 _ALIGNERS: dict[tuple[str, str], mappy.Aligner] = {}  # per process, by (amplicon digest, preset)
@@ -293,9 +296,9 @@ def _aligner(setup: DeletionSetup, ref_seq: bytes | None = None) -> mappy.Aligne
     return aligner
 
 
-def call_reads(setup: DeletionSetup, reads: str | Path, *, threads: int = 1, chunk_size: int = 2000
-               ) -> list[ReadCall]:
-    """The call of every read of a file (or a chunk of one), in file order."""
+def call_reads(setup: DeletionSetup, reads: str | Path, *, threads: int = 1, chunk_size: int = 2000,
+               progress: Callable[[int], None] | None = None) -> list[ReadCall]:
+    """The call of every read of a file (or a chunk of one), in file order; ``progress(n)`` per chunk."""
     aligner = _aligner(setup)
     local = threading.local()
 
@@ -312,6 +315,8 @@ def call_reads(setup: DeletionSetup, reads: str | Path, *, threads: int = 1, chu
     with ThreadPoolExecutor(max(1, threads)) as pool:
         for chunk in chunked(read_long_reads(reads), chunk_size):
             calls.extend(pool.map(work, chunk) if threads > 1 else map(work, chunk))
+            if progress is not None:
+                progress(len(chunk))
     return calls
 
 

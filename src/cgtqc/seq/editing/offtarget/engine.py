@@ -26,7 +26,7 @@ bulge) are gathered once, and every bulge placement is a sum of a prefix count a
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -308,8 +308,11 @@ def nominate_sequences(
     max_rna_bulge: int = 0,
     pam_side: str = "3prime",
     bulge_rules: str = "casoffinder3",
+    progress: Callable[..., None] | None = None,
 ) -> list[OffTargetSite]:
-    """Search in-memory sequences (name, bytes); see the module docstring for the rules."""
+    """Search in-memory sequences (name, bytes); see the module docstring for the rules.
+
+    ``progress(n, total=None)`` (a plain callable) hears of the bases searched, strand by strand."""
     if bulge_rules not in BULGE_RULES:
         raise InputError(f"bulge_rules must be one of {sorted(BULGE_RULES)}, not {bulge_rules!r}",
                          place="bulge_rules")
@@ -333,6 +336,8 @@ def nominate_sequences(
     guide_s = guide_u[::-1] if five else guide_u
     pam_s = pam_u[::-1] if five else pam_u
     sites: list[OffTargetSite] = []
+    if progress is not None:
+        progress(0, total=2 * sum(len(seq) for _, seq in records))
     for name, seq in records:
         fwd = seq.upper()
         rev = fwd.translate(_COMPLEMENT_CHAR)[::-1]
@@ -350,6 +355,8 @@ def nominate_sequences(
                 location = start if strand == "+" else n - end
                 sites.append(OffTargetSite(name, location, strand, hit.mismatches, hit.bulge_type,
                                            hit.bulge_size, crrna, dna))
+            if progress is not None:
+                progress(n)
     sites.sort(key=lambda x: (x.chrom, x.location, x.strand, x.bulge_type, x.bulge_size, x.crrna, x.dna))
     return sites
 
@@ -364,13 +371,14 @@ def nominate(
     max_rna_bulge: int = 0,
     pam_side: str = "3prime",
     bulge_rules: str = "casoffinder3",
+    progress: Callable[..., None] | None = None,
 ) -> NominationResult:
     """Nominate off-target sites of ``guide`` (protospacer, no PAM) with ``pam`` in a FASTA genome."""
     genome = Path(genome)
     records = list(read_fasta(genome))
     sites = nominate_sequences(records, guide, pam, max_mismatches=max_mismatches,
                                max_dna_bulge=max_dna_bulge, max_rna_bulge=max_rna_bulge, pam_side=pam_side,
-                               bulge_rules=bulge_rules)
+                               bulge_rules=bulge_rules, progress=progress)
     total = sum(len(s) for _, s in records)
     on_target = [s for s in sites if s.mismatches == 0 and s.bulge_type == "X"]
     checks = [

@@ -204,13 +204,15 @@ class SampleCounts:
 
 
 def count_sample(reads: str | Path, amplicons: list[SiteAmplicon], classifier: Classifier,
-                 demux: Demultiplexer) -> SampleCounts:
-    """Demultiplex and classify every read of a pooled FASTQ/FASTA."""
+                 demux: Demultiplexer, progress: Callable[..., None] | None = None) -> SampleCounts:
+    """Demultiplex and classify every read of a pooled FASTQ/FASTA; ``progress(n)`` every 1,000 reads."""
     n = len(amplicons)
     c = SampleCounts(assigned=[0] * n, assessable=[0] * n, modified=[0] * n)
     cache: dict[str, tuple[int, bool | None] | None] = {}
     for _, seq in read_long_reads(reads):
         c.reads_total += 1
+        if progress is not None and c.reads_total % 1000 == 0:
+            progress(1000)
         hit = cache.get(seq, ...)
         if hit is ...:
             got = demux.assign(seq)
@@ -228,19 +230,23 @@ def count_sample(reads: str | Path, amplicons: list[SiteAmplicon], classifier: C
         if call is not None:
             c.assessable[idx] += 1
             c.modified[idx] += int(call)
+    if progress is not None:
+        progress(c.reads_total % 1000)
     if c.reads_total == 0:
         raise InputError("sample has no reads", file=reads)
     return c
 
 
 def count_sample_crispresso2(reads: str | Path, amplicons: list[SiteAmplicon], window: int,
-                             threads: int = 1) -> SampleCounts:
+                             threads: int = 1, progress: Callable[..., None] | None = None) -> SampleCounts:
     """Per-site counts from the CRISPResso2-exact engine run on the pooled sample."""
     from cgtqc.seq.editing.engine import quantify
 
     coords = ",".join(f"{a.cut - window}-{a.cut + window - 1}" for a in amplicons)
+    # the bar counts the reads of both samples: the engine's total of one sample is not passed on
+    step = None if progress is None else (lambda n, total=None: progress(n))
     res = quantify(reads, [(a.site, a.amplicon) for a in amplicons], window_coordinates=coords,
-                   threads=threads)
+                   threads=threads, progress=step)
     rows = {r.name: r for r in res.references}
     aligned = [rows[a.site].reads_aligned if a.site in rows else 0 for a in amplicons]
     return SampleCounts(reads_total=res.reads_in_input,
@@ -314,11 +320,13 @@ def verify_sites(
     classifier: Classifier | None = None,
     amplicon_file: str | Path | None = None,
     threads: int = 1,
+    progress: Callable[..., None] | None = None,
 ) -> VerificationResult:
     """Per-site modified % (edited and mock) with Wilson intervals, Fisher test, BH, and the call.
 
     ``classifier`` replaces the anchor rule by any per-read callable (read oriented to the amplicon,
     amplicon) returning True/False/None; ``method="crispresso2"`` uses the CRISPResso2-exact engine.
+    ``progress(n)`` (a plain callable) hears of the reads of both samples as they are counted.
     """
     if method not in ("anchor", "crispresso2"):
         raise InputError(f"method must be 'anchor' or 'crispresso2', not {method!r}", place="method")
@@ -330,13 +338,13 @@ def verify_sites(
     for a in amplicons:
         anchor_window_rule("", a, window, anchor)  # checks the window fits each amplicon
     if method == "crispresso2":
-        ec = count_sample_crispresso2(edited, amplicons, window, threads)
-        mc = count_sample_crispresso2(mock, amplicons, window, threads)
+        ec = count_sample_crispresso2(edited, amplicons, window, threads, progress)
+        mc = count_sample_crispresso2(mock, amplicons, window, threads, progress)
     else:
         rule = classifier or (lambda r, a: anchor_window_rule(r, a, window, anchor))
         demux = Demultiplexer(amplicons)
-        ec = count_sample(edited, amplicons, rule, demux)
-        mc = count_sample(mock, amplicons, rule, demux)
+        ec = count_sample(edited, amplicons, rule, demux, progress)
+        mc = count_sample(mock, amplicons, rule, demux, progress)
     tests = compare_edited_vs_mock(names, ec.modified, ec.assessable, mc.modified, mc.assessable,
                                    alpha=alpha, min_effect_pct=min_effect_pct)
     sites = []
