@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from cgtqc.engines import registry
+from cgtqc.lots.isbt128 import check_character
 from cgtqc.runner.lot_run import run_lot
 from cgtqc.runner.scaffold import scaffold
 from cgtqc.runner.schedulers import LocalScheduler
@@ -31,6 +32,7 @@ from cgtqc.store.db import migrate, session_scope
 from cgtqc.store.users import create_user
 
 PASSWORD = "bench-password"
+DIN = "W000026000001" + check_character("W000026000001")
 KEEP = {"aav": "aav-full_genome_pct", "editing": "editing-edited_alleles_pct"}
 
 
@@ -39,8 +41,8 @@ def make_lot(root: Path, aav_reads: int, editing_reads: int) -> Path:
     aav_lot, ed_lot = root / "aav-src", root / "ed-src"
     scaffold("aav", aav_lot, lot="BENCH-AAV", simulate=True, seed=11,
              truth={KEEP["aav"]: {"n_reads": aav_reads}})
-    scaffold("crispr_hsc", ed_lot, lot="BENCH-ED", simulate=True, seed=11, din="W0000260000011",
-             coi="COI-1", truth={KEEP["editing"]: {"n_reads": editing_reads}})
+    scaffold("crispr_hsc", ed_lot, lot="BENCH-ED", simulate=True, seed=11, din=DIN, coi="COI-1",
+             truth={KEEP["editing"]: {"n_reads": editing_reads}})
     docs = [yaml.safe_load((f / "lot.yaml").read_text()) for f in (aav_lot, ed_lot)]
     tests = []
     for src, doc, test_id in ((aav_lot, docs[0], KEEP["aav"]), (ed_lot, docs[1], KEEP["editing"])):
@@ -52,8 +54,8 @@ def make_lot(root: Path, aav_reads: int, editing_reads: int) -> Path:
     (folder / "lot.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     ed_folder = root / "lot-ed"
     ed_folder.mkdir()
-    ed_doc = {"lot": "BENCH-ED", "product": "crispr_hsc", "site": "bench", "din": "W0000260000011",
-              "coi": "COI-1", "tests": [tests[1]]}
+    ed_doc = {"lot": "BENCH-ED", "product": "crispr_hsc", "site": "bench", "din": DIN, "coi": "COI-1",
+              "tests": [tests[1]]}
     (ed_folder / "lot.yaml").write_text(yaml.safe_dump(ed_doc, sort_keys=False))
     return root
 
