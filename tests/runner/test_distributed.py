@@ -131,3 +131,16 @@ def test_killed_run_resumes_without_duplicates(seq_lot, baseline, tmp_path):
     assert len(rows) == len({(c, s) for c, s, _ in rows})  # no duplicated result rows
     subprocess.run(cmd, env=env, check=True, capture_output=True)  # and a third run changes nothing
     assert _rows(url) == rows
+
+
+def test_an_existing_scheduler_by_address(seq_lot, baseline, tmp_path):
+    # `--scheduler tcp://HOST:PORT`: the plan goes to a Dask scheduler the runner did not start
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        out = tmp_path / "out"
+        run = run_lot(seq_lot, db_url=_fresh_db(_mk(tmp_path / "db")), user="alice", password=PASSWORD,
+                      out=out, scheduler=cluster.scheduler_address, chunk_reads=50)
+        assert run.scheduler == f"dask {cluster.scheduler_address}"
+    assert not run.failed and _results(out) == baseline
