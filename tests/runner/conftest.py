@@ -14,14 +14,20 @@ from cgtqc.store.users import create_user
 PASSWORD = "analyst-password"
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'cgtqc.db'}"
+def fresh_db(folder: Path) -> str:
+    """A migrated SQLite store in ``folder`` with an admin and the analyst alice."""
+    folder.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{folder / 'cgtqc.db'}"
     migrate(url)
     with session_scope(url) as s:
         create_user(s, "admin", "Ada Admin", "admin", "admin-password", by="system")
         create_user(s, "alice", "Alice Analyst", "analyst", PASSWORD, by="admin")
     return url
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return fresh_db(tmp_path)
 
 
 @pytest.fixture(scope="session")

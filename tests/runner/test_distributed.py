@@ -22,7 +22,7 @@ from cgtqc.runner.schedulers import DaskScheduler
 from cgtqc.store.db import session_scope
 from cgtqc.store.models import Result
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, fresh_db
 
 # the chunked sequencing tests of an edited-HSC lot, small, plus one plate test
 KEEP = ("editing-edited_alleles_pct", "editing-large_deletion_pct", "endotoxin-endotoxin")
@@ -52,46 +52,29 @@ def _rows(db: str) -> list[tuple]:
 @pytest.fixture(scope="module")
 def baseline(seq_lot, tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp("base")
-    url = _fresh_db(out)  # the db fixture's set-up, for a module-scoped baseline
+    url = fresh_db(out)  # the db fixture's set-up, for a module-scoped baseline
     run = run_lot(seq_lot, db_url=url, user="alice", password=PASSWORD, out=out / "out", chunk_reads=0)
     assert not run.failed, [t.error for t in run.failed]
     return _results(out / "out")
-
-
-def _fresh_db(folder: Path) -> str:
-    from cgtqc.store.db import migrate
-    from cgtqc.store.users import create_user
-
-    url = f"sqlite:///{folder / 'cgtqc.db'}"
-    migrate(url)
-    with session_scope(url) as s:
-        create_user(s, "admin", "Ada Admin", "admin", "admin-password", by="system")
-        create_user(s, "alice", "Alice Analyst", "analyst", PASSWORD, by="admin")
-    return url
 
 
 def test_chunk_sizes_and_schedulers_give_identical_results(seq_lot, baseline, tmp_path):
     with DaskScheduler(workers=2) as dask:
         for size in (1, 7, 1000, 0):
             out = tmp_path / f"dask-{size}"
-            run = run_lot(seq_lot, db_url=_fresh_db(_mk(tmp_path / f"db-{size}")), user="alice",
+            run = run_lot(seq_lot, db_url=fresh_db(tmp_path / f"db-{size}"), user="alice",
                           password=PASSWORD, out=out, scheduler=dask, chunk_reads=size)
             assert not run.failed, [t.error for t in run.failed]
             assert _results(out) == baseline, f"chunk size {size} on Dask differs"
     out = tmp_path / "local-7"
-    run_lot(seq_lot, db_url=_fresh_db(_mk(tmp_path / "db-local")), user="alice", password=PASSWORD, out=out,
+    run_lot(seq_lot, db_url=fresh_db(tmp_path / "db-local"), user="alice", password=PASSWORD, out=out,
             scheduler="local", chunk_reads=7)
     assert _results(out) == baseline
 
 
-def _mk(p: Path) -> Path:
-    p.mkdir(parents=True, exist_ok=True)
-    return p
-
-
 def test_a_worker_killed_mid_run_leaves_the_result_unchanged(seq_lot, baseline, tmp_path):
     out = tmp_path / "out"
-    url = _fresh_db(_mk(tmp_path / "db"))
+    url = fresh_db(tmp_path / "db")
     with DaskScheduler(workers=2) as dask:
         pids = dask.client.run(os.getpid)  # worker address -> process id
         done: dict = {}
@@ -111,8 +94,8 @@ def test_a_worker_killed_mid_run_leaves_the_result_unchanged(seq_lot, baseline, 
 
 def test_killed_run_resumes_without_duplicates(seq_lot, baseline, tmp_path):
     out = tmp_path / "out"
-    db_file = _mk(tmp_path / "db") / "cgtqc.db"
-    url = _fresh_db(db_file.parent)
+    url = fresh_db(tmp_path / "db")
+    db_file = tmp_path / "db" / "cgtqc.db"
     env = {**os.environ, "CGTQC_PASSWORD": PASSWORD}
     cmd = [sys.executable, "-m", "cgtqc", "run", str(seq_lot), "--db", str(db_file), "--out", str(out),
            "-u", "alice", "--quiet", "--chunk-reads", "2"]
@@ -140,7 +123,7 @@ def test_an_existing_scheduler_by_address(seq_lot, baseline, tmp_path):
     with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         out = tmp_path / "out"
-        run = run_lot(seq_lot, db_url=_fresh_db(_mk(tmp_path / "db")), user="alice", password=PASSWORD,
+        run = run_lot(seq_lot, db_url=fresh_db(tmp_path / "db"), user="alice", password=PASSWORD,
                       out=out, scheduler=cluster.scheduler_address, chunk_reads=50)
         assert run.scheduler == f"dask {cluster.scheduler_address}"
     assert not run.failed and _results(out) == baseline
