@@ -32,6 +32,7 @@ from cgtqc import __version__
 from cgtqc.errors import InputError
 from cgtqc.results import InputFile, Provenance, ValidityCheck, file_input
 from cgtqc.seq.editing.align import reverse_complement
+from cgtqc.seq.editing.calls import Context
 from cgtqc.seq.editing.classify import (
     PrimeEditing,
     Reference,
@@ -41,7 +42,6 @@ from cgtqc.seq.editing.classify import (
 )
 from cgtqc.seq.editing.output import write_crispresso_files
 from cgtqc.seq.editing.pipeline import (
-    Context,
     PairEvents,
     ProgressFn,
     SequenceVariants,
