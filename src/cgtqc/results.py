@@ -23,6 +23,17 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def atomic_write(path: str | Path, data: bytes | str, encoding: str = "utf-8") -> Path:
+    """Write ``data`` to a temporary name beside ``path``, then rename: the file is complete or absent, so a
+    killed run or a failed render never leaves half a result, a certificate or a chunk."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data.encode(encoding) if isinstance(data, str) else data)
+    tmp.replace(path)
+    return path
+
+
 @dataclass(frozen=True)
 class InputFile:
     """One input file as the engine read it."""

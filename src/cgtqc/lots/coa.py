@@ -23,6 +23,7 @@ from cgtqc import __version__
 from cgtqc.lots.disposition import evaluate_lot
 from cgtqc.lots.service import get_lot, notifications_of, specification_for
 from cgtqc.lots.signatures import content_hash, signatures_of
+from cgtqc.results import atomic_write
 
 _env = Environment(loader=PackageLoader("cgtqc", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
@@ -166,16 +167,10 @@ def write_coa(
     """Render the certificate; write HTML and/or PDF (written to a temporary name, then moved in place)."""
     html = render_html(session, lot_number)
     if html_path:
-        _atomic_write(Path(html_path), html.encode("utf-8"))
+        atomic_write(Path(html_path), html.encode("utf-8"))
     if pdf_path:
         from weasyprint import HTML
 
-        _atomic_write(Path(pdf_path), HTML(string=html).write_pdf())
+        atomic_write(Path(pdf_path), HTML(string=html).write_pdf())
     return html
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(path)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cgtqc.engines import EngineParams, EngineSpec
-from cgtqc.results import _jsonable, sha256_file
+from cgtqc.results import _jsonable, atomic_write, sha256_file
 
 
 def test_key(engine: EngineSpec, params: EngineParams, inputs: dict[str, list[Path]]) -> str:
@@ -37,18 +37,12 @@ class Cache:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def _write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-
     def result(self, key: str) -> dict | None:
         path = self.folder / f"{key}.json"
         return json.loads(path.read_text()) if path.is_file() else None
 
     def put_result(self, key: str, result: dict) -> None:
-        self._write(self.folder / f"{key}.json", json.dumps(result, sort_keys=True).encode())
+        atomic_write(self.folder / f"{key}.json", json.dumps(result, sort_keys=True).encode())
 
     def _chunk_path(self, key: str, chunk_reads: int | None, chunk: Any) -> Path:
         return self.folder / key / f"c{chunk_reads or 0}-{chunk.source}-{chunk.index}.pkl"
@@ -58,4 +52,4 @@ class Cache:
         return pickle.loads(path.read_bytes()) if path.is_file() else None
 
     def put_chunk(self, key: str, chunk_reads: int | None, chunk: Any, partial: Any) -> None:
-        self._write(self._chunk_path(key, chunk_reads, chunk), pickle.dumps(partial))
+        atomic_write(self._chunk_path(key, chunk_reads, chunk), pickle.dumps(partial))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cgtqc import __version__
-from cgtqc.results import _jsonable
+from cgtqc.results import _jsonable, atomic_write
 from cgtqc.specs.evaluate import evaluate
 
 if TYPE_CHECKING:
@@ -83,8 +83,8 @@ def write_outputs(run: LotRun, db_url: str, stored: StoreOutcome) -> dict[str, P
     doc = results_document(run)
     paths = {"results": out / "results.json", "timings": out / "timings.json",
              "dossier": out / "dossier.html", "coa": out / "coa-draft.pdf"}
-    _write(paths["results"], json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
-    _write(paths["timings"], json.dumps({
+    atomic_write(paths["results"], json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
+    atomic_write(paths["timings"], json.dumps({
         "scheduler": run.scheduler, "wall_s": round(run.seconds, 3),
         "stored": {"added": stored.added, "replaced": stored.replaced, "unchanged": stored.unchanged},
         "tests": {tr.test.id: {"cached": tr.cached, "seconds": round(tr.seconds, 3), "reads": tr.reads}
@@ -98,11 +98,6 @@ def write_outputs(run: LotRun, db_url: str, stored: StoreOutcome) -> dict[str, P
             doc=doc, run=run, lot=lot, evaluation=ev, stored=stored, out=out,
             spec=run.manifest.specification,
         )
-    _write(paths["dossier"], html)
+    atomic_write(paths["dossier"], html)
     return paths
 
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)

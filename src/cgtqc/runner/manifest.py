@@ -39,6 +39,7 @@ import yaml
 from cgtqc.engines import EngineParams, EngineSpec, registry
 from cgtqc.errors import CgtqcError, InputError
 from cgtqc.lined_yaml import Fields, LinedDict, load
+from cgtqc.results import atomic_write
 from cgtqc.specs import templates
 from cgtqc.specs.model import Specification
 
@@ -92,9 +93,7 @@ def write_manifest(path: Path, doc: dict[str, Any], comment: str | None = None) 
         old = path.read_text() if path.exists() else ""
         comment = "".join(line + "\n" for line in old.splitlines() if line.startswith("#"))
     text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(comment + text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, comment + text)
 
 
 def load_manifest(lot_dir: str | Path) -> Manifest:

@@ -29,6 +29,7 @@ from pathlib import Path
 import pysam
 
 from cgtqc.errors import InputError
+from cgtqc.results import atomic_write
 from cgtqc.seq.fastq import chunked, fastx_kind, read_chunks
 from cgtqc.seq.reads import bam_is_aligned, iter_bam_groups, iter_reads, read_format
 
@@ -106,7 +107,7 @@ def _split_file(
         files = {}
         for k, b in batch.items():
             out = folder / f"{k}-{index:06d}{'.fastq' if fastq[k] else '.fasta'}"
-            _write_text(out, _fastq_text(*b) if fastq[k] else _fasta_text(*b))
+            atomic_write(out, _fastq_text(*b) if fastq[k] else _fasta_text(*b))
             files[k] = str(out)
         chunks.append(ReadChunk(source, index, files, n, first))
         index, first = index + 1, first + n
@@ -147,11 +148,6 @@ def _fastq_text(heads: list[str], seqs: list[str], quals: list[str]) -> str:
 def _fasta_text(names: list[str], seqs: list[str]) -> str:
     return "".join(f">{n}\n{s}\n" for n, s in zip(names, seqs, strict=True))
 
-
-def _write_text(out: Path, text: str) -> None:
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_text(text, encoding="ascii")
-    tmp.replace(out)  # a chunk file is complete or absent: a killed run never leaves half a chunk
 
 
 def _split_bam(source: int, lead: str, path: Path, chunk_reads: int, work_dir: Path) -> list[ReadChunk]:

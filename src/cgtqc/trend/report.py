@@ -8,6 +8,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cgtqc import __version__
+from cgtqc.results import atomic_write
 
 _env = Environment(loader=PackageLoader("cgtqc", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
@@ -57,8 +58,4 @@ def write_validation(html: str, html_path: Path | None = None, pdf_path: Path | 
             data = HTML(string=html).write_pdf()
         else:
             data = html.encode("utf-8")
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(p.suffix + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(p)
+        atomic_write(path, data)
