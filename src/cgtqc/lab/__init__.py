@@ -1,0 +1,1 @@
+"""The laboratory quality system: instruments, reagents, analysts, methods, OOS investigations, deviations."""

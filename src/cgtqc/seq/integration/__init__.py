@@ -1,0 +1,1 @@
+"""Lentiviral integration sites and clonal dynamics (engine package)."""
