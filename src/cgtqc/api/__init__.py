@@ -1,1 +1,0 @@
-"""REST API (FastAPI) over the lot, result, review and signature services."""

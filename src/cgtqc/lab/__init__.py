@@ -1,1 +1,0 @@
-"""The laboratory quality system: instruments, reagents, analysts, methods, OOS investigations, deviations."""
