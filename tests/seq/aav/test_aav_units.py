@@ -121,3 +121,22 @@ def test_itr_kernel_is_fast_enough():
     for w in wins:
         call_itr(w, itr)
     assert (time.perf_counter() - t) / len(wins) < 0.005  # < 5 ms per ITR window (typ. ~0.3 ms)
+
+
+@pytest.mark.parametrize("k,n", [(0, 30), (15, 30), (29, 30), (900, 1000), (100, 1000), (4990, 10000)])
+def test_vector_type_confidence_is_the_beta_posterior(tmp_path, k, n):
+    """The confidence (from scipy.special) equals P(majority side | reads) under Beta(k+1, n-k+1)."""
+    from scipy.stats import beta
+
+    from cgtqc.seq.aav.engine import detect_vector_type
+    from cgtqc.seq.aav.sim import simulate_aav
+    from cgtqc.seq.aav.stats import SampleStats
+
+    sim = simulate_aav(tmp_path / "sim", n_reads=5, vector_type="ss", seed=1)
+    construct = load_construct(sim.vector, sim.annotation)
+    stats = SampleStats(construct.length, genome_reads=n, fold_genome_reads=k)
+    call = detect_vector_type(stats, construct)
+    p_sc = beta.sf(0.5, k + 1, n - k + 1)
+    assert call.vector_type == ("sc" if k / n >= 0.5 else "ss")
+    expected = round(p_sc if call.vector_type == "sc" else 1 - p_sc, 6)
+    assert call.confidence == pytest.approx(expected, abs=1e-12)
