@@ -31,6 +31,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "stability": ("cgtqc.cli.stability", {}),
     "compare": ("cgtqc.cli.compare", {}),
     "validate": ("cgtqc.cli.validate", {}),
+    "integration": ("cgtqc.cli.integration", {}),
 }
 
 

@@ -36,11 +36,15 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> None:
-    """Create or upgrade the schema to the newest migration."""
+    """Create or upgrade the schema to the newest migration of every branch.
+
+    ``heads``, not ``head``: the lab quality system and the server add their tables on branches of their own
+    from the same base revision, and a database gets both.
+    """
     with engine(url).begin() as conn:
         cfg = alembic_config(url)
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
 
 
 def is_initialised(url: str) -> bool:
