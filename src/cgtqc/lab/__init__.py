@@ -1,0 +1,1 @@
+"""The laboratory quality system: instruments, reagents, analysts, method versions, OOS, deviations."""
