@@ -14,6 +14,9 @@ _EXPORTS = {
     "chao1": "diversity",
     "Fragments": "fragments",
     "read_fragments": "fragments",
+    "Gene": "genes",
+    "GeneSet": "genes",
+    "GeneAnnotation": "genes",
 }
 
 
