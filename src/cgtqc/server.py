@@ -1,1 +1,117 @@
-"""The web server: one ASGI app composing the REST API (`cgtqc.api`) and the pages (`cgtqc.web`)."""
+"""The web server: one ASGI app composing the REST API (`cgtqc.api`) and the pages (`cgtqc.web`).
+
+``create_app(db_url)`` upgrades the database to every migration head (zero configuration on a new SQLite
+file), then keeps on ``app.state``:
+
+- ``db_url``: the SQLAlchemy URL;
+- ``sessionmaker``: a SQLAlchemy session factory on the store's engine;
+- ``session_scope()``: a context manager, one transaction (commit on success, rollback on error);
+- ``write_scope()``: the same for writes; on SQLite it also holds a process-wide lock, because SQLite has one
+  writer at a time and the audit chain must stay linear (PostgreSQL takes its advisory lock instead);
+- ``secure_cookies``, ``idle_timeout`` and ``upload_dir`` (raw files of uploads and the engines' artefacts).
+
+The pages are mounted only when ``cgtqc.web`` defines a ``router`` (in the package or in a ``router``
+module); ``cgtqc.web.install(app)``, when present, runs last (static files, its own error pages).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from cgtqc import __version__
+from cgtqc.api import install as install_api
+from cgtqc.store.db import engine, migrate
+from cgtqc.store.sessions import IDLE_TIMEOUT
+
+
+def resolve_db_url(db: str | None) -> str:
+    """The database: the argument, then $CGTQC_DB, then ./cgtqc.db; a bare path means SQLite."""
+    value = db or os.environ.get("CGTQC_DB") or "cgtqc.db"
+    return value if "://" in value else f"sqlite:///{value}"
+
+
+def _default_upload_dir(url: str) -> Path:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        db_file = Path(url.removeprefix("sqlite:///"))
+        return db_file.with_name(db_file.name + ".uploads")
+    return Path(tempfile.gettempdir()) / "cgtqc-uploads"
+
+
+def _web_router() -> Any | None:
+    """``cgtqc.web.router`` when the pages exist (the server works without them)."""
+    try:
+        web = importlib.import_module("cgtqc.web")
+    except ImportError:
+        return None
+    router = getattr(web, "router", None)
+    if router is not None and not isinstance(router, type(web)):
+        return router
+    if importlib.util.find_spec("cgtqc.web.router") is None:
+        return None
+    module = importlib.import_module("cgtqc.web.router")
+    return getattr(module, "router", None)
+
+
+def create_app(
+    db_url: str | None = None,
+    *,
+    secure_cookies: bool = True,
+    idle_timeout: timedelta = IDLE_TIMEOUT,
+    upload_dir: str | Path | None = None,
+) -> FastAPI:
+    """The cgtqc server on ``db_url`` (SQLite file by default): REST API under /api/v1, pages, /healthz."""
+    url = resolve_db_url(db_url)
+    migrate(url)
+    app = FastAPI(
+        title="cgtqc",
+        version=__version__,
+        summary="QC results, review, e-signatures and lot release for cell and gene therapy products",
+    )
+    factory = sessionmaker(engine(url), expire_on_commit=False)
+    lock = threading.Lock() if url.startswith("sqlite") else None
+
+    @contextmanager
+    def session_scope() -> Iterator[Session]:
+        session = factory()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def write_scope() -> Iterator[Session]:
+        with lock if lock is not None else nullcontext(), session_scope() as session:
+            yield session
+
+    app.state.db_url = url
+    app.state.sessionmaker = factory
+    app.state.session_scope = session_scope
+    app.state.write_scope = write_scope
+    app.state.secure_cookies = secure_cookies
+    app.state.idle_timeout = idle_timeout
+    app.state.upload_dir = Path(upload_dir) if upload_dir else _default_upload_dir(url)
+
+    install_api(app)
+    router = _web_router()
+    if router is not None:
+        app.include_router(router)
+        web = importlib.import_module("cgtqc.web")
+        if callable(getattr(web, "install", None)):
+            web.install(app)
+    return app

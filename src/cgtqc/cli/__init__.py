@@ -32,6 +32,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "compare": ("cgtqc.cli.compare", {}),
     "validate": ("cgtqc.cli.validate", {}),
     "integration": ("cgtqc.cli.integration", {}),
+    "serve": ("cgtqc.cli.serve", {}),
 }
 
 

@@ -152,6 +152,31 @@ class AuditEntry(Base):
     entry_hash: Mapped[str] = mapped_column(String(64))
 
 
+class SecurityEvent(Base):
+    """A login, a refused login, a lockout, an unlock or a logout (audited: Part 11 attempts at access)."""
+
+    __tablename__ = "security_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    event: Mapped[str] = mapped_column(String(32))  # login | login_failed | locked | unlocked | logout
+    detail: Mapped[str] = mapped_column(String(400), default="")
+
+
+class AuthSession(Base):
+    """A server-side session: a page cookie or an API bearer token (stored as its SHA-256, never in clear)."""
+
+    __tablename__ = "auth_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # cookie | bearer
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
 AUDITED = {
-    m.__tablename__: m for m in (User, SpecificationRecord, Lot, Sample, Result, Signature, Notification)
+    m.__tablename__: m
+    for m in (User, SpecificationRecord, Lot, Sample, Result, Signature, Notification, SecurityEvent)
 }

@@ -60,6 +60,21 @@ def disable_user(session: Session, username: str, by: str, reason: str) -> User:
     return user
 
 
+def set_role(session: Session, username: str, role: str, by: str, reason: str) -> User:
+    """Grant a user another role (audited: old role, new role, who and why); the last admin keeps theirs."""
+    user = _find(session, username)
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r} (roles: {', '.join(ROLES)})", place=f"user {username}")
+    if not reason.strip():
+        raise InputError("a reason is required to change a role", place="reason")
+    if user.role == "admin" and role != "admin":
+        admins = session.execute(select(User).where(User.role == "admin", User.active.is_(True))).scalars()
+        if len(list(admins)) <= 1:
+            raise PermissionDenied(f"{username} is the last active administrator")
+    audit.update(session, user, {"role": role}, by, reason)
+    return user
+
+
 def get_user(session: Session, username: str) -> User:
     user = session.execute(select(User).where(User.username == username)).scalar()
     if user is None or not user.active:
