@@ -17,6 +17,8 @@ _EXPORTS = {
     "Gene": "genes",
     "GeneSet": "genes",
     "GeneAnnotation": "genes",
+    "SafetyRules": "safety",
+    "assess_sites": "safety",
 }
 
 
