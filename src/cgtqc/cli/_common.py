@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from sqlalchemy.orm import Session
 
 from cgtqc.errors import CgtqcError, InputError
 from cgtqc.results import to_json
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session  # annotations only: sqlalchemy is not imported at start-up
+
     from cgtqc.store.models import User
 
 # width of output that is not a terminal (a pipe, a file, a script): wide enough that no table is cut
