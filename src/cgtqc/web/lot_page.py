@@ -1,0 +1,204 @@
+"""The lot page: identity, every test with its result, verdict and provenance, plots, entry forms, review,
+signing and the CoA download. Every number comes from the lot services; nothing is computed here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from cgtqc.engines import registry
+from cgtqc.errors import CgtqcError, InputError
+from cgtqc.lots import service
+from cgtqc.lots.coa import write_coa
+from cgtqc.lots.disposition import LotEvaluation, evaluate_lot
+from cgtqc.lots.signatures import signatures_of
+from cgtqc.store.models import Lot, utcnow
+from cgtqc.store.sessions import Principal
+from cgtqc.web.context import error_page, page_user, read_scope, render
+from cgtqc.web.plots import plots_for
+
+router = APIRouter()
+DISPOSITION_MEANINGS = ("approved", "released", "rejected")
+CLOSED = ("released", "rejected")
+
+
+@dataclass(frozen=True)
+class Authority:
+    """What the user may do on this lot now, and why not (shown beside a disabled button)."""
+
+    enter: bool
+    enter_why: str
+    review: bool
+    review_why: str
+    sign: bool
+    sign_why: str
+
+
+def authority(who: Principal, lot: Lot) -> Authority:
+    """The role matrix of the session store plus the lot's separation of duties, as the services decide."""
+    entered_by_me = sorted({r.cqa for r in lot.results if r.entered_by == who.username})
+    entered = [
+        r for r in service.current_results(lot).values() if r.value is not None and r.follows_up is None
+    ]
+    closed = lot.status in CLOSED
+    enter_why = "" if who.can("enter_result") else f"Your role ({who.role}) does not enter results."
+    if not who.can("review"):
+        review_why = f"Your role ({who.role}) does not review results."
+    elif closed:
+        review_why = f"The lot is {lot.status}."
+    elif not entered:
+        review_why = "There is no result to review yet."
+    elif entered_by_me:
+        review_why = f"You entered {', '.join(entered_by_me)}: a different person must review."
+    else:
+        review_why = ""
+    if not who.can("sign_disposition"):
+        sign_why = f"Only QA signs the disposition; your role is {who.role}."
+    elif closed:
+        sign_why = f"The lot is already {lot.status}."
+    elif entered_by_me:
+        sign_why = f"You entered results of this lot ({', '.join(entered_by_me)}) and cannot approve it."
+    else:
+        sign_why = ""
+    return Authority(not enter_why, enter_why, not review_why, review_why, not sign_why, sign_why)
+
+
+def _outcomes(ev: LotEvaluation) -> list[dict[str, Any]]:
+    out = []
+    for i, o in enumerate(ev.outcomes):
+        prov = json.loads(o.result.provenance_json) if o.result else None
+        checks = json.loads(o.result.checks_json) if o.result else []
+        out.append(
+            {
+                "key": i,
+                "line": o.line,
+                "result": o.result,
+                "evaluation": o.evaluation,
+                "provenance": prov,
+                "checks": checks,
+            }
+        )
+    return out
+
+
+def _tests(lot: Lot, ev: LotEvaluation) -> list[dict[str, Any]]:
+    engines = registry()
+    return [
+        {"key": i, "line": o.line, "engines": engines.for_cqa(o.line.cqa)} for i, o in enumerate(ev.outcomes)
+    ]
+
+
+def lot_context(request: Request, s: Session, who: Principal, lot_number: str) -> dict[str, Any]:
+    """Everything the lot page shows, read in one transaction."""
+    lot = service.get_lot(s, lot_number)
+    ev = evaluate_lot(s, lot)
+    outcomes = _outcomes(ev)
+    return {
+        "lot": lot,
+        "spec": service.specification_for(s, lot.product, lot.spec_version),
+        "evaluation": ev,
+        "outcomes": outcomes,
+        "tests": _tests(lot, ev),
+        "plots": plots_for(request, outcomes),
+        "signatures": signatures_of(s, lot),
+        "notifications": service.notifications_of(s, lot),
+        "can": authority(who, lot),
+        "meanings": DISPOSITION_MEANINGS,
+    }
+
+
+def show_lot(
+    request: Request,
+    who: Principal,
+    lot_number: str,
+    status: int = 200,
+    messages: list[dict[str, str]] | None = None,
+) -> Response:
+    try:
+        with read_scope(request) as s:
+            ctx = lot_context(request, s, who, lot_number)
+            return render(
+                request, "lot.html.j2", status, user=who, section="lots", messages=messages or [], **ctx
+            )
+    except CgtqcError as exc:
+        return error_page(request, who, exc)
+
+
+DONE = {
+    "result": "Result recorded.",
+    "replaced": "Result replaced; the lot's signatures were voided.",
+    "reviewed": "Results reviewed and signed 'reviewed'.",
+    "signed": "Signature recorded.",
+}
+
+
+@router.get("/lots/{lot_number}", include_in_schema=False)
+def lot_page(
+    request: Request, lot_number: str, done: str = "", who: Principal = Depends(page_user)
+) -> Response:
+    messages = [{"kind": "ok", "text": DONE[done]}] if done in DONE else []
+    return show_lot(request, who, lot_number, messages=messages)
+
+
+@router.get("/fragments/lots/{lot_number}/results", include_in_schema=False)
+def results_fragment(request: Request, lot_number: str, who: Principal = Depends(page_user)) -> Response:
+    """HTMX fragment: the tests, results and verdicts table."""
+    try:
+        with read_scope(request) as s:
+            lot = service.get_lot(s, lot_number)
+            return render(request, "_results.html.j2", user=who, outcomes=_outcomes(evaluate_lot(s, lot)))
+    except CgtqcError as exc:
+        return error_page(request, who, exc)
+
+
+@router.get("/lots/{lot_number}/sign", include_in_schema=False)
+def sign_page(
+    request: Request, lot_number: str, meaning: str = "released", who: Principal = Depends(page_user)
+) -> Response:
+    """The signature manifestation before signing: printed name, meaning, UTC time, password re-entry."""
+    try:
+        if meaning not in DISPOSITION_MEANINGS:
+            raise InputError(
+                f"unknown meaning {meaning!r} (one of {', '.join(DISPOSITION_MEANINGS)})", place="meaning"
+            )
+        with read_scope(request) as s:
+            lot = service.get_lot(s, lot_number)
+            return render(
+                request,
+                "sign.html.j2",
+                user=who,
+                section="lots",
+                lot=lot,
+                meaning=meaning,
+                now=utcnow().strftime("%Y-%m-%d %H:%M:%S"),
+                evaluation=evaluate_lot(s, lot),
+                can=authority(who, lot),
+            )
+    except CgtqcError as exc:
+        return error_page(request, who, exc)
+
+
+@router.get("/lots/{lot_number}/coa.pdf", include_in_schema=False)
+def coa_pdf(request: Request, lot_number: str, who: Principal = Depends(page_user)) -> Response:
+    """The certificate of analysis as the CLI writes it (DRAFT until a disposition signature stands)."""
+    import tempfile
+    from pathlib import Path
+
+    try:
+        with read_scope(request) as s, tempfile.TemporaryDirectory(prefix="cgtqc-coa-") as tmp:
+            pdf = Path(tmp) / "coa.pdf"
+            write_coa(s, lot_number, pdf_path=pdf)
+            data = pdf.read_bytes()
+    except CgtqcError as exc:
+        return error_page(request, who, exc)
+    name = f"CoA-{lot_number}.pdf".replace('"', "")
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
