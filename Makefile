@@ -16,6 +16,14 @@ $(STAMP): pyproject.toml examples/cgtqc-cellcount/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]' -e examples/cgtqc-cellcount
 	touch $(STAMP)
 
+# HTMX for the web pages, packed from the npm registry at install time into the venv (never committed);
+# without it the pages still work as plain forms
+HTMX := $(VENV)/share/cgtqc/htmx.min.js
+$(HTMX): | $(BIN)/python
+	@mkdir -p $(@D); tmp=$$(mktemp -d); \
+	(cd $$tmp && npm pack --silent htmx.org@2 >/dev/null) && tar -xzf $$tmp/htmx.org-*.tgz -C $$tmp package/dist/htmx.min.js \
+	&& mv $$tmp/package/dist/htmx.min.js $@; rm -rf $$tmp; test -f $@
+
 debs:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -23,14 +31,14 @@ debs:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-demo: debs $(STAMP)
+demo: debs $(STAMP) $(HTMX)
 	$(BIN)/cgtqc demo --out demo-workspace
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples $(wildcard benchmarks)
 	$(BIN)/lint-imports
 
-test: debs $(STAMP) lint
+test: debs $(STAMP) $(HTMX) lint
 	$(BIN)/python -m pytest -q -n 2
 
 clean:
