@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from cgtqc.errors import DispositionError, InputError, PermissionDenied
+from cgtqc.lab import oos
 from cgtqc.lots import trending
 from cgtqc.lots.service import current_results, get_lot, specification_for, to_measurement
 from cgtqc.lots.signatures import sign_lot
@@ -95,6 +96,7 @@ def evaluate_lot(session: Session, lot: Lot) -> LotEvaluation:
         elif e.verdict in ("fail", "invalid"):
             ev.blockers.append(f"{label}: {e.verdict} ({e.reason})")
     trending.apply_run_rules(session, lot, ev)  # out of trend by run rules, as alert limits (issue 14)
+    ev.blockers += oos.open_blockers(session, lot)  # an open OOS investigation blocks release (issue 15)
     for r in current.values():
         if r.value is None or r.follows_up is not None:
             continue

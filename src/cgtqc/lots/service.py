@@ -12,10 +12,13 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from cgtqc import units
 from cgtqc.errors import InputError, PermissionDenied
+from cgtqc.lab.checks import LabContext
+from cgtqc.lab.oos import reportable_overrides
+from cgtqc.lots import lab_results
 from cgtqc.lots.isbt128 import validate_din
 from cgtqc.lots.signatures import void_signatures
 from cgtqc.results import Measurement, Provenance, ValidityCheck
@@ -240,12 +243,19 @@ def _line_for(spec: Specification, cqa: str, stage: str, lot_number: str) -> Spe
 
 
 def current_results(lot: Lot) -> dict[tuple[str, str], Result]:
-    """The result that counts for each (CQA, stage): a follow-up supersedes the pending row it completes."""
+    """The result that counts for each (CQA, stage): a follow-up supersedes the pending row it completes; the
+    reportable retest supersedes an OOS result its investigation invalidated (the original stays a row)."""
     out: dict[tuple[str, str], Result] = {}
     for r in lot.results:
         key = (r.cqa, r.stage)
         if key not in out or r.follows_up == out[key].id:
             out[key] = r
+    session = object_session(lot)
+    overrides = reportable_overrides(session, lot) if session is not None else {}
+    by_id = {r.id: r for r in lot.results}
+    for key, r in out.items():
+        if r.id in overrides and overrides[r.id] in by_id:
+            out[key] = by_id[overrides[r.id]]
     return out
 
 
@@ -281,12 +291,20 @@ def add_result(
     stage: str = "release",
     rationale: str = "",
     replace_reason: str | None = None,
+    *,
+    lab: LabContext | None = None,
+    retest_of: str | None = None,
+    override_reason: str = "",
 ) -> AddedResult:
     """Record a result. Changing an existing one needs a reason and voids the lot's signatures visibly.
 
     A result whose specification line allows it to arrive after release may be entered as pending (value
     None) with a written rationale; its final value, entered after release, becomes a follow-up row with its
     own verdict and a notification on the lot.
+
+    ``lab`` names the instrument, reagent lots, method version and analyst (checked: refused or invalid, see
+    ``cgtqc.lab.checks``); ``retest_of`` an OOS investigation the result is an authorised retest of (a new
+    row: the original stays); an OOS verdict opens a phase I investigation (``lots.lab_results``).
     """
     user = get_user(session, username)
     require_role(user, "analyst", "reviewer", "qa")
@@ -294,6 +312,7 @@ def add_result(
     spec = specification_for(session, lot.product, lot.spec_version)
     line = _line_for(spec, m.cqa, stage, lot_number)
     m = _validate_value(line, m)
+    m, checked, inv = lab_results.before_store(session, username, m, stage, lab, retest_of, override_reason)
     if m.value is None and not ((line.after_release or not line.is_release) and rationale.strip()):
         raise InputError(
             "a pending result needs a rationale and a specification line that allows results after release "
@@ -314,6 +333,14 @@ def add_result(
         provenance_json=json.dumps(m.provenance.to_dict(), sort_keys=True),
         rationale=rationale,
     )
+    if inv is not None:  # a retest in an OOS investigation: a row of its own, the original stays visible
+        row = Result(lot_id=lot.id, cqa=m.cqa, stage=stage, entered_by=username, **fields)
+        audit.add(session, row, username, reason=f"retest in {inv.number}")
+        lab_results.after_store(session, username, lot, line, m, row, checked, inv,
+                                override_reason=override_reason)
+        voided = void_signatures(session, lot, username, f"retest {m.cqa} ({stage}) in {inv.number}")
+        session.refresh(lot)
+        return AddedResult(row, voided, False)
     existing = current_results(lot).get((m.cqa, stage))
     if existing is not None and existing.value is None and lot.status == "released":
         row = Result(
@@ -333,6 +360,7 @@ def add_result(
             ),
         )
         audit.add(session, note, username, reason="follow-up verdict notification")
+        lab_results.after_store(session, username, lot, line, m, row, checked, follow_up=True)
         session.refresh(lot)
         return AddedResult(row, 0, True)
     if existing is not None:
@@ -350,9 +378,11 @@ def add_result(
             reason,
         )
         voided = void_signatures(session, lot, username, f"result {m.cqa} ({stage}) changed: {reason}")
+        lab_results.after_store(session, username, lot, line, m, existing, checked)
         return AddedResult(existing, voided, False)
     row = Result(lot_id=lot.id, cqa=m.cqa, stage=stage, entered_by=username, **fields)
     audit.add(session, row, username, reason="result entered")
+    lab_results.after_store(session, username, lot, line, m, row, checked)
     voided = void_signatures(session, lot, username, f"result {m.cqa} ({stage}) added after signing")
     session.refresh(lot)
     return AddedResult(row, voided, False)

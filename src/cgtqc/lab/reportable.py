@@ -1,0 +1,77 @@
+"""Reportable-result rules of a method version (FDA OOS guidance): averaging and outlier tests.
+
+Averaging replicates into one reportable value is refused unless the method version allows it (it can hide an
+OOS replicate); an outlier test may exclude a value only where the method allows it (variable biological
+assays). The outlier test is Grubbs' two-sided test at alpha = 0.05, one pass, for three or more values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from scipy import stats
+
+from cgtqc.errors import InputError
+from cgtqc.lab.models import MethodVersion
+
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Reportable:
+    value: float
+    used: list[float]
+    excluded: list[float] = field(default_factory=list)
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "used": self.used, "excluded": self.excluded, "note": self.note}
+
+
+def grubbs_outlier(values: list[float], alpha: float = ALPHA) -> int | None:
+    """Index of the value Grubbs' two-sided test rejects, or None."""
+    n = len(values)
+    if n < 3:
+        return None
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    if sd == 0:
+        return None
+    i = max(range(n), key=lambda k: abs(values[k] - mean))
+    g = abs(values[i] - mean) / sd
+    t = stats.t.ppf(1 - alpha / (2 * n), n - 2)
+    critical = (n - 1) / math.sqrt(n) * math.sqrt(t * t / (n - 2 + t * t))
+    return i if g > critical else None
+
+
+def reportable(
+    mv: MethodVersion, values: list[float], *, average: bool = False, outlier_test: bool = False
+) -> Reportable:
+    """The reportable value of ``values`` under ``mv``'s rules; refuses what the method does not allow."""
+    if not values:
+        raise InputError("no values", place="VALUES")
+    if outlier_test and not mv.outlier_test_allowed:
+        raise InputError(
+            f"method {mv.label} does not allow outlier tests (only variable bioassays that declare "
+            "them may exclude a value)",
+            place="--outlier-test",
+        )
+    if len(values) > 1 and not average:
+        raise InputError(
+            f"{len(values)} values but one reportable result: give --average (if method "
+            f"{mv.label} allows it) or enter one result",
+            place="VALUES",
+        )
+    if average and not mv.averaging_allowed:
+        raise InputError(
+            f"method {mv.label} forbids averaging: each value is a reportable result of its own",
+            place="--average",
+        )
+    used, excluded = list(values), []
+    if outlier_test:
+        i = grubbs_outlier(used)
+        if i is not None:
+            excluded.append(used.pop(i))
+    note = f"Grubbs (alpha {ALPHA}) excluded {excluded[0]:g}" if excluded else ""
+    return Reportable(sum(used) / len(used), used, excluded, note)
