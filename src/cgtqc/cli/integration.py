@@ -121,3 +121,9 @@ def abundance(
         console.print("[yellow]caution:[/] the EM reached its iteration limit", highlight=False)
     if out is not None:
         console.print(f"wrote {out}", highlight=False)
+
+
+# the longitudinal report lives in its own module (it reads the store for VCN)
+from cgtqc.cli.integration_report import report_cmd  # noqa: E402
+
+app.command("report")(report_cmd)

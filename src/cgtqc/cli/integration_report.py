@@ -1,0 +1,116 @@
+"""`cgtqc integration report`: the longitudinal integration-site report of one patient.
+
+Reads each timepoint's ``sites.tsv`` (+ ``summary.json``), the VCN results stored for the patient's lots
+when ``--db`` is given (through ``cgtqc.lots.followup``), and writes ``report.html``, ``report.json``,
+``cqas.json`` and the figures into ``--out``. The report itself is built in
+``cgtqc.seq.integration.report``; this module only reads, calls and prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from cgtqc.cli._common import JSON_OPTION, console, print_json
+from cgtqc.errors import InputError
+
+
+def _pairs(values: list[str], option: str) -> list[tuple[str, Path]]:
+    out = []
+    for v in values:
+        label, sep, path = v.partition("=")
+        if not sep or not label.strip() or not path.strip():
+            raise InputError(f"{option} {v!r}: expected LABEL=DIR")
+        out.append((label.strip(), Path(path.strip())))
+    return out
+
+
+def report_cmd(
+    timepoint: list[str] = typer.Option(
+        ..., "--timepoint", help="LABEL=DIR holding sites.tsv (and summary.json); repeat, in time order"
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Report directory (report.html, report.json, cqas.json, figures)"
+    ),
+    patient: str | None = typer.Option(None, "--patient", help="Patient id: chain-of-identity id or DIN"),
+    db: str | None = typer.Option(
+        None, "--db", help="Store to read the patient's VCN results from (SQLAlchemy URL or SQLite file)"
+    ),
+    genes: Path | None = typer.Option(
+        None, "--genes", help="GTF/BED: re-derive the gene flags (else the flags column of sites.tsv)"
+    ),
+    other: list[str] = typer.Option(
+        [], "--other", help="PATIENT=DIR of another patient's sites, checked for shared sites; repeatable"
+    ),
+    top: int = typer.Option(10, "--top", min=1, help="Clones drawn and listed"),
+    dominant: float = typer.Option(0.20, "--dominant", help="Dominant-clone fraction of theta"),
+    ae_genes: str | None = typer.Option(None, "--ae-genes", help="Comma-separated adverse-event genes"),
+    ae_window: int = typer.Option(100_000, "--ae-window", help="Window around AE gene TSS/body (bp)"),
+    rising_timepoints: int = typer.Option(3, "--rising-timepoints", help="Consecutive rising timepoints"),
+    rising_floor: float = typer.Option(0.01, "--rising-floor", help="Least final relative abundance"),
+    shared_window: int = typer.Option(0, "--shared-window", help="Shared-site position tolerance (bp)"),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Clone abundance over time, diversity trend, safety flags, VCN, and the LV-HSC follow-up CQAs."""
+    from cgtqc.seq.integration.genes import GeneSet
+    from cgtqc.seq.integration.report import Timepoint, VcnPoint, build_report, write_report
+    from cgtqc.seq.integration.safety import ADVERSE_EVENT_GENES, SafetyRules
+    from cgtqc.seq.integration.sitetable import read_sites, read_summary
+
+    rules = SafetyRules(
+        dominant_fraction=dominant,
+        ae_genes=tuple(g.strip() for g in ae_genes.split(",") if g.strip())
+        if ae_genes
+        else ADVERSE_EVENT_GENES,
+        ae_window_bp=ae_window,
+        rising_timepoints=rising_timepoints,
+        rising_floor=rising_floor,
+        shared_window_bp=shared_window,
+    )
+    tps = [
+        Timepoint(label, read_sites(d), read_summary(d) if d.is_dir() else None)
+        for label, d in _pairs(timepoint, "--timepoint")
+    ]
+    others: dict[str, list] = {}
+    for pid, d in _pairs(other, "--other"):
+        others.setdefault(pid, []).append(read_sites(d))
+    gene_set = GeneSet.read(genes) if genes is not None else None
+    vcn: list[VcnPoint] = []
+    if db is not None:
+        if not patient:
+            raise InputError("--db needs --patient (whose lots hold the VCN results)")
+        from cgtqc.cli._common import store_session
+        from cgtqc.lots.followup import patient_values
+
+        with store_session(db) as session:
+            vcn = [
+                VcnPoint(v.lot, v.stage, v.value, v.unit, (v.manufactured_on or v.entered_on).isoformat())
+                for v in patient_values(session, patient, "vcn")
+            ]
+    rep = build_report(
+        tps, patient or "", genes=gene_set, rules=rules, top=top, vcn=vcn, other_patients=others or None
+    )
+    written = write_report(rep, out)
+    if json_:
+        print_json({**rep.to_dict(), "written": [str(p) for p in written]})
+        return
+    t = Table("timepoint", "sites", "Shannon", "top clone", "near AE genes", "flags")
+    for k, lab in enumerate(rep.labels):
+        near = rep.measurements[k][1].value
+        flags = ", ".join(f"{f} {n}" for f, n in rep.flag_counts[k].items() if n)
+        t.add_row(
+            lab,
+            str(rep.n_sites[k]),
+            f"{rep.diversity[k]['shannon']:.3f}",
+            f"{rep.measurements[k][0].value:.2f} %",
+            "not assessed" if near is None else str(int(near)),
+            flags,
+        )
+    console.print(t)
+    if rep.rising:
+        console.print(f"rising clones: {', '.join(r.site for r in rep.rising)}", highlight=False)
+    if rep.shared:
+        console.print(f"[red]sites shared with other patients:[/] {len(rep.shared)}", highlight=False)
+    console.print(f"VCN results: {len(rep.vcn)}; wrote {', '.join(str(p) for p in written)}", highlight=False)
