@@ -10,11 +10,12 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 
 from cgtqc import __version__
-from cgtqc.api import auth
+from cgtqc.api import audit, auth, lots, specs, users
 from cgtqc.api.deps import PREFIX, install_error_handlers, read_scope
 
 router = APIRouter(prefix=PREFIX)
-router.include_router(auth.router)
+for _module in (auth, lots, specs, audit, users):
+    router.include_router(_module.router)
 
 
 def healthz(request: Request) -> dict:
