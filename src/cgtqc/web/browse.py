@@ -1,68 +1,43 @@
-"""Read-only pages: the specification browser and the audit trail viewer (old and new values, reasons)."""
+"""Read-only pages: the specification browser and the audit trail viewer (old and new values, reasons).
+
+Both read through ``lots.queries``, as the API does; the audit page replays the hash chain against every
+record when asked (``?verify=1``), since that reads the whole database.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
-from sqlalchemy import func, or_, select
+from typing import Any
 
-from cgtqc.errors import CgtqcError
-from cgtqc.lots import service
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import func, select
+
+from cgtqc.errors import CgtqcError, InputError
+from cgtqc.lots import queries, service
 from cgtqc.lots.signatures import verify_signatures
-from cgtqc.specs import templates
 from cgtqc.store import audit
-from cgtqc.store.models import AUDITED, AuditEntry, Lot, Result, Sample, Signature, SpecificationRecord
-from cgtqc.store.sessions import Principal
-from cgtqc.web.context import error_page, page_user, read_scope, render
+from cgtqc.store.models import AUDITED, AuditEntry
+from cgtqc.web.context import PageUser, error_page, read_scope, render
 
 router = APIRouter()
 AUDIT_ROWS = 200
 
 
-def _version_key(v: str) -> list:
-    return [int(x) if x.isdigit() else x for x in v.split(".")]
-
-
 @router.get("/specs", include_in_schema=False)
-def spec_list(request: Request, who: Principal = Depends(page_user)) -> Response:
+def spec_list(request: Request, who: PageUser) -> Response:
     """Every product: the packaged templates and the versions stored in the database."""
     with read_scope(request) as s:
-        stored = s.execute(
-            select(SpecificationRecord.product, SpecificationRecord.version, SpecificationRecord.name)
-        ).all()
-    products: dict[str, dict] = {}
-    for p, tpl in templates().items():
-        products[p] = {
-            "product": p,
-            "name": tpl.name,
-            "versions": {tpl.version},
-            "release": len(tpl.release_lines),
-            "ipc": len(tpl.lines) - len(tpl.release_lines),
-        }
-    for p, v, name in stored:
-        products.setdefault(p, {"product": p, "name": name, "versions": set(), "release": "", "ipc": ""})
-        products[p]["versions"].add(v)
-    rows = [{**d, "versions": sorted(d["versions"], key=_version_key)} for _, d in sorted(products.items())]
+        rows = queries.products(s)
     return render(request, "specs.html.j2", user=who, section="specs", specs=rows)
 
 
 @router.get("/specs/{product}", include_in_schema=False)
-def spec_page(
-    request: Request, product: str, version: str | None = None, who: Principal = Depends(page_user)
-) -> Response:
-    """Every line of one specification version, grouped by stage."""
+def spec_page(request: Request, product: str, who: PageUser, version: str | None = None) -> Response:
+    """Every line of one specification version (the newest by default), grouped by stage."""
     try:
         with read_scope(request) as s:
             spec = service.specification_for(s, product, version or None)
-            versions = sorted(
-                set(
-                    s.execute(
-                        select(SpecificationRecord.version).where(SpecificationRecord.product == product)
-                    ).scalars()
-                )
-                | {spec.version},
-                key=_version_key,
-            )
+            versions = next((p["versions"] for p in queries.products(s) if p["product"] == product), [])
     except CgtqcError as exc:
         return error_page(request, who, exc, back="/specs")
     stages: dict[str, list] = {}
@@ -79,34 +54,19 @@ def spec_page(
     )
 
 
-def _audit_rows(request: Request, lot: str, table: str) -> dict:
-    """The newest entries, optionally of one table and of the records of one lot."""
-    where = []
-    if table in AUDITED:
-        where.append(AuditEntry.table_name == table)
+def _audit_rows(request: Request, lot: str, table: str) -> dict[str, Any]:
+    """The newest entries: of one lot's records (``lots.queries.lot_audit``), else of one table or all."""
+    table = table if table in AUDITED else ""
     with read_scope(request) as s:
         if lot.strip():
-            lot_row = s.execute(select(Lot).where(Lot.lot_number == lot.strip())).scalar()
-            lot_id = lot_row.id if lot_row else -1
-            results = select(Result.id).where(Result.lot_id == lot_id)
-            samples = select(Sample.id).where(Sample.lot_id == lot_id)
-            signatures = select(Signature.id).where(
-                Signature.record_type == "lot", Signature.record_id == lot_id
-            )
-            where.append(
-                or_(
-                    (AuditEntry.table_name == "lots") & (AuditEntry.record_id == lot_id),
-                    (AuditEntry.table_name == "results") & AuditEntry.record_id.in_(results),
-                    (AuditEntry.table_name == "samples") & AuditEntry.record_id.in_(samples),
-                    (AuditEntry.table_name == "signatures") & AuditEntry.record_id.in_(signatures),
-                )
-            )
-        matched = s.execute(select(func.count()).select_from(AuditEntry).where(*where)).scalar() or 0
-        entries = list(
-            s.execute(
-                select(AuditEntry).where(*where).order_by(AuditEntry.id.desc()).limit(AUDIT_ROWS)
-            ).scalars()
-        )
+            found = queries.lot_audit(s, lot.strip())
+            if found is None:
+                raise InputError(f"no lot {lot.strip()!r}", place="lot")
+            entries = [e for e in reversed(found) if not table or e["table"] == table]
+            matched, entries = len(entries), entries[:AUDIT_ROWS]
+        else:
+            page = queries.audit_log(s, table=table or None, limit=AUDIT_ROWS)
+            matched, entries = page["total"], page["entries"]
     return {
         "entries": entries,
         "matched": matched,
@@ -119,32 +79,25 @@ def _audit_rows(request: Request, lot: str, table: str) -> dict:
 
 @router.get("/audit", include_in_schema=False)
 def audit_page(
-    request: Request,
-    lot: str = "",
-    table: str = "",
-    verify: bool = False,
-    who: Principal = Depends(page_user),
+    request: Request, who: PageUser, lot: str = "", table: str = "", verify: bool = False
 ) -> Response:
     """The trail, newest first; with ``verify=1`` the chain is also replayed against every record."""
+    try:
+        rows = _audit_rows(request, lot, table)
+    except CgtqcError as exc:
+        return error_page(request, who, exc, back="/audit")
     problems: list[str] | None = None
     with read_scope(request) as s:
         if verify:
             problems = [str(p) for p in audit.verify(s)] + verify_signatures(s)
         total = s.execute(select(func.count()).select_from(AuditEntry)).scalar() or 0
-    return render(
-        request,
-        "audit.html.j2",
-        user=who,
-        section="audit",
-        problems=problems,
-        total=total,
-        **_audit_rows(request, lot, table),
-    )
+    return render(request, "audit.html.j2", user=who, section="audit", problems=problems, total=total, **rows)
 
 
 @router.get("/fragments/audit-rows", include_in_schema=False)
-def audit_rows(
-    request: Request, lot: str = "", table: str = "", who: Principal = Depends(page_user)
-) -> Response:
+def audit_rows(request: Request, who: PageUser, lot: str = "", table: str = "") -> Response:
     """HTMX fragment: the audit table rows for the filter."""
-    return render(request, "_audit_rows.html.j2", user=who, **_audit_rows(request, lot, table))
+    try:
+        return render(request, "_audit_rows.html.j2", user=who, **_audit_rows(request, lot, table))
+    except CgtqcError as exc:
+        return error_page(request, who, exc)

@@ -14,10 +14,10 @@ import os
 import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
@@ -103,6 +103,10 @@ def page_user(request: Request) -> Principal:
     return who
 
 
+PageUser = Annotated[Principal, Depends(page_user)]
+"""A route parameter: the logged-in user of the page (redirected to the login form when there is none)."""
+
+
 def csrf_matches(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), str(given).encode())
 
@@ -117,7 +121,8 @@ async def check_csrf(request: Request, who: Principal) -> None:
         raise CsrfRejected("the form's CSRF token is missing or does not match your session; reload the page")
 
 
-def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+def render(request: Request, template: str, status_code: int = 200, /, **ctx: Any) -> HTMLResponse:
+    """A template with what every page needs (user, CSRF token, whether HTMX is installed, messages)."""
     who: Principal | None = ctx.pop("user", None)
     base = {
         "user": who,
@@ -126,7 +131,7 @@ def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HT
         "messages": ctx.pop("messages", []),
     }
     html = env.get_template(template).render(**base, **ctx)
-    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+    return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
 
 
 def status_of(exc: CgtqcError) -> int:

@@ -11,20 +11,19 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from cgtqc.engines import registry
 from cgtqc.errors import CgtqcError, InputError
-from cgtqc.lots import service
+from cgtqc.lots import queries, service
 from cgtqc.lots.coa import write_coa
 from cgtqc.lots.disposition import LotEvaluation, evaluate_lot
 from cgtqc.lots.signatures import signatures_of
-from cgtqc.store.models import Lot, utcnow
+from cgtqc.runner.scaffold import engines_for
+from cgtqc.store.models import utcnow
 from cgtqc.store.sessions import Principal
 from cgtqc.web.context import error_page, page_user, read_scope, render
 from cgtqc.web.plots import plots_for
 
 router = APIRouter()
 DISPOSITION_MEANINGS = ("approved", "released", "rejected")
-CLOSED = ("released", "rejected")
 
 
 @dataclass(frozen=True)
@@ -39,32 +38,13 @@ class Authority:
     sign_why: str
 
 
-def authority(who: Principal, lot: Lot) -> Authority:
-    """The role matrix of the session store plus the lot's separation of duties, as the services decide."""
-    entered_by_me = sorted({r.cqa for r in lot.results if r.entered_by == who.username})
-    entered = [
-        r for r in service.current_results(lot).values() if r.value is not None and r.follows_up is None
-    ]
-    closed = lot.status in CLOSED
+def authority(s: Session, who: Principal, lot_number: str, meaning: str = "rejected") -> Authority:
+    """The role matrix and the separation of duties, as ``lots.queries.sign_refusal`` decides them for the
+    API too. The sign button asks about ``rejected`` (role, state, who entered), since what blocks a release
+    is shown beside it and refused again when signing."""
     enter_why = "" if who.can("enter_result") else f"Your role ({who.role}) does not enter results."
-    if not who.can("review"):
-        review_why = f"Your role ({who.role}) does not review results."
-    elif closed:
-        review_why = f"The lot is {lot.status}."
-    elif not entered:
-        review_why = "There is no result to review yet."
-    elif entered_by_me:
-        review_why = f"You entered {', '.join(entered_by_me)}: a different person must review."
-    else:
-        review_why = ""
-    if not who.can("sign_disposition"):
-        sign_why = f"Only QA signs the disposition; your role is {who.role}."
-    elif closed:
-        sign_why = f"The lot is already {lot.status}."
-    elif entered_by_me:
-        sign_why = f"You entered results of this lot ({', '.join(entered_by_me)}) and cannot approve it."
-    else:
-        sign_why = ""
+    review_why = queries.sign_refusal(s, who.username, lot_number, "reviewed") or ""
+    sign_why = queries.sign_refusal(s, who.username, lot_number, meaning) or ""
     return Authority(not enter_why, enter_why, not review_why, review_why, not sign_why, sign_why)
 
 
@@ -86,10 +66,11 @@ def _outcomes(ev: LotEvaluation) -> list[dict[str, Any]]:
     return out
 
 
-def _tests(lot: Lot, ev: LotEvaluation) -> list[dict[str, Any]]:
-    engines = registry()
+def _tests(ev: LotEvaluation) -> list[dict[str, Any]]:
+    """One entry form per test: the engines that compute its CQA, the one its method names first."""
     return [
-        {"key": i, "line": o.line, "engines": engines.for_cqa(o.line.cqa)} for i, o in enumerate(ev.outcomes)
+        {"key": i, "line": o.line, "engines": engines_for(o.line.cqa, o.line.method)}
+        for i, o in enumerate(ev.outcomes)
     ]
 
 
@@ -103,11 +84,11 @@ def lot_context(request: Request, s: Session, who: Principal, lot_number: str) -
         "spec": service.specification_for(s, lot.product, lot.spec_version),
         "evaluation": ev,
         "outcomes": outcomes,
-        "tests": _tests(lot, ev),
+        "tests": _tests(ev),
         "plots": plots_for(request, outcomes),
         "signatures": signatures_of(s, lot),
         "notifications": service.notifications_of(s, lot),
-        "can": authority(who, lot),
+        "can": authority(s, who, lot_number),
         "meanings": DISPOSITION_MEANINGS,
     }
 
@@ -177,7 +158,7 @@ def sign_page(
                 meaning=meaning,
                 now=utcnow().strftime("%Y-%m-%d %H:%M:%S"),
                 evaluation=evaluate_lot(s, lot),
-                can=authority(who, lot),
+                can=authority(s, who, lot_number, meaning),
             )
     except CgtqcError as exc:
         return error_page(request, who, exc)

@@ -1,9 +1,9 @@
 """The lot page's plots: the figures each engine drew when its raw files were uploaded.
 
-An upload keeps its raw files in ``<upload_dir>/<run>/inputs`` and the engine's artefacts in
-``<upload_dir>/<run>/artefacts``; a result's provenance names its input files, so the page finds the run's
-figures (flow dot plots, dose-response curves, the endotoxin standard curve, AAV class bars ...) from the
-result alone and embeds them inline. Only files inside ``upload_dir`` are ever read.
+An upload (:mod:`cgtqc.runner.upload`) keeps its raw files in ``<run>/in`` under the server's
+``upload_dir`` and the engine's artefacts in ``<run>/out``; a result's provenance names its input files, so
+the page finds the run's figures (flow dot plots, dose-response curves, the endotoxin standard curve, AAV
+class bars ...) from the result alone and embeds them inline. Only files inside ``upload_dir`` are read.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ def _run_dir(upload_dir: Path, input_path: str) -> Path | None:
     """The upload run folder an input file belongs to, when it lies inside ``upload_dir``."""
     try:
         p = Path(input_path).resolve()
-        rel = p.relative_to(upload_dir)
+        p.relative_to(upload_dir)
     except (ValueError, OSError):
         return None
-    return upload_dir / rel.parts[0] if len(rel.parts) >= 3 and rel.parts[1] == "inputs" else None
+    return p.parent.parent if p.parent.name == "in" else None
 
 
 def plots_for(request: Request, outcomes: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -41,7 +41,7 @@ def plots_for(request: Request, outcomes: list[dict[str, Any]]) -> list[dict[str
             if run is None or run in seen:
                 continue
             seen.add(run)
-            for fig in sorted((run / "artefacts").rglob("*")):
+            for fig in sorted((run / "out").rglob("*")):
                 if fig.suffix.lower() in PLOT_SUFFIXES and fig.is_file():
                     data = base64.b64encode(fig.read_bytes()).decode()
                     out.append(
