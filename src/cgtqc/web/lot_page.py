@@ -44,7 +44,10 @@ def authority(s: Session, who: Principal, lot_number: str, meaning: str = "rejec
     is shown beside it and refused again when signing."""
     enter_why = "" if who.can("enter_result") else f"Your role ({who.role}) does not enter results."
     review_why = queries.sign_refusal(s, who.username, lot_number, "reviewed") or ""
-    sign_why = queries.sign_refusal(s, who.username, lot_number, meaning) or ""
+    if not who.can("sign_disposition"):
+        sign_why = f"Only QA signs the disposition; your role is {who.role}."
+    else:
+        sign_why = queries.sign_refusal(s, who.username, lot_number, meaning) or ""
     return Authority(not enter_why, enter_why, not review_why, review_why, not sign_why, sign_why)
 
 

@@ -1,0 +1,147 @@
+"""The release flow in a real browser: Playwright drives Debian's chromium (headless, never a downloaded
+browser) against the app served by uvicorn on loopback. A screenshot of each step is kept as an artefact in
+the test's tmp folder (``screenshots/``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from .conftest import LOT, PASSWORD, USERS, endotoxin_files
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Debian's chromium is not installed (make test installs it)")
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+class Person:
+    """One user in a browser context of their own (their own cookies), with screenshots numbered in order."""
+
+    shots = 0
+
+    def __init__(self, browser, base: str, username: str, shots_dir: Path) -> None:
+        self.context = browser.new_context(viewport={"width": 1024, "height": 1366}, accept_downloads=True)
+        self.page = self.context.new_page()
+        self.base, self.username, self.shots_dir = base, username, shots_dir
+
+    def shot(self, name: str) -> None:
+        Person.shots += 1
+        self.page.screenshot(
+            path=str(self.shots_dir / f"{Person.shots:02d}-{self.username}-{name}.png"), full_page=True
+        )
+
+    def log_in(self) -> None:
+        page = self.page
+        page.goto(f"{self.base}/lots/{LOT}")
+        assert "/login" in page.url  # not logged in: sent to the form, and back to the lot after it
+        page.get_by_label("User name").fill(self.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"**/lots/{LOT}")
+        assert page.get_by_text(USERS[self.username][0]).first.is_visible()
+
+    def open_lot(self) -> None:
+        self.page.goto(f"{self.base}/lots/{LOT}")
+
+    def row(self, cqa: str):
+        return self.page.locator("table.results tbody tr", has=self.page.locator(f"small:text-is('{cqa}')"))
+
+
+def test_release_flow_in_chromium(browser, live_server, tmp_path):
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    files = endotoxin_files(tmp_path / "plate")
+
+    # 1. the analyst logs in and uploads the raw endotoxin plate export and its layout
+    ana = Person(browser, live_server, "ana", shots)
+    ana.log_in()
+    ana.shot("lot-before-upload")
+    assert ana.row("endotoxin").locator(".verdict").inner_text() == "pending"
+    form = ana.page.locator("details", has_text="Bacterial endotoxins")
+    form.locator("summary").click()
+    form.get_by_label("Files").set_input_files([str(f) for f in files])
+    form.get_by_role("button", name="Run the engine and record").click()
+    ana.page.wait_for_url("**/lots/CART-0001?done=result")
+
+    # 2. the computed result and its verdict appear, with the provenance and the engine's plot
+    row = ana.row("endotoxin")
+    assert row.locator(".verdict").inner_text() == "pass"
+    assert "EU/mL" in row.locator("td.value").inner_text()
+    prov = ana.page.locator("details", has_text="Provenance of endotoxin")
+    assert "endotoxin" in prov.locator("summary").inner_text()
+    prov.locator("summary").click()
+    assert files[0].name in prov.inner_text() or files[1].name in prov.inner_text()
+    assert ana.page.locator(".plots img").count() >= 1
+    ana.shot("result-and-verdict")
+    # the analyst may not sign the disposition: the button is disabled and says why
+    assert ana.page.locator("#sign-button").is_disabled()
+    assert "Only QA" in ana.page.locator("#sign-why").inner_text()
+
+    # 3. a second person reviews (re-entering the password)
+    rex = Person(browser, live_server, "rex", shots)
+    rex.log_in()
+    rex.page.get_by_label("Password (re-entered to sign)").fill(PASSWORD)
+    rex.page.get_by_role("button", name="Review all results").click()
+    rex.page.wait_for_url("**?done=reviewed")
+    assert rex.page.locator("h1 .status").inner_text() == "reviewed"
+    rex.shot("reviewed")
+
+    # 4. QA signs: the manifestation shows printed name, meaning and the UTC time before the password
+    quinn = Person(browser, live_server, "quinn", shots)
+    quinn.log_in()
+    assert quinn.page.locator("#sign-button").is_enabled()
+    quinn.page.get_by_label("Meaning").select_option("released")
+    quinn.page.locator("#sign-button").click()
+    quinn.page.wait_for_url("**/sign?meaning=released")
+    assert quinn.page.locator("#sig-name").inner_text() == "Quinn QA"
+    assert quinn.page.locator("#sig-meaning").inner_text() == "released"
+    assert len(quinn.page.locator("#sig-time").inner_text()) == 19  # YYYY-MM-DD HH:MM:SS
+    quinn.shot("sign-manifestation")
+    quinn.page.get_by_label("Password (re-entered").fill(PASSWORD)
+    quinn.page.locator("#sign-confirm").click()
+    quinn.page.wait_for_url("**?done=signed")
+    assert quinn.page.locator("h1 .status").inner_text() == "released"
+    assert "Quinn QA" in quinn.page.locator("section", has_text="Signatures").inner_text()
+    quinn.shot("released")
+
+    # 5. the CoA downloads as a PDF
+    with quinn.page.expect_download() as dl:
+        quinn.page.get_by_role("link", name="Download CoA (PDF)").click()
+    pdf = Path(dl.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF")
+
+    # 6. the wrong user: the sign button is disabled for the analyst, and a direct POST answers 403
+    ana.open_lot()
+    assert ana.page.locator("#sign-button").is_disabled()
+    token = ana.page.locator("input[name=csrf_token]").first.get_attribute("value")
+    r = ana.page.request.post(
+        f"{live_server}/lots/{LOT}/sign",
+        form={"csrf_token": token, "meaning": "released", "password": PASSWORD},
+    )
+    assert r.status == 403
+    ana.shot("wrong-user")
+    for p in (ana, rex, quinn):
+        p.context.close()
+    assert len(list(shots.glob("*.png"))) == Person.shots
