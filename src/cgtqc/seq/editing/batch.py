@@ -146,6 +146,10 @@ def _align_batch(
     res,
     seeds,
     seed_k,
+    emit,
+    aln_out,
+    aln_off,
+    aln_len,
 ):
     """Align reads ``buf[offs[r]:offs[r+1]]`` to one reference and call their modifications.
 
@@ -159,6 +163,10 @@ def _align_batch(
     LCS(read, ref) identical ones, so the strand with the larger such bound is aligned first and
     the other is skipped when its bound proves it cannot change the choice; a skipped strand gets
     the row (0 identical, 1 column), identity 0, which loses the same comparison.
+
+    With ``emit``, the alignment on the strand the caller's comparison picks is kept: the aligned read at
+    ``aln_out[aln_off[r]:]`` and the aligned reference ``len(ref) + len(read)`` bytes after it, its length
+    in ``aln_len[r]``; -1 when not kept (no alignment, or both strands' scores too close to call here).
     """
     m = ref.shape[0]
     tmp = np.empty(m * 4 + 64, dtype=np.uint8)
@@ -238,6 +246,38 @@ def _align_batch(
             res[r, s, 2] = ins_n
             res[r, s, 3] = del_n
             res[r, s, 4] = sub_n
+            if emit:
+                keep = True
+                if st == 0 and step == 1:
+                    fw_wins = _forward_wins(res, r)
+                    if not fw_wins and _too_close(res, r):
+                        aln_len[r] = -1
+                        continue
+                    keep = (s == 0) == fw_wins
+                if keep:
+                    o = aln_off[r]
+                    cap = m + n
+                    aln_out[o : o + k] = a
+                    aln_out[o + cap : o + cap + k] = b
+                    aln_len[r] = k
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _forward_wins(res, r):
+    """The forward strand is kept unless the reverse's identity is higher (rounding is monotonic, so an
+    unrounded forward at least as high is certain; a higher reverse near a tie: :func:`_too_close`)."""
+    fw = 100 * res[r, 0, 0] / np.float64(res[r, 0, 1])
+    rv = 100 * res[r, 1, 0] / np.float64(res[r, 1, 1])
+    return rv <= fw
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _too_close(res, r):
+    """Both strands' identities within the 3-decimal rounding of :func:`identity_score`: the kernel
+    does not round as Python does, so the caller decides these (rare) reads."""
+    fw = 100 * res[r, 0, 0] / np.float64(res[r, 0, 1])
+    rv = 100 * res[r, 1, 0] / np.float64(res[r, 1, 1])
+    return abs(rv - fw) <= 0.0011
 
 
 def align_and_call(
@@ -249,13 +289,15 @@ def align_and_call(
     order: np.ndarray | None = None,
     res: np.ndarray | None = None,
     seeds: tuple[np.ndarray, int] | None = None,
+    emit: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Align many reads (concatenated in ``buf``) to one reference and call them in the window.
 
     ``order`` (e.g. reads sorted by sequence) lets consecutive reads share DP rows; only the reads
     it lists are aligned, into rows of ``res`` (allocated when not given). ``seeds`` (from
     :func:`seed_table`) is needed for reads whose strand is :data:`BY_SEEDS`; their decided strand
-    is written into ``strands``.
+    is written into ``strands``. ``emit`` = (buffer, offsets, lengths) from :func:`alignment_slots` keeps
+    each read's alignment on its chosen strand (see :func:`_align_batch`).
     """
     table, seed_k = seeds if seeds is not None else (np.zeros(1, dtype=np.uint16), 1)
     if order is None:
@@ -289,5 +331,31 @@ def align_and_call(
         res,
         table,
         seed_k,
+        emit is not None,
+        *(emit if emit is not None else _NO_EMIT),
     )
     return res
+
+
+_NO_EMIT = (np.zeros(1, dtype=np.uint8), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+
+
+def alignment_slots(offs: np.ndarray, ref_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Room for one alignment per read (read and reference rows, ``ref_len + len(read)`` bytes each)."""
+    sizes = 2 * (ref_len + np.diff(offs))
+    starts = np.zeros(sizes.shape[0], dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    return np.empty(int(sizes.sum()), dtype=np.uint8), starts, np.full(sizes.shape[0], -1, dtype=np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def call_many(buf, starts, lengths, caps, include, out):
+    """:func:`call_read` of many alignments in one buffer (read row at ``starts[j]``, reference row
+    ``caps[j]`` bytes later, ``lengths[j]`` columns): ``out[j]`` = insertions, deletions, substitutions."""
+    for j in range(starts.shape[0]):
+        o = starts[j]
+        k = lengths[j]
+        ins_n, del_n, sub_n, _, _, _ = call_read(buf[o : o + k], buf[o + caps[j] : o + caps[j] + k], include)
+        out[j, 0] = ins_n
+        out[j, 1] = del_n
+        out[j, 2] = sub_n

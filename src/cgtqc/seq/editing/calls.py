@@ -16,7 +16,14 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import numpy as np
 
 from cgtqc.seq.editing.align import Aligner, identity_score, reverse_complement
-from cgtqc.seq.editing.batch import BY_SEEDS, SEED_COUNT, SEED_MIN, align_and_call, seed_table
+from cgtqc.seq.editing.batch import (
+    BY_SEEDS,
+    SEED_COUNT,
+    SEED_MIN,
+    align_and_call,
+    alignment_slots,
+    seed_table,
+)
 from cgtqc.seq.editing.classify import Reference, call_read, ref_positions
 from cgtqc.seq.fastq import consensus_from_pairs
 
@@ -54,24 +61,39 @@ class Context:
             return -1
         return 0
 
-    def classified(self, seqs: list[str], threads: int = 1, reuse: bool = False) -> list[Variant]:
+    def classified(
+        self,
+        seqs: list[str],
+        threads: int = 1,
+        reuse: bool = False,
+        alignments: list[Alignment] | None = None,
+    ) -> list[Variant]:
         """The calls of distinct sequences; with ``reuse``, earlier chunks' calls in this process are reused.
+        ``alignments``, when given, is extended with one entry per sequence: the alignment of an aligned read
+        to its (first) best reference where the batch kernel kept it, else None (for the allele table, which
+        aligns those again).
 
         A call depends on the sequence and the references only, so a sequence seen in several chunks
         (the common alleles and their sequencing errors) is aligned once per process, whatever the chunk
         size. The first ``MEMO_SIZE`` sequences are kept (the frequent ones come early).
         """
         if not reuse:
-            return _classify_all(seqs, self, threads)
+            return _classify_all(seqs, self, threads, alignments)
         memo = self.memo
         todo = [s for s in seqs if s not in memo] if memo else seqs
-        new = _classify_all(todo, self, threads) if todo else []
+        new_alns: list[Alignment] | None = [] if alignments is not None else None
+        new = _classify_all(todo, self, threads, new_alns) if todo else []
         room = MEMO_SIZE - len(memo)
         if room > 0:
             memo.update(zip(todo[:room], new[:room], strict=True))
         if len(todo) == len(seqs):
+            if alignments is not None and new_alns is not None:
+                alignments.extend(new_alns)
             return new
         got = dict(zip(todo, new, strict=True))
+        if alignments is not None and new_alns is not None:
+            got_aln = dict(zip(todo, new_alns, strict=True))
+            alignments.extend(got_aln.get(s) for s in seqs)
         return [got[s] if s in got else memo[s] for s in seqs]
 
     def align(self, i: int, seq: str) -> tuple[np.ndarray, np.ndarray, float]:
@@ -82,6 +104,8 @@ class Context:
 # A classified sequence: (aligned, class, payloads) with class -1 ambiguous, -2 scaffold-incorporated,
 # else the reference index; payloads = list of (ref index, ins, del, sub, aligned read, aligned ref).
 Variant = tuple[bool, int, list[tuple[int, bool, bool, bool, bytes, bytes]]]
+# An aligned read's alignment to its first best reference: (aligned read, aligned reference), or None.
+Alignment = tuple[str, str] | None
 
 
 def _payloads(ctx: Context, best: list[tuple[int, np.ndarray, np.ndarray]]) -> Variant:
@@ -138,12 +162,15 @@ def classify_sequence(ctx: Context, seq: str) -> Variant:
     return _payloads(ctx, best)
 
 
-def classify_batch(ctx: Context, seqs: list[str], threads: int = 1) -> list[Variant]:
+def classify_batch(
+    ctx: Context, seqs: list[str], threads: int = 1, alignments: list[Alignment] | None = None
+) -> list[Variant]:
     """:func:`classify_sequence` for many reads at once: one compiled call per reference.
 
-    Same rules and results; used when no aligned sequences need to be kept (no base-editing
-    tables, no scaffold search). With ``threads`` > 1 the compiled kernel (which releases the
-    GIL) runs on slices of the reads in that many threads.
+    Same rules and results; used when no base-editing tables or scaffold search need every alignment.
+    With ``threads`` > 1 the compiled kernel (which releases the GIL) runs on slices of the reads in that
+    many threads. ``alignments`` (see :meth:`Context.classified`) is extended with the alignments the
+    kernel kept (it leaves out the rare read whose strands tie too closely to call there).
     """
     n = len(seqs)
     exact = [ctx.exact.get(s) for s in seqs]
@@ -152,7 +179,10 @@ def classify_batch(ctx: Context, seqs: list[str], threads: int = 1) -> list[Vari
     buf = np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)
     order = np.array(sorted(range(n), key=seqs.__getitem__), dtype=np.int64)  # shared prefixes reuse DP rows
     per_ref = []
+    slots = []
     for i in range(len(ctx.refs)):
+        emit = alignment_slots(offs, len(ctx.refs[i].sequence)) if alignments is not None else None
+        slots.append(emit)
         table = ctx.seed_tables[i]
         if table is not None:  # the kernel decides the strand from the seeds
             st = np.array([2 if e is not None else BY_SEEDS for e in exact], dtype=np.int64)
@@ -167,17 +197,22 @@ def classify_batch(ctx: Context, seqs: list[str], threads: int = 1) -> list[Vari
             aligners = [ctx.aligners[i]] + [Aligner(ref.sequence, ref.incentive) for _ in range(threads - 1)]
             with ThreadPoolExecutor(threads) as pool:
                 jobs = [
-                    pool.submit(align_and_call, a, buf, offs, st, ref.include, part, res, table)
+                    pool.submit(align_and_call, a, buf, offs, st, ref.include, part, res, table, emit)
                     for a, part in zip(aligners, np.array_split(order, threads), strict=True)
                 ]
                 for job in jobs:
                     job.result()
         else:
-            res = align_and_call(ctx.aligners[i], buf, offs, st, ctx.refs[i].include, order, None, table)
+            res = align_and_call(
+                ctx.aligners[i], buf, offs, st, ctx.refs[i].include, order, None, table, emit
+            )
         strands = st.tolist()
         per_ref.append((strands, res, ctx.refs[i].min_aln_score))
     if len(ctx.refs) == 1:
-        return _single_reference_variants(exact, *per_ref[0])
+        out = _single_reference_variants(exact, *per_ref[0])
+        if alignments is not None:
+            alignments.extend(_kept_alignments(ctx, out, seqs, exact, slots))
+        return out
     per_ref = [(strands, res.tolist(), min_score) for strands, res, min_score in per_ref]
     out: list[Variant] = []
     for r in range(n):
@@ -207,6 +242,41 @@ def classify_batch(ctx: Context, seqs: list[str], threads: int = 1) -> list[Vari
             continue
         payloads = [(i, row[2] > 0, row[3] > 0, row[4] > 0, b"", b"") for i, row in best]
         out.append((True, best[0][0] if len(best) == 1 else -1, payloads))
+    if alignments is not None:
+        alignments.extend(_kept_alignments(ctx, out, seqs, exact, slots))
+    return out
+
+
+def _kept_alignments(
+    ctx: Context,
+    variants: list[Variant],
+    seqs: list[str],
+    exact: list[int | None],
+    slots: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None],
+) -> list[Alignment]:
+    """Each aligned read's alignment to its first best reference, from the kernel's slots (see
+    :func:`classify_batch`); a read equal to a reference is its own alignment."""
+    # latin-1 maps every byte to one character, so the buffer (unwritten bytes too) is one str to slice
+    kept = [(buf.tobytes().decode("latin-1"), starts.tolist(), lengths.tolist())  # type: ignore[union-attr]
+            for buf, starts, lengths in slots]  # type: ignore[misc]
+    ref_lens = [len(r.sequence) for r in ctx.refs]
+    out: list[Alignment] = []
+    for r, var in enumerate(variants):
+        if not var[0]:
+            out.append(None)
+            continue
+        if exact[r] is not None:
+            out.append((seqs[r], seqs[r]))
+            continue
+        i = var[2][0][0]
+        text, starts, lengths = kept[i]
+        k = lengths[r]
+        if k < 0:
+            out.append(None)
+            continue
+        o = starts[r]
+        cap = ref_lens[i] + len(seqs[r])
+        out.append((text[o : o + k], text[o + cap : o + cap + k]))
     return out
 
 
@@ -320,20 +390,28 @@ def _work(seqs: list[str]) -> list[Variant]:
     return _classify_serial(_CTX, seqs)
 
 
-def _classify_serial(ctx: Context, seqs: list[str]) -> list[Variant]:
+def _classify_serial(
+    ctx: Context, seqs: list[str], alignments: list[Alignment] | None = None
+) -> list[Variant]:
     if ctx.keep or ctx.scaffold is not None:
+        if alignments is not None:  # the payloads keep the alignments
+            alignments.extend([None] * len(seqs))
         return [classify_sequence(ctx, s) for s in seqs]
-    return classify_batch(ctx, seqs)
+    return classify_batch(ctx, seqs, alignments=alignments)
 
 
-def _classify_all(seqs: list[str], ctx: Context, threads: int) -> list[Variant]:
+def _classify_all(
+    seqs: list[str], ctx: Context, threads: int, alignments: list[Alignment] | None = None
+) -> list[Variant]:
     if threads <= 1 or len(seqs) < 2000:
-        return _classify_serial(ctx, seqs)
+        return _classify_serial(ctx, seqs, alignments)
     if not (ctx.keep or ctx.scaffold is not None):
         _classify_serial(ctx, seqs[:1])  # load the kernels before the threads use them
-        return classify_batch(ctx, seqs, threads)
+        return classify_batch(ctx, seqs, threads, alignments)
     # compile/load the kernels once here, so forked workers inherit them instead of each loading them
     _classify_serial(ctx, seqs[:1])
+    if alignments is not None:  # the payloads keep the alignments
+        alignments.extend([None] * len(seqs))
     n_parts = threads * 2
     step = (len(seqs) + n_parts - 1) // n_parts
     parts = [seqs[i : i + step] for i in range(0, len(seqs), step)]

@@ -45,10 +45,12 @@ from cgtqc.seq.editing.pipeline import (
     PairEvents,
     ProgressFn,
     SequenceVariants,
+    alignments_of,
     allele_rows,
     count_variants,
     merge_paired,
     merge_single_end,
+    merged_counts,
     paired,
     single_end,
 )
@@ -107,7 +109,7 @@ def quantify(
     The whole file is one chunk of :func:`setup_quantification`, :func:`quantify_reads` and :func:`combine`.
     ``progress`` (a plain callable, see :data:`~cgtqc.seq.editing.pipeline.ProgressFn`) hears of the reads
     done as the work goes; it never changes the result. ``alleles`` also keeps CRISPResso2's allele table
-    (:attr:`EditingResult.alleles`; each distinct aligned read is aligned once more for it).
+    (:attr:`EditingResult.alleles`; the reads' alignments are kept on the way for it).
     """
     q = setup_quantification(
         amplicons,
@@ -124,7 +126,9 @@ def quantify(
         conversion_from=conversion_from,
         conversion_to=conversion_to,
     )
-    part = quantify_reads(q, fastq_r1, fastq_r2, threads=threads, chunk_size=chunk_size, progress=progress)
+    part = quantify_reads(
+        q, fastq_r1, fastq_r2, threads=threads, chunk_size=chunk_size, progress=progress, alignments=alleles
+    )
     return combine(q, [part], fastq_r1, fastq_r2, sample=sample, alleles=alleles)
 
 
@@ -223,16 +227,19 @@ def quantify_reads(
     chunk_size: int = 20_000,
     reuse: bool = False,
     progress: ProgressFn | None = None,
+    alignments: bool = False,
 ) -> SequenceVariants | PairEvents:
     """The partial result of one file, or one chunk of a file (mates cut together), for :func:`combine`.
 
     ``reuse`` keeps the calls of single-end sequences in this process for the next chunks of the same
     design (the chunks of a run share most of their frequent sequences); it never changes a result.
+    ``alignments`` keeps the reads' alignments for :func:`combine`'s allele table (else it aligns the
+    distinct reads once more); it never changes a result either.
     """
     ctx = _context(q)
     with _no_cyclic_gc():
         if fastq_r2 is None:
-            return single_end(Path(fastq_r1), ctx, threads, chunk_size, reuse, progress)
+            return single_end(Path(fastq_r1), ctx, threads, chunk_size, reuse, progress, alignments)
         return paired(Path(fastq_r1), Path(fastq_r2), ctx, progress)
 
 
@@ -255,8 +262,10 @@ def combine(
             stats, variants = merge_paired(parts)  # type: ignore[arg-type]
         if stats["reads"] == 0:
             raise InputError("the input contains 0 reads", file=fastq_r1)
-        rows, total, ambiguous = count_variants(ctx, variants, q.parameters["base_editor"])
-        allele_table = allele_rows(ctx, variants) if alleles else None
+        merged = merged_counts(list(variants), [c for c, _ in variants.values()])
+        rows, total, ambiguous = count_variants(ctx, variants, q.parameters["base_editor"], merged)
+        kept = alignments_of(parts) if alleles and fastq_r2 is None else None  # type: ignore[arg-type]
+        allele_table = allele_rows(ctx, variants, merged, kept) if alleles else None
     cuts = _guide_cuts(ctx.refs, q.parameters["guides"]) if allele_table is not None else {}
     _check_read_lengths(stats, ctx.refs, fastq_r1)
     # a plain file read as one chunk was hashed on the way; otherwise hash the original file

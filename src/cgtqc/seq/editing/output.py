@@ -7,24 +7,25 @@ frequency and percentage tables; ``summary.json`` is cgtqc's own result document
 When the result holds its allele table (``quantify(alleles=True)``, as ``cgtqc editing quantify`` asks),
 ``Alleles_frequency_table.zip`` (one ``Alleles_frequency_table.txt``) and, per reference and guide,
 ``<prefix>Alleles_frequency_table_around_sgRNA_<guide>.txt`` are written with CRISPResso2 2.3.4's
-columns, rules (window counts, MODIFIED/UNMODIFIED, ambiguous reads left out, reverse complements
-merged, %Reads of all rows, 20 bp each side of the cut for the around-sgRNA tables) and pandas
-writing (sort, number format). They are not checked byte-for-byte against CRISPResso2 (no reference
-allele table in the public cases); the zip's own bytes (dates) differ from any other run in any case.
+columns, rules (window counts, MODIFIED/UNMODIFIED, ambiguous reads once as AMBIGUOUS_<reference>,
+reverse complements merged, %Reads of all aligned reads, 20 bp each side of the cut for the around-sgRNA
+tables) and pandas' sorting and number format (:mod:`.allele_table`). The tables' text is byte-identical to
+CRISPResso2's in the benchmark runs; the zip's own bytes (dates) differ from any other run in any case.
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cgtqc.seq.editing.classify import NUCS, ref_positions
+from cgtqc.seq.editing.allele_table import allele_table_text, around_cut_text, sorted_alleles
+from cgtqc.seq.editing.classify import NUCS
 from cgtqc.seq.editing.results import (
-    ALLELE_COLUMNS,
     MAPPING_COLUMNS,
     QUANT_COLUMNS,
     EditingResult,
@@ -62,59 +63,34 @@ def write_crispresso_files(result: EditingResult, out_dir: str | Path) -> list[P
 
 
 def write_allele_tables(result: EditingResult, out_dir: str | Path) -> list[Path]:
-    """CRISPResso2's allele table (zipped) and its around-sgRNA tables, from ``result.alleles``."""
-    import pandas as pd
+    """CRISPResso2's allele table (zipped) and its around-sgRNA tables, from ``result.alleles``.
 
+    The zip is compressed in a second thread while the around-sgRNA tables are made (zlib lets go of
+    the interpreter), with zipfile's default level, as CRISPResso2 writes it."""
     out = Path(out_dir)
-    rows = [
-        {"Aligned_Sequence": a.aligned_sequence, "Reference_Sequence": a.reference_sequence,
-         "Reference_Name": a.reference_name, "Read_Status": a.read_status, "n_deleted": a.n_deleted,
-         "n_inserted": a.n_inserted, "n_mutated": a.n_mutated, "#Reads": a.reads}
-        for a in result.alleles or []
-    ]
-    df = pd.DataFrame(rows, columns=ALLELE_COLUMNS[:-1])
-    df["%Reads"] = df["#Reads"] / df["#Reads"].sum() * 100
-    df[["n_deleted", "n_inserted", "n_mutated"]] = df[["n_deleted", "n_inserted", "n_mutated"]].astype(int)
-    df = df.sort_values(by="#Reads", ascending=False)
+    rows = sorted_alleles(result.alleles or [])
+    total = result.reads_aligned_all_amplicons
     z = out / "Alleles_frequency_table.zip"
-    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("Alleles_frequency_table.txt", df.loc[:, ALLELE_COLUMNS].to_csv(sep="\t", header=True,
-                                                                                    index=None))
-    files = [z]
-    for prefix, r in _plot_names(result.references):
-        ref_rows = df.loc[df["Reference_Name"] == r.name]
-        if ref_rows.shape[0] == 0:
-            continue
-        for cut, guide in result.allele_cuts.get(r.name, []):
-            if cut + PLOT_WINDOW_SIZE + 1 > len(r.sequence):
-                continue  # CRISPResso2 refuses a window past the amplicon's end (and writes no table)
-            label = "sgRNA_" + guide
-            around = _around_cut(ref_rows, cut, PLOT_WINDOW_SIZE)
-            path = out / f"{prefix}Alleles_frequency_table_around_{label}.txt"
-            around.to_csv(path, sep="\t", header=True)
-            files.append(path)
+    with ThreadPoolExecutor(1) as pool:
+        zipped = pool.submit(_write_zip, z, "Alleles_frequency_table.txt", allele_table_text(rows, total))
+        files = [z]
+        for prefix, r in _plot_names(result.references):
+            ref_rows = [a for a in rows if a.reference_name == r.name]
+            if not ref_rows:
+                continue
+            for cut, guide in result.allele_cuts.get(r.name, []):
+                if cut + PLOT_WINDOW_SIZE + 1 > len(r.sequence):
+                    continue  # CRISPResso2 refuses a window past the amplicon's end (and writes no table)
+                path = out / f"{prefix}Alleles_frequency_table_around_sgRNA_{guide}.txt"
+                path.write_text(around_cut_text(ref_rows, total, cut, PLOT_WINDOW_SIZE, PLOT_WINDOW_SIZE))
+                files.append(path)
+        zipped.result()
     return files
 
 
-def _around_cut(df: Any, cut: int, offset: int) -> Any:
-    """CRISPResso2's ``get_dataframe_around_cut``: each allele's columns around the cut, grouped."""
-    import pandas as pd
-
-    def row_around(row: Any) -> tuple[Any, ...]:
-        idx = ref_positions(row["Reference_Sequence"]).index(cut)
-        lo, hi = idx - offset + 1, idx + offset + 1
-        return (row["Aligned_Sequence"][lo:hi], row["Reference_Sequence"][lo:hi],
-                row["Read_Status"] == "UNMODIFIED", row["n_deleted"], row["n_inserted"], row["n_mutated"],
-                row["#Reads"], row["%Reads"])
-
-    cols = ["Aligned_Sequence", "Reference_Sequence", "Unedited", "n_deleted", "n_inserted", "n_mutated",
-            "#Reads", "%Reads"]
-    around = pd.DataFrame(list(df.apply(row_around, axis=1).values), columns=cols)
-    around = around.groupby(cols[:6]).sum().reset_index().set_index("Aligned_Sequence")
-    around = around.sort_values(by=["#Reads", "Aligned_Sequence", "Reference_Sequence"],
-                                ascending=[False, True, True])
-    around["Unedited"] = around["Unedited"] > 0
-    return around
+def _write_zip(path: Path, name: str, text: str) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(name, text)
 
 
 def _plot_names(refs: list[ReferenceCounts]) -> list[tuple[str, ReferenceCounts]]:

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from cgtqc.seq.editing.align import reverse_complement
-from cgtqc.seq.editing.calls import Context, Variant, classify_pair, classify_sequence
-from cgtqc.seq.editing.classify import add_base_counts, call_read
+from cgtqc.seq.editing.batch import call_many
+from cgtqc.seq.editing.calls import Alignment, Context, Variant, classify_pair, classify_sequence
+from cgtqc.seq.editing.classify import add_base_counts
 from cgtqc.seq.editing.results import Allele, ReferenceCounts
 from cgtqc.seq.fastq import count_sequences, read_pairs
 
@@ -62,9 +63,10 @@ def merged_counts(keys: list[str], counts: list[int]) -> list[int]:
 
 
 def count_variants(
-    ctx: Context, variants: dict[str, tuple[int, Variant]], base_counts: bool
+    ctx: Context, variants: dict[str, tuple[int, Variant]], base_counts: bool, merged: list[int] | None = None
 ) -> tuple[list[ReferenceCounts], int, int]:
-    """Reference rows from aligned variants (in first-seen order), merging reverse complements."""
+    """Reference rows from aligned variants (in first-seen order), merging reverse complements
+    (``merged``: the variants' :func:`merged_counts`, when already known)."""
     rows = [ReferenceCounts(r.name, r.sequence, r.window) for r in ctx.refs]
     scaffold_row = None
     if ctx.scaffold is not None:
@@ -73,9 +75,9 @@ def count_variants(
     if base_counts:
         for r in rows + ([scaffold_row] if scaffold_row else []):
             r.base_counts = np.zeros((6, len(r.sequence)), dtype=np.int64)
-    keys = list(variants)
     entries = list(variants.values())
-    merged = merged_counts(keys, [c for c, _ in entries])
+    if merged is None:
+        merged = merged_counts(list(variants), [c for c, _ in entries])
     # variants are often shared objects (one per call pattern): count each distinct one once
     weight: dict[int, int] = {}
     distinct: dict[int, Variant] = {}
@@ -104,33 +106,77 @@ def count_variants(
     return rows, total, ambiguous
 
 
-def allele_rows(ctx: Context, variants: dict[str, tuple[int, Variant]]) -> list[Allele] | None:
-    """CRISPResso2's allele table rows: each distinct aligned read (reverse complements merged), per
-    reference it is assigned to, in first-seen order; ambiguous reads are left out, as CRISPResso2 does.
+def allele_rows(
+    ctx: Context,
+    variants: dict[str, tuple[int, Variant]],
+    merged: list[int] | None = None,
+    alignments: dict[str, Alignment] | None = None,
+) -> list[Allele] | None:
+    """CRISPResso2 2.3.4's allele table rows: each distinct aligned read (reverse complements merged) in
+    first-seen order, as aligned to its reference; an ambiguous read once, as aligned to the first of its
+    tied references, named ``AMBIGUOUS_<reference>``.
 
-    The fast kernel keeps no alignments, so each distinct read is aligned again here, alone, with the same
-    rules (the call is the same). Pairs merged without kept alignments cannot be rebuilt: None.
+    Alignments come from ``alignments`` (kept by the kernel: :func:`alignments_of`) or the payloads; a read
+    with neither is aligned again here, alone, with the same rules. Pairs merged without kept alignments
+    cannot be rebuilt: None. The window calls of all rows are made in one compiled call per reference.
     """
     keys = list(variants)
     entries = list(variants.values())
-    merged = merged_counts(keys, [c for c, _ in entries])
+    if merged is None:
+        merged = merged_counts(keys, [c for c, _ in entries])
+    alns = alignments or {}
     kctx = copy.copy(ctx)
     kctx.keep = True
-    out: list[Allele] = []
+    names = [r.name for r in ctx.refs]
+    picked: list[tuple[str, str, int, str, int]] = []
     for key, (_, var), n in zip(keys, entries, merged, strict=True):
-        if not n or var[1] == -1:
+        if not n:
             continue
-        payloads = var[2]
-        if not all(p[4] for p in payloads):
-            if "+" in key or "-" in key:  # a pair key or a merged alignment: nothing to align again
-                return None
-            payloads = classify_sequence(kctx, key)[2]
-        for i, _ins, _del, _sub, a, b in payloads:
-            aa, bb = np.frombuffer(a, dtype=np.uint8), np.frombuffer(b, dtype=np.uint8)
-            ins_n, del_n, sub_n, *_ = call_read(aa, bb, ctx.refs[i].include)
-            name = "Scaffold-incorporated" if var[1] == -2 else ctx.refs[i].name
-            status = "MODIFIED" if ins_n + del_n + sub_n > 0 else "UNMODIFIED"
-            out.append(Allele(a.decode(), b.decode(), name, status, int(del_n), int(ins_n), int(sub_n), n))
+        cls, payloads = var[1], var[2]
+        i = payloads[0][0]
+        aln = alns.get(key)
+        if aln is None:
+            if not payloads[0][4]:
+                if "+" in key or "-" in key:  # a pair key or a merged alignment: nothing to align again
+                    return None
+                payloads = classify_sequence(kctx, key)[2]
+            aln = (payloads[0][4].decode("ascii"), payloads[0][5].decode("ascii"))
+        if cls == -1:
+            name = "AMBIGUOUS_" + names[i]
+        else:
+            name = "Scaffold-incorporated" if cls == -2 else names[i]
+        picked.append((aln[0], aln[1], i, name, n))
+    calls = np.zeros((len(picked), 3), dtype=np.int64)
+    for i, ref in enumerate(ctx.refs):
+        one = len(ctx.refs) == 1
+        rows = list(range(len(picked))) if one else [j for j, x in enumerate(picked) if x[2] == i]
+        if rows:
+            calls[rows] = _window_calls([picked[j] for j in rows], ref.include)
+    return [
+        Allele(a, b, name, "MODIFIED" if ins_n + del_n + sub_n > 0 else "UNMODIFIED", del_n, ins_n, sub_n, n)
+        for (a, b, _, name, n), (ins_n, del_n, sub_n) in zip(picked, calls.tolist(), strict=True)
+    ]
+
+
+def alignments_of(parts: list[SequenceVariants]) -> dict[str, Alignment] | None:
+    """The kept alignments of the chunks' distinct sequences (first chunk first), or None if none kept."""
+    if not any(p.alignments for p in parts):
+        return None
+    out: dict[str, Alignment] = {}
+    for p in reversed(parts):
+        if p.alignments:
+            out.update(zip(p.counts, p.alignments, strict=True))
+    return out
+
+
+def _window_calls(rows: list[tuple[str, str, int, str, int]], include: np.ndarray) -> np.ndarray:
+    """Insertions, deletions and substitutions in the window of many alignments (one compiled call)."""
+    lengths = np.fromiter((len(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+    starts = np.zeros(len(rows), dtype=np.int64)
+    np.cumsum(2 * lengths[:-1], out=starts[1:])
+    buf = np.frombuffer("".join([x for a, b, *_ in rows for x in (a, b)]).encode("ascii"), dtype=np.uint8)
+    out = np.zeros((len(rows), 3), dtype=np.int64)
+    call_many(buf, starts, lengths, lengths, include, out)
     return out
 
 
@@ -152,6 +198,8 @@ class SequenceVariants:
     reads: int
     max_len: int
     sha256: str | None  # of the chunk file's bytes when read on the way (plain files)
+    # with ``alignments``: per distinct sequence, its alignment for the allele table (None: align again)
+    alignments: list[Alignment] | None = None
 
 
 @dataclass
@@ -175,25 +223,26 @@ def _stats(reads: int, max_len: int) -> dict[str, Any]:
 
 def single_end(
     path: Path, ctx: Context, threads: int, chunk_size: int, reuse: bool = False,
-    progress: ProgressFn | None = None,
+    progress: ProgressFn | None = None, alignments: bool = False,
 ) -> SequenceVariants:
     """Distinct sequences of a single-end file (or chunk), each aligned and called once (see
-    :meth:`Context.classified` for ``reuse``).
+    :meth:`Context.classified` for ``reuse`` and ``alignments``).
 
     With ``progress``, the distinct sequences are aligned in slices and each slice reports the reads it
     stands for (a call depends on its sequence only, so the result is the same)."""
     sc = count_sequences(path, chunk_size)
     seqs = list(sc.counts)
+    alns: list[Alignment] | None = [] if alignments else None
     if progress is None:
-        calls = ctx.classified(seqs, threads, reuse)
+        calls = ctx.classified(seqs, threads, reuse, alns)
     else:
         progress(0, total=sc.reads)
         calls = []
         for i in range(0, len(seqs), PROGRESS_SLICE):
             part = seqs[i : i + PROGRESS_SLICE]
-            calls.extend(ctx.classified(part, threads, reuse))
+            calls.extend(ctx.classified(part, threads, reuse, alns))
             progress(sum(map(sc.counts.__getitem__, part)))
-    return SequenceVariants(str(path), sc.counts, calls, sc.reads, sc.max_len, sc.sha256)
+    return SequenceVariants(str(path), sc.counts, calls, sc.reads, sc.max_len, sc.sha256, alns)
 
 
 def merge_single_end(
