@@ -123,7 +123,8 @@ def abundance(
         console.print(f"wrote {out}", highlight=False)
 
 
-# the longitudinal report lives in its own module (it reads the store for VCN)
-from cgtqc.cli.integration_report import report_cmd  # noqa: E402
+# the longitudinal report (it reads the store for VCN) and the long-read integrants live in their own module
+from cgtqc.cli.integration_report import longread_cmd, report_cmd  # noqa: E402
 
 app.command("report")(report_cmd)
+app.command("longread")(longread_cmd)

@@ -114,3 +114,58 @@ def report_cmd(
     if rep.shared:
         console.print(f"[red]sites shared with other patients:[/] {len(rep.shared)}", highlight=False)
     console.print(f"VCN results: {len(rep.vcn)}; wrote {', '.join(str(p) for p in written)}", highlight=False)
+
+
+def longread_cmd(
+    reads: Path = typer.Argument(..., help="Long reads (FASTQ/FASTA, plain or .gz, or BAM)"),
+    genome: Path = typer.Option(..., "--genome", help="Host genome FASTA"),
+    vector: Path = typer.Option(..., "--vector", help="Provirus FASTA: the integrated form, LTR ... LTR"),
+    ltr: str = typer.Option(..., "--ltr", help="The LTR sequence (as integrated) at both ends of --vector"),
+    out: Path = typer.Option(..., "--out", help="Directory for reads.tsv, integrants.tsv, summary.json"),
+    preset: str = typer.Option("map-ont", "--preset", help="minimap2 preset: map-ont, map-hifi, map-pb"),
+    min_flank: int = typer.Option(50, "--min-flank", help="Host bases needed to place a junction"),
+    min_deletion: int = typer.Option(50, "--min-deletion", help="Shortest internal deletion reported (bp)"),
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Full-length integrants: provirus structure, internal deletions, both junctions and the TSD."""
+    from cgtqc import __version__
+    from cgtqc.results import file_input
+    from cgtqc.seq.integration.longread import CLASSES, LongReadParams, analyse_reads, write_outputs
+    from cgtqc.seq.reads import iter_reads
+
+    params = LongReadParams(preset=preset, min_flank=min_flank, min_deletion=min_deletion)
+    if not reads.exists():
+        raise InputError("file not found", file=reads)
+    result = analyse_reads(iter_reads(reads), genome, vector, ltr, params)
+    provenance = {
+        "engine": "integration-longread",
+        "engine_version": __version__,
+        "parameters": {**params.__dict__, "ltr": ltr.strip().upper()},
+        "inputs": [file_input(p).to_dict() for p in (reads, genome, vector)],
+    }
+    written = write_outputs(result, out, provenance)
+    if json_:
+        print_json({**result.summary, "provenance": provenance, "written": [str(p) for p in written]})
+        return
+    t = Table("class", "reads")
+    for c in CLASSES:
+        t.add_row(c, str(result.summary["classes"][c]))
+    console.print(t)
+    it = Table(
+        "integrant (3' junction)", "5' junction", "reads", "full_length", "deleted", "TSD", "deletions"
+    )
+    for i in result.integrants[:20]:
+        r = i.row()
+        it.add_row(
+            r["posid"],
+            r["junction5"],
+            str(r["reads"]),
+            str(r["full_length"]),
+            str(r["deleted"]),
+            "" if r["tsd_length"] is None else str(r["tsd_length"]),
+            r["deletions"],
+        )
+    console.print(it)
+    console.print(
+        f"{len(result.integrants)} integrants; wrote {', '.join(str(p) for p in written)}", highlight=False
+    )
