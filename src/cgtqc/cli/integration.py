@@ -16,7 +16,7 @@ from rich.table import Table
 from cgtqc.cli._common import JSON_OPTION, console, print_json
 from cgtqc.errors import InputError
 
-app = typer.Typer(help="Integration sites: clone abundance and diversity.", no_args_is_help=True)
+app = typer.Typer(help="Integration sites: calling, clone abundance and diversity.", no_args_is_help=True)
 
 SUMMARY_KEYS = (
     "shannon",
@@ -128,3 +128,9 @@ from cgtqc.cli.integration_report import longread_cmd, report_cmd  # noqa: E402
 
 app.command("report")(report_cmd)
 app.command("longread")(longread_cmd)
+
+# site calling from reads and the read simulator (cgtqc.seq.integration.calling / .sim)
+from cgtqc.cli.integration_call import call_cmd, simulate_cmd  # noqa: E402
+
+app.command("call")(call_cmd)
+app.command("simulate")(simulate_cmd)
