@@ -52,13 +52,13 @@ def collection_time(text: str, tz: str) -> datetime:
     if t.tzinfo is not None:
         return t.astimezone(z)
     first, second = t.replace(tzinfo=z, fold=0), t.replace(tzinfo=z, fold=1)
-    if first.utcoffset() != second.utcoffset():
-        raise InputError(
-            f"{text} occurs twice in {tz} (clocks go back); give the UTC offset", place="collection time"
-        )
     if first.astimezone(UTC).astimezone(z).replace(tzinfo=None) != t:
         raise InputError(
             f"{text} does not exist in {tz} (clocks go forward); give the UTC offset", place="collection time"
+        )
+    if first.utcoffset() != second.utcoffset():
+        raise InputError(
+            f"{text} occurs twice in {tz} (clocks go back); give the UTC offset", place="collection time"
         )
     return first
 

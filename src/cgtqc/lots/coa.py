@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from cgtqc import __version__
+from cgtqc.lab import atmp, oos
 from cgtqc.lots.disposition import evaluate_lot
 from cgtqc.lots.service import get_lot, notifications_of, specification_for
 from cgtqc.lots.signatures import content_hash, signatures_of
@@ -140,6 +141,12 @@ def coa_context(session: Session, lot_number: str) -> dict:
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "cgtqc_version": __version__,
         "input_files": [{"ref": i, "name": n, "sha256": h} for (n, h), i in files.items()],
+        # appendix (issue 15): every OOS investigation with its original result, retests and outcome
+        "investigations": [
+            {**oos.to_dict(session, inv), "name": names.get(inv.cqa, inv.cqa)}
+            for inv in oos.investigations_of(session, lot)
+        ],
+        "release_notifications": atmp.notifications_of(session, lot),
     }
 
 

@@ -1,0 +1,210 @@
+"""OOS investigations (FDA OOS guidance): opened by an OOS verdict, blocking release, retests by the rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from cgtqc.errors import DispositionError, InputError, PermissionDenied
+from cgtqc.lab import oos, reportable
+from cgtqc.lab.checks import LabContext
+from cgtqc.lab.models import MethodVersion
+from cgtqc.lots import disposition, service
+from cgtqc.lots.coa import render_html
+from cgtqc.store import audit
+from cgtqc.store.db import session_scope
+
+from .conftest import PW, lab_setup, manual, msc_lot, unit_of
+
+U = unit_of("msc", "viability")
+CHECKLIST = {
+    "calculation": "recalculated: no error",
+    "instrument": "FC-01 calibrated, QC beads in range",
+    "standards": "7-AAD lot AB-7 accepted, in date",
+    "method": "VIAB:2 followed",
+    "analyst": "alice qualified on VIAB:2",
+    "sample": "sample tube found at room temperature for 4 h",
+}
+
+
+def _oos_lot(url: str, lot_number: str = "MSC-9") -> str:
+    with session_scope(url) as s:
+        lab_setup(s)
+        msc_lot(s, lot_number, viability=65.0)
+        (inv,) = oos.investigations_of(s, service.get_lot(s, lot_number))
+        return inv.number
+
+
+def _phase_i(url: str, number: str) -> None:
+    with session_scope(url) as s:
+        oos.record_phase_i(s, "alice", number, CHECKLIST, hypothesis="sample degraded before staining")
+        oos.authorise_retests(s, "bob", number, 1, "hypothesis: sample handling; retest the retained sample")
+
+
+def test_oos_result_opens_phase_i_that_blocks_release_until_closed(url):
+    number = _oos_lot(url)
+    assert number == "OOS-MSC-9-01"
+    with session_scope(url) as s:
+        inv = oos.get_investigation(s, number)
+        assert (inv.phase, inv.status, inv.cqa, inv.opened_by) == ("I", "open", "viability", "alice")
+        disposition.review(s, "bob", PW, "MSC-9")
+    with pytest.raises(DispositionError, match=f"OOS investigation {number} open \\(phase I\\)"):
+        with session_scope(url) as s:
+            disposition.sign(s, "carol", PW, "MSC-9", "released")
+    _phase_i(url, number)
+    with session_scope(url) as s:
+        service.add_result(
+            s,
+            "dave",
+            "MSC-9",
+            manual("viability", 90.5, U),
+            retest_of=number,
+            lab=LabContext("FC-01", ("AB-7",)),
+        )
+    with pytest.raises(DispositionError, match=number):  # a passing retest alone does not release
+        with session_scope(url) as s:
+            disposition.sign(s, "carol", PW, "MSC-9", "released")
+    with session_scope(url) as s:
+        oos.close(
+            s,
+            "bob",
+            PW,
+            number,
+            "invalidated",
+            assignable_cause="sample held at room temperature 4 h before staining (log QC-17)",
+        )
+    with session_scope(url) as s:
+        disposition.review(s, "bob", PW, "MSC-9")  # the retest is reportable now: reviewed like any result
+        disposition.sign(s, "carol", PW, "MSC-9", "released")
+        lot = service.get_lot(s, "MSC-9")
+        assert lot.status == "released"
+        current = service.current_results(lot)[("viability", "release")]
+        assert (current.value, current.entered_by) == (repr(90.5), "dave")
+
+
+def test_retest_keeps_the_original_result_visible(url):
+    number = _oos_lot(url)
+    _phase_i(url, number)
+    with session_scope(url) as s:
+        service.add_result(s, "dave", "MSC-9", manual("viability", 90.5, U), retest_of=number)
+        oos.close(s, "bob", PW, number, "invalidated", assignable_cause="sample handling")
+    with session_scope(url) as s:
+        lot = service.get_lot(s, "MSC-9")
+        rows = [(r.value, r.entered_by) for r in lot.results if r.cqa == "viability" and r.stage == "release"]
+        assert rows == [(repr(65.0), "alice"), (repr(90.5), "dave")]  # the original is a row of the lot still
+        doc = oos.to_dict(s, oos.get_investigation(s, number))
+        assert doc["original"]["value"] == repr(65.0)
+        assert [(r["value"], r["analyst"], r["reportable"]) for r in doc["retests"]] == [
+            (repr(90.5), "dave", True)
+        ]
+        assert doc["signatures"][0]["meaning"] == "OOS invalidated"
+        html = render_html(s, "MSC-9")
+        assert "Appendix: OOS investigations" in html and number in html and "65.0" in html and "90.5" in html
+        created = [e for e in audit.log(s, "results") if e.action == "create"]
+        assert any('"value": "65.0"' in (e.new_value or "") for e in created)
+        assert audit.verify(s) == []
+
+
+def test_retest_by_the_same_analyst_without_override_is_refused(url):
+    number = _oos_lot(url)
+    _phase_i(url, number)
+    with pytest.raises(PermissionDenied, match="alice performed the original test"):
+        with session_scope(url) as s:
+            service.add_result(s, "alice", "MSC-9", manual("viability", 90.0, U), retest_of=number)
+    with session_scope(url) as s:
+        service.add_result(
+            s,
+            "alice",
+            "MSC-9",
+            manual("viability", 90.0, U),
+            retest_of=number,
+            override_reason="only qualified analyst on site this shift (QA approved by phone)",
+        )
+        (r,) = oos.to_dict(s, oos.get_investigation(s, number))["retests"]
+        assert r["analyst"] == "alice" and r["override"].startswith("only qualified analyst")
+
+
+def test_retests_only_as_authorised_and_capped_by_the_method_version(url):
+    number = _oos_lot(url)
+    with pytest.raises(PermissionDenied, match="0 of 0 authorised retests"):
+        with session_scope(url) as s:
+            service.add_result(s, "dave", "MSC-9", manual("viability", 90.0, U), retest_of=number)
+    with pytest.raises(InputError, match="phase I is incomplete .*calculation.* and the hypothesis"):
+        with session_scope(url) as s:
+            oos.authorise_retests(s, "bob", number, 1, "")
+    with session_scope(url) as s:
+        oos.record_phase_i(s, "alice", number, CHECKLIST, hypothesis="sample degraded")
+    with pytest.raises(InputError, match="3 retests exceed the maximum of 2 fixed by method VIAB:2"):
+        with session_scope(url) as s:
+            oos.authorise_retests(s, "bob", number, 3, "")
+    with pytest.raises(PermissionDenied, match="has role 'analyst'"):
+        with session_scope(url) as s:
+            oos.authorise_retests(s, "alice", number, 1, "")
+    with session_scope(url) as s:
+        oos.authorise_retests(s, "bob", number, 1, "one retest")
+        service.add_result(s, "dave", "MSC-9", manual("viability", 90.0, U), retest_of=number)
+    with pytest.raises(PermissionDenied, match="1 of 1 authorised retests performed"):
+        with session_scope(url) as s:
+            service.add_result(s, "dave", "MSC-9", manual("viability", 91.0, U), retest_of=number)
+
+
+def test_confirmed_oos_lot_is_rejected_not_released(url):
+    number = _oos_lot(url)
+    _phase_i(url, number)
+    with session_scope(url) as s:
+        service.add_result(s, "dave", "MSC-9", manual("viability", 66.1, U), retest_of=number)
+        oos.start_phase_ii(s, "carol", number, "no laboratory error found; retest confirms")
+    with pytest.raises(InputError, match="needs the assignable cause"):
+        with session_scope(url) as s:
+            oos.close(s, "bob", PW, number, "invalidated")
+    with pytest.raises(PermissionDenied, match="wrong password"):
+        with session_scope(url) as s:
+            oos.close(s, "bob", "not-the-password", number, "confirmed")
+    with session_scope(url) as s:
+        oos.close(s, "bob", PW, number, "confirmed", conclusion="process-related low viability")
+        disposition.review(s, "bob", PW, "MSC-9")
+    with pytest.raises(DispositionError, match=r"viability: fail \(65.0 outside"):  # the original stays
+        with session_scope(url) as s:
+            disposition.sign(s, "carol", PW, "MSC-9", "released")
+    with session_scope(url) as s:
+        disposition.sign(s, "carol", PW, "MSC-9", "rejected")
+        assert service.get_lot(s, "MSC-9").status == "rejected"
+        assert oos.get_investigation(s, number).phase == "II"
+
+
+def test_a_failing_retest_opens_no_second_investigation(url):
+    number = _oos_lot(url)
+    _phase_i(url, number)
+    with session_scope(url) as s:
+        service.add_result(s, "dave", "MSC-9", manual("viability", 60.0, U), retest_of=number)
+        assert [i.number for i in oos.investigations_of(s, service.get_lot(s, "MSC-9"))] == [number]
+
+
+def _mv(**kw) -> MethodVersion:
+    return MethodVersion(method="POT", version="1", cqa="potency_ifng", **kw)
+
+
+def test_averaging_refused_where_forbidden_and_outlier_tests_only_where_allowed():
+    strict = _mv(averaging_allowed=False, outlier_test_allowed=False)
+    bioassay = _mv(averaging_allowed=True, outlier_test_allowed=True)
+    with pytest.raises(InputError, match="method POT:1 forbids averaging"):
+        reportable.reportable(strict, [98.0, 104.0], average=True)
+    with pytest.raises(InputError, match="2 values but one reportable result"):
+        reportable.reportable(strict, [98.0, 104.0])
+    with pytest.raises(InputError, match="does not allow outlier tests"):
+        reportable.reportable(strict, [98.0], outlier_test=True)
+    assert reportable.reportable(strict, [98.0]).value == 98.0
+    r = reportable.reportable(bioassay, [10.1, 10.2, 9.9, 10.0, 14.0], average=True, outlier_test=True)
+    assert r.excluded == [14.0] and r.value == pytest.approx(10.05)
+
+
+def test_grubbs_critical_value_against_the_published_table():
+    from math import sqrt
+
+    from scipy import stats
+
+    n, alpha = 10, 0.05
+    t = stats.t.ppf(1 - alpha / (2 * n), n - 2)
+    assert (n - 1) / sqrt(n) * sqrt(t * t / (n - 2 + t * t)) == pytest.approx(2.290, abs=0.001)  # ASTM E178
+    values = [10.0, 10.1, 9.9, 10.05, 9.95, 10.02, 9.98, 10.03, 9.97, 10.6]
+    assert reportable.grubbs_outlier(values) == 9
+    assert reportable.grubbs_outlier(values[:-1]) is None
