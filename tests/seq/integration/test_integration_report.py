@@ -267,3 +267,13 @@ def test_cli_table_and_errors(dirs, tmp_path, monkeypatch, capsys):
     assert "not initialised" in _fails(
         monkeypatch, capsys, [*tps, *out, "--patient", "P", "--db", str(tmp_path / "empty.db")]
     )
+
+
+def test_relative_of_all_theta_with_multihits(tmp_path):
+    """The caller's relative column is of all theta (multihit groups included): a unique clone at 0.20
+    of the total is dominant and reads 20 %, even though the unique sites sum to 0.9."""
+    d = write_sites(tmp_path / "mh", {"chr1+1000": 0.20, "chr1-1003": 0.40, "chr2+5000": 0.30})
+    rep = build_report([Timepoint("m3", read_sites(d))], top=1)
+    assert rep.measurements[0][0].value == pytest.approx(40.0)
+    assert rep.flag_counts[0]["dominant_clone"] == 3
+    assert rep.other == pytest.approx([0.60])  # 0.2 + 0.3 of other clones and 0.1 of multihits

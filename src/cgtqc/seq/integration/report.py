@@ -7,7 +7,9 @@ and returns a report object, its HTML (Jinja2, plots embedded as PNG) and its JS
 Clones are matched across timepoints by chromosome, strand and position within ``match_window_bp``
 (default 5 bp, the caller's collapse window; never across strands): a chain of positions each within
 the window of the next is one clone, named by the ``posid`` with the most theta over all timepoints.
-Relative abundance is the ``relative`` column (sonicLength theta over the unique sites of that sample).
+Relative abundance is the ``relative`` column as the caller wrote it: theta over all of the sample's theta,
+multihit groups included, so the unique sites may sum to less than 1 (the rest is drawn as "other").
+Diversity indices use the theta of the unique sites.
 
 CQAs per timepoint: ``integration_top_clone_pct`` (largest clone, %), ``integration_sites_near_oncogenes``
 (sites within the AE window of an adverse-event gene's body, which includes its TSS; None when no gene
@@ -280,8 +282,10 @@ def build_report(
         }
         for cid in chosen
     ]
+    # "other": every clone outside the top, and the multihit groups (the relative column is of all theta)
     other = [
-        max(0.0, sum(series[lab].values()) - sum(series[lab].get(c, 0.0) for c in chosen)) for lab in labels
+        max(0.0, max(1.0, sum(series[lab].values())) - sum(series[lab].get(c, 0.0) for c in chosen))
+        for lab in labels
     ]
     flag_counts = []
     for t, _tp in enumerate(timepoints):
@@ -305,7 +309,7 @@ def build_report(
         n = len(s)
         check = [ValidityCheck("unique sites", n > 0, f"{n} unique sites")]
         near = sum(any(f.split(":", 1)[0] == AE_BODY for f in fl) for fl in per_tp_flags[t])
-        top_pct = 100.0 * float(s.relative.max()) / max(float(s.relative.sum()), 1e-300)
+        top_pct = 100.0 * float(s.relative.max())  # of all theta, multihit groups included
         measurements.append(
             [
                 Measurement(
@@ -383,7 +387,14 @@ def plots(report: LongitudinalReport) -> list[tuple[str, str, str]]:
         gene = f" ({c['nearest_gene']})" if c.get("nearest_gene") else ""
         ax.bar(x, v, bottom=bottom, color=cmap(k % 20), label=f"{c['clone']}{gene}", width=0.7)
         bottom += v
-    ax.bar(x, 100 * np.asarray(report.other), bottom=bottom, color="#cccccc", label="other", width=0.7)
+    ax.bar(
+        x,
+        100 * np.asarray(report.other),
+        bottom=bottom,
+        color="#cccccc",
+        label="other (and multihits)",
+        width=0.7,
+    )
     ax.set_xticks(x, report.labels)
     ax.set_ylabel("relative abundance (% of theta)")
     ax.set_ylim(0, 100)
