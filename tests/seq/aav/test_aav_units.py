@@ -140,3 +140,39 @@ def test_vector_type_confidence_is_the_beta_posterior(tmp_path, k, n):
     assert call.vector_type == ("sc" if k / n >= 0.5 else "ss")
     expected = round(p_sc if call.vector_type == "sc" else 1 - p_sc, 6)
     assert call.confidence == pytest.approx(expected, abs=1e-12)
+
+
+def _full_dp_call(window: str, itr):
+    """call_itr's reference: every configuration aligned in full (no text shortcut)."""
+    from cgtqc.seq.aav import itr as k
+
+    res = []
+    for name, seq in itr.variants:
+        sc, al, de, ins = k.semiglobal(k.encode(seq), k.encode(window), k.MATCH, k.MISMATCH, k.GAP_OPEN,
+                                       k.GAP_EXTEND)
+        res.append((int(sc), name, int(al), int(de), int(ins)))
+    res.sort(reverse=True)
+    return res[0], res[0][0] - res[1][0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    which=st.sampled_from(["flip", "flop"]),
+    left=st.text("ACGTN", max_size=40),
+    right=st.text("ACGTN", max_size=40),
+    edits=st.lists(st.tuples(st.integers(0, 144), st.sampled_from("ACGT-")), max_size=3),
+    lower=st.booleans(),
+)
+def test_itr_call_text_shortcut_equals_full_alignment(which, left, right, edits, lower):
+    """An ITR found letter for letter skips its alignment; the call must equal aligning every variant."""
+    itr = _itr()
+    seq = list(dict(itr.variants)[which])
+    for pos, base in edits:
+        seq[min(pos, len(seq) - 1)] = "" if base == "-" else base
+    window = left + "".join(seq) + right
+    window = window.lower() if lower else window
+    (score, name, aligned, max_del, max_ins), margin = _full_dp_call(window, itr)
+    call = call_itr(window, itr)
+    got = (call.score, call.margin, call.max_deletion, call.max_insertion)
+    assert got == (score, margin, max_del, max_ins)
+    assert call.coverage == aligned / itr.length

@@ -1,9 +1,10 @@
 """Long-read AAV genome analysis: classify every read, aggregate per sample, derive the AAV CQAs.
 
 ``classify_chunk`` is the unit of work (reads in, calls and mergeable statistics out); ``classify_reads``
-streams a reads file in chunks through it, in process or across worker processes with a bounded number
-of chunks in flight, and the engine's chunking protocol (:mod:`cgtqc.seq.aav.run`) calls it on chunk files
-the same way (the context is picklable; each worker loads the minimap2 index once). The vector type is
+streams a reads file in chunks through it, in process or across worker threads (minimap2 aligns without the
+GIL, so the threads share one index) with a bounded number of chunks in flight, and the engine's chunking
+protocol (:mod:`cgtqc.seq.aav.run`) calls it on chunk files the same way (the context is picklable; each
+worker process loads the minimap2 index once). The vector type is
 detected from a fixed number of first reads (:data:`VECTOR_TYPE_PROBE_READS`), so no result depends on the
 chunk size. Percentages are of all reads unless stated; the CQAs use DNA-bearing capsid reads (all reads
 minus the lambda spike-in) as denominator.
@@ -15,7 +16,7 @@ import os
 import tempfile
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -353,12 +354,7 @@ def classify_reads(
     tmp = tempfile.TemporaryDirectory(dir=workdir)
     total = SampleStats(construct.length)
     try:
-        fasta = refs.write_fasta(Path(tmp.name) / "refs.fa")
-        index: str | None = str(fasta)
-        if threads > 1:
-            mmi = Path(tmp.name) / "refs.mmi"
-            ReadAligner(fasta, align_params, save_mmi=mmi)
-            index = str(mmi)
+        index = str(refs.write_fasta(Path(tmp.name) / "refs.fa"))
         if vt is None:
             vt = probe_vector_type(
                 reads_path, aligned, build_context(construct, refs, "ss", params, index, align_params)
@@ -375,8 +371,11 @@ def classify_reads(
             for items, groups in chunks:
                 consume(classify_chunk(items, ctx), groups)
         else:
+            # threads, not processes: minimap2 (mappy) aligns without the GIL, so one index in memory serves
+            # every thread and no read or call is pickled; the indexes are built here, before the threads
+            _aligner(ctx), _vector_aligner(ctx)
             pending: deque = deque()
-            with ProcessPoolExecutor(max_workers=threads) as ex:
+            with ThreadPoolExecutor(max_workers=threads) as ex:
                 for items, groups in chunks:
                     pending.append((ex.submit(classify_chunk, items, ctx), groups))
                     if len(pending) >= 2 * threads:
