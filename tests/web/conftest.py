@@ -4,6 +4,7 @@ app (``create_app``) through a TestClient, or by uvicorn on a free loopback port
 from __future__ import annotations
 
 import re
+import shutil
 import socket
 import threading
 import time
@@ -102,10 +103,19 @@ class Site:
     app: object
 
 
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory) -> Path:
+    """One seeded SQLite file per test session; each test works on its own copy."""
+    path = tmp_path_factory.mktemp("seed") / "web.db"
+    seed(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def site(tmp_path) -> Site:
-    url = f"sqlite:///{tmp_path / 'web.db'}"
-    seed(url)
+def site(seeded_db, tmp_path) -> Site:
+    db = tmp_path / "web.db"
+    shutil.copyfile(seeded_db, db)
+    url = f"sqlite:///{db}"
     app = create_app(url, secure_cookies=False, upload_dir=tmp_path / "uploads")
     return Site(url, tmp_path / "uploads", app)
 

@@ -43,7 +43,10 @@ def authority(s: Session, who: Principal, lot_number: str, meaning: str = "rejec
     API too. The sign button asks about ``rejected`` (role, state, who entered), since what blocks a release
     is shown beside it and refused again when signing."""
     enter_why = "" if who.can("enter_result") else f"Your role ({who.role}) does not enter results."
-    review_why = queries.sign_refusal(s, who.username, lot_number, "reviewed") or ""
+    if not who.can("review"):
+        review_why = f"Your role ({who.role}) does not review results."
+    else:
+        review_why = queries.sign_refusal(s, who.username, lot_number, "reviewed") or ""
     if not who.can("sign_disposition"):
         sign_why = f"Only QA signs the disposition; your role is {who.role}."
     else:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from cgtqc.errors import CgtqcError
+from cgtqc.errors import CgtqcError, InputError
 from cgtqc.store import sessions, users
 from cgtqc.store.models import ROLES, User
 from cgtqc.store.sessions import Principal
@@ -95,7 +95,9 @@ async def change_role(request: Request, username: str, who: Principal = Depends(
 @router.post("/users/{username}/disable", include_in_schema=False)
 async def disable(request: Request, username: str, who: Principal = Depends(page_user)) -> Response:
     def change(s, f: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-        users.disable_user(s, username, who.username, f.get("reason", "").strip())
+        if not f.get("reason", "").strip():
+            raise InputError("a reason is required to disable a user", place="reason")
+        users.disable_user(s, username, who.username, f["reason"].strip())
         sessions.revoke_all(s, username)
 
     return await _change(request, who, "disabled", change)
