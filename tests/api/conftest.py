@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from cgtqc.server import create_app
-from cgtqc.store.db import migrate, session_scope
+from cgtqc.store import users
+from cgtqc.store.db import engine, migrate, session_scope
 from cgtqc.store.users import create_user
 
 PASSWORD = "password-123"
@@ -22,12 +26,12 @@ USERS = [
 ]
 
 
-def new_pg_database(base_url: str) -> str:
-    """A new empty database on the test server."""
+def new_pg_database(base_url: str, template: str | None = None) -> str:
+    """A new database on the test server: empty, or a copy of ``template``."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     eng = create_engine(base_url, isolation_level="AUTOCOMMIT")
     with eng.connect() as c:
-        c.execute(text(f"CREATE DATABASE {name}"))
+        c.execute(text(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else "")))
     eng.dispose()
     return base_url.rsplit("/", 1)[0] + f"/{name}"
 
@@ -40,17 +44,45 @@ def seeded(url: str) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> str:
-    """A seeded database (admin, alice, bob, carol, dave; password ``password-123``) on each backend."""
-    if request.param == "sqlite":
-        return seeded(f"sqlite:///{tmp_path / 'server.db'}")
-    return seeded(new_pg_database(request.getfixturevalue("postgres_url")))
+@pytest.fixture(scope="session", autouse=True)
+def quick_argon2():
+    """argon2id at its lowest cost for the seeded test users (the default costs ~0.4 s a hash here); the
+    hashes still name their own parameters, so verification is the real argon2 check."""
+    saved = users._hasher
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    users._hasher = saved
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory, quick_argon2) -> Path:
+    path = tmp_path_factory.mktemp("template") / "seeded.db"
+    seeded(f"sqlite:///{path}")
+    engine(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(postgres_url, quick_argon2) -> str:
+    url = seeded(new_pg_database(postgres_url))
+    engine(url).dispose()  # a template database must have no open connection
+    return url.rsplit("/", 1)[1]
 
 
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return seeded(f"sqlite:///{tmp_path / 'server.db'}")
+def sqlite_url(tmp_path, sqlite_template) -> str:
+    """A seeded SQLite database (admin, alice, bob, carol, dave; password ``password-123``)."""
+    target = tmp_path / "server.db"
+    shutil.copy(sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request) -> str:
+    """A seeded database on each backend."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return new_pg_database(request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_template"))
 
 
 MSC_VALUES = {  # every msc release test and in-process control passing (entered by hand)
@@ -114,8 +146,12 @@ class Api:
 
 
 def make_api(url: str, tmp_path) -> Api:
+    """The app on ``url`` with every seeded user logged in (a login is an audited event of its own)."""
     app = create_app(url, secure_cookies=False, upload_dir=tmp_path / "uploads")
-    return Api(TestClient(app))
+    api = Api(TestClient(app))
+    for username, _name, _role in USERS:
+        api.token(username)
+    return api
 
 
 @pytest.fixture
