@@ -124,10 +124,11 @@ def abundance(
 
 
 # the longitudinal report (it reads the store for VCN) and the long-read integrants live in their own module
-from cgtqc.cli.integration_report import longread_cmd, report_cmd  # noqa: E402
+from cgtqc.cli.integration_report import longread_cmd, longread_simulate_cmd, report_cmd  # noqa: E402
 
 app.command("report")(report_cmd)
 app.command("longread")(longread_cmd)
+app.command("longread-simulate")(longread_simulate_cmd)
 
 # site calling from reads and the read simulator (cgtqc.seq.integration.calling / .sim)
 from cgtqc.cli.integration_call import call_cmd, simulate_cmd  # noqa: E402

@@ -169,3 +169,17 @@ def longread_cmd(
     console.print(
         f"{len(result.integrants)} integrants; wrote {', '.join(str(p) for p in written)}", highlight=False
     )
+
+
+def longread_simulate_cmd(
+    out: Path = typer.Option(
+        ..., "--out", help="Folder for genome.fa, provirus.fa, reads.fastq, ltr.txt, truth.json"
+    ),
+    seed: int = typer.Option(11, "--seed", help="Random seed"),
+    error: float = typer.Option(0.005, "--error", help="Substitution rate (indels at a fifth of it)"),
+) -> None:
+    """Simulated long reads across integrated proviruses (full-length, deleted, solo LTR, ...) with truth."""
+    from cgtqc.seq.integration.longsim import simulate_long_reads
+
+    files = simulate_long_reads(out, seed, error)
+    console.print(f"wrote {', '.join(str(p) for p in files.values())}", highlight=False)

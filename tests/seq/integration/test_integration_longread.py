@@ -1,135 +1,30 @@
-"""Long-read integrants on reads synthesised here: a random genome, a provirus (LTR-internal-LTR) planted
-with a 5 bp target-site duplication in both genomic orientations, reads in both sequencing orientations,
-planted internal deletions, a solo LTR, truncated and vector-only reads, and sequencing errors.
-
-The generator knows the truth by construction (which host base follows which LTR); it shares no code
-with the parser.
+"""Long-read integrants on synthesised reads (``cgtqc.seq.integration.longsim``): a random genome, a
+provirus (LTR-internal-LTR) planted with a 5 bp target-site duplication in both genomic orientations, reads
+in both sequencing orientations, planted internal deletions, a solo LTR, truncated and vector-only reads,
+and sequencing errors. The generator knows the truth by construction (which host base follows which LTR);
+it shares no code with the parser.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from cgtqc.cli import app
 from cgtqc.errors import InputError
 from cgtqc.seq.integration.longread import LongReadParams, Provirus, analyse_reads
+from cgtqc.seq.integration.longsim import LongReadWorld, simulate_long_reads
 from cgtqc.seq.reads import Read
-
-COMP = str.maketrans("ACGT", "TGCA")
-
-
-def rc(s: str) -> str:
-    return s.translate(COMP)[::-1]
-
-
-def dna(rng: np.random.Generator, n: int) -> str:
-    return "".join(rng.choice(list("ACGT"), n))
-
-
-@dataclass
-class Truth:
-    klass: str
-    site3: str | None  # posid of the host base after the 3' LTR, read out of it
-    site5: str | None
-    tsd: int | None
-    deletion: tuple[int, int] | None = None
-
-
-def noisy(rng: np.random.Generator, s: str, rate: float) -> str:
-    """Substitutions at ``rate`` and 1-base indels at rate / 5."""
-    out = []
-    for ch in s:
-        u = rng.random()
-        if u < rate:
-            out.append("ACGT"[(("ACGT".index(ch)) + int(rng.integers(1, 4))) % 4])
-        elif u < rate * 1.1:
-            continue  # deletion
-        elif u < rate * 1.2:
-            out.extend([ch, "ACGT"[int(rng.integers(0, 4))]])  # insertion
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-class World:
-    """Genome, provirus and reads with their truth."""
-
-    def __init__(self, seed: int = 11, error: float = 0.005):
-        self.rng = rng = np.random.default_rng(seed)
-        self.chroms = {"chrA": dna(rng, 120_000), "chrB": dna(rng, 120_000)}
-        self.ltr = dna(rng, 250)
-        self.provirus = self.ltr + dna(rng, 3500) + self.ltr
-        self.error = error
-        self.reads: list[Read] = []
-        self.truth: dict[str, Truth] = {}
-
-    def molecule(self, chrom: str, x: int, genomic: str, insert: str, tsd: int = 5, left=900, right=900):
-        """Host with ``insert`` (provirus-oriented) integrated at 0-based ``x``; the host bases
-        ``x .. x+tsd`` appear on both sides. Returns the + strand molecule and the truth junctions."""
-        g = self.chroms[chrom]
-        left_host, right_host = g[x - left : x + tsd], g[x : x + right]
-        if genomic == "+":
-            mol = left_host + insert + right_host
-            # after the 3' LTR comes g[x] (1-based x+1), read along +; before the 5' LTR g[x+tsd-1]
-            site3, site5 = f"{chrom}+{x + 1}", f"{chrom}-{x + tsd}"
-        else:
-            mol = left_host + rc(insert) + right_host
-            # the 3' LTR end now faces g[x+tsd-1] at its left, read towards lower coordinates
-            site3, site5 = f"{chrom}-{x + tsd}", f"{chrom}+{x + 1}"
-        return mol, site3, site5
-
-    def add(self, name: str, seq: str, truth: Truth, flip: bool) -> None:
-        s = noisy(self.rng, rc(seq) if flip else seq, self.error)
-        self.reads.append(Read(name, s))
-        self.truth[name] = truth
-
-
-def build(world: World) -> World:
-    w = world
-    sites = [("chrA", 10_000, "+"), ("chrA", 40_000, "-"), ("chrB", 20_000, "+"), ("chrB", 70_000, "-")]
-    for k, (chrom, x, ori) in enumerate(sites):
-        mol, s3, s5 = w.molecule(chrom, x, ori, w.provirus)
-        for r in range(3):
-            w.add(f"full{k}_{r}", mol, Truth("full_length", s3, s5, 5), flip=bool(r % 2))
-    # a TSD of 4 (integrase makes 4-6)
-    mol, s3, s5 = w.molecule("chrA", 90_000, "+", w.provirus, tsd=4)
-    w.add("tsd4", mol, Truth("full_length", s3, s5, 4), flip=True)
-    # internal deletions of the provirus: 800 bp and 300 bp
-    for k, (chrom, x, ori, a, b) in enumerate(
-        [("chrB", 50_000, "+", 1000, 1800), ("chrA", 60_000, "-", 2500, 2800)]
-    ):
-        deleted = w.provirus[:a] + w.provirus[b:]
-        mol, s3, s5 = w.molecule(chrom, x, ori, deleted)
-        for r in range(2):
-            w.add(f"del{k}_{r}", mol, Truth("deleted", s3, s5, 5, (a, b)), flip=bool(r))
-    # a solo LTR (recombined provirus)
-    mol, s3, s5 = w.molecule("chrB", 100_000, "-", w.ltr)
-    w.add("solo", mol, Truth("solo_ltr", s3, s5, 5), flip=False)
-    # truncated: the read ends 1,000 bp into the provirus (5' junction only)
-    mol, s3, s5 = w.molecule("chrA", 10_000, "+", w.provirus)
-    w.add("trunc", mol[: 900 + 5 + 1000], Truth("one_junction", None, s5, None), flip=True)
-    # vector only, and host only
-    w.add("vec", w.provirus[500:3000], Truth("vector_only", None, None, None), flip=False)
-    w.add("host", w.chroms["chrB"][5000:7000], Truth("no_vector", None, None, None), flip=True)
-    return w
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    w = build(World())
-    d = tmp_path_factory.mktemp("lr")
-    w.genome = d / "genome.fa"
-    w.genome.write_text("".join(f">{c}\n{s}\n" for c, s in w.chroms.items()))
-    w.vector = d / "provirus.fa"
-    w.vector.write_text(f">lv\n{w.provirus}\n")
-    w.fastq = d / "reads.fastq"
-    w.fastq.write_text("".join(f"@{r.name}\n{r.seq}\n+\n{'I' * len(r.seq)}\n" for r in w.reads))
-    w.result = analyse_reads(w.reads, w.genome, w.vector, w.ltr)
+    w = LongReadWorld().build()
+    files = w.write(tmp_path_factory.mktemp("lr"))
+    w.genome, w.vector, w.fastq = files["genome"], files["vector"], files["reads"]
+    w.result = analyse_reads([Read(n, s) for n, s in w.reads], w.genome, w.vector, w.ltr)
     return w
 
 
@@ -245,10 +140,55 @@ def test_bad_inputs(world, tmp_path):
     with pytest.raises(InputError, match="not a DNA sequence"):
         Provirus(world.vector, "hello", LongReadParams())
     with pytest.raises(InputError, match="file not found"):
-        analyse_reads(world.reads[:1], tmp_path / "absent.fa", world.vector, world.ltr)
+        analyse_reads([Read(*world.reads[0])], tmp_path / "absent.fa", world.vector, world.ltr)
     with pytest.raises(InputError, match="no reads"):
         analyse_reads([], world.genome, world.vector, world.ltr)
     with pytest.raises(InputError, match="preset"):
         LongReadParams(preset="sr")
     with pytest.raises(InputError, match="min_flank"):
         LongReadParams(min_flank=-1)
+    with pytest.raises(InputError, match="error rate"):
+        simulate_long_reads(tmp_path / "x", error=0.5)
+
+
+@pytest.mark.parametrize("error", [0.0, 0.03])
+def test_every_read_classed_at_other_error_rates(tmp_path, error):
+    w = LongReadWorld(seed=5, error=error).build()
+    files = w.write(tmp_path)
+    res = analyse_reads([Read(n, s) for n, s in w.reads], files["genome"], files["vector"], w.ltr)
+    assert {r.read_id: r.klass for r in res.reads} == {n: t.klass for n, t in w.truth.items()}
+    exact = [r.junction3.posid == w.truth[r.read_id].site3 for r in res.reads if w.truth[r.read_id].site3]
+    assert sum(exact) >= len(exact) - (0 if error == 0 else 2)
+
+
+def test_simulate_command_then_longread(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(
+        app, ["integration", "longread-simulate", "--out", str(tmp_path / "sim"), "--seed", "3"]
+    )
+    assert r.exit_code == 0, r.output
+    sim = tmp_path / "sim"
+    truth = json.loads((sim / "truth.json").read_text())
+    r = runner.invoke(
+        app,
+        [
+            "integration",
+            "longread",
+            str(sim / "reads.fastq"),
+            "--genome",
+            str(sim / "genome.fa"),
+            "--vector",
+            str(sim / "provirus.fa"),
+            "--ltr",
+            (sim / "ltr.txt").read_text().strip(),
+            "--out",
+            str(tmp_path / "lr"),
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    want = {}
+    for t in truth.values():
+        want[t["klass"]] = want.get(t["klass"], 0) + 1
+    assert {k: v for k, v in doc["classes"].items() if v} == want
