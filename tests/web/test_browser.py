@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cgtqc.web.context import htmx_path
+
 from .conftest import LOT, PASSWORD, USERS, endotoxin_files
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -145,3 +147,55 @@ def test_release_flow_in_chromium(browser, live_server, tmp_path):
     for p in (ana, rex, quinn):
         p.context.close()
     assert len(list(shots.glob("*.png"))) == Person.shots
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+  .map(el => el.outerHTML)"""
+
+
+def test_keyboard_tablet_and_htmx_in_chromium(browser, live_server, tmp_path):
+    """Keyboard only: the skip link comes first and lands on the content; every field has a label; a tablet's
+    width needs no sideways scrolling; the lot search swaps the rows in place when HTMX is installed (and
+    works as a plain form when it is not)."""
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    context = browser.new_context(viewport={"width": 768, "height": 1024}, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{live_server}/login")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    # log in with the keyboard alone: skip link, the site's name, then the form
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "brand"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "username"
+    page.keyboard.type("rex")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/lots")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the skip link
+    assert page.evaluate("document.activeElement.id") == "main"
+    for path in ("/lots", f"/lots/{LOT}", "/specs/car_t", f"/audit?lot={LOT}", f"/lots/{LOT}/sign"):
+        page.goto(f"{live_server}{path}")
+        assert page.evaluate(UNLABELLED) == [], path
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (path, overflow)
+    page.goto(f"{live_server}/lots")
+    page.screenshot(path=str(shots / "tablet-lots.png"), full_page=True)
+    from playwright.sync_api import expect
+
+    htmx = page.evaluate("typeof window.htmx") == "object"
+    assert htmx == htmx_path().is_file()  # installed means loaded (the CSP lets it run)
+    page.evaluate("window.__same_page = true")
+    page.get_by_label("Search").fill("AAV")
+    if htmx:
+        expect(page.locator("#lot-rows tr")).to_have_count(1)
+        assert page.evaluate("window.__same_page") is True  # rows swapped, the page was not reloaded
+    else:
+        page.get_by_label("Search").press("Enter")
+        page.wait_for_url("**q=AAV**")
+    assert page.locator("#lot-rows").inner_text().startswith("AAV-0001")
+    context.close()

@@ -309,8 +309,13 @@ def thousand_lots(site):
     with session_scope(site.url) as s:
         version = service.get_lot(s, EMPTY).spec_version
         for i in range(1000):
-            lot = Lot(lot_number=f"AAV-{i + 2:04d}", product="aav", spec_version=version, site="Basel",
-                      created_by="ann")
+            lot = Lot(
+                lot_number=f"AAV-{i + 2:04d}",
+                product="aav",
+                spec_version=version,
+                site="Basel",
+                created_by="ann",
+            )
             audit.add(s, lot, "ann", reason="lot created")
     return site
 
