@@ -6,6 +6,7 @@ any other CRISPResso2 option is refused by name rather than silently ignored.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -93,7 +94,15 @@ def quantify_cmd(
         help="Folder that receives CRISPResso_on_<name>/ with the tables, as CRISPResso2 [default: .]",
     ),
     name: str | None = typer.Option(None, "-n", "--name", help="Sample name."),
-    threads: int = typer.Option(1, "--threads", "-p", "--n_processes", help="Worker processes."),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        "-p",
+        "--n_processes",
+        help="Threads aligning reads (worker processes for base-editing and prime-editing scaffold runs); "
+        "the results do not depend on it [default: the cores this process may use]",
+        show_default=False,
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     quiet: bool = QUIET_OPTION,
 ) -> None:
@@ -141,7 +150,7 @@ def quantify_cmd(
             base_editor=base_editor_output,
             conversion_from=conversion_nuc_from,
             conversion_to=conversion_nuc_to,
-            threads=threads,
+            threads=threads if threads is not None else available_cores(),
             sample=name,
             progress=bar,
             alleles=True,
@@ -178,6 +187,13 @@ def quantify_cmd(
             str(r.substitutions),
         )
     console.print(table)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def _refuse_unknown(extra: list[str]) -> None:

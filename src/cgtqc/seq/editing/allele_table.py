@@ -17,6 +17,7 @@ Numbers are written as pandas' ``to_csv`` writes them: ``str`` of ints and bools
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 
 from cgtqc.seq.editing.results import ALLELE_COLUMNS, Allele
 
@@ -25,19 +26,31 @@ AROUND_COLUMNS = ["Aligned_Sequence", "Reference_Sequence", "Unedited", "n_delet
 
 
 def sorted_alleles(alleles: Sequence[Allele]) -> list[Allele]:
-    """The rows in CRISPResso2's order (reads descending, then aligned and reference sequence)."""
-    return sorted(alleles, key=lambda a: (-a.reads, a.aligned_sequence, a.reference_sequence))
+    """The rows in CRISPResso2's order (reads descending, then aligned and reference sequence).
+
+    Three stable sorts on one key each (C-level key functions) give the order of the three-key sort."""
+    rows = sorted(alleles, key=attrgetter("reference_sequence"))
+    rows.sort(key=attrgetter("aligned_sequence"))
+    rows.sort(key=attrgetter("reads"), reverse=True)  # reverse=True keeps equal keys in their order
+    return rows
+
+
+def _percent_texts(rows: Sequence[Allele], total_reads: int) -> dict[int, str]:
+    """``repr`` of ``reads / total * 100`` (pandas' float text) per distinct read count."""
+    return {n: repr(n / total_reads * 100) for n in {a.reads for a in rows}}
 
 
 def allele_table_text(rows: Sequence[Allele], total_reads: int) -> str:
     """``Alleles_frequency_table.txt`` of rows already in :func:`sorted_alleles` order."""
+    tail = {n: f"\t{n}\t{pct}" for n, pct in _percent_texts(rows, total_reads).items()}
     lines = ["\t".join(ALLELE_COLUMNS)]
     lines += [
         f"{a.aligned_sequence}\t{a.reference_sequence}\t{a.reference_name}\t{a.read_status}\t{a.n_deleted}\t"
-        f"{a.n_inserted}\t{a.n_mutated}\t{a.reads}\t{a.reads / total_reads * 100!r}"
+        f"{a.n_inserted}\t{a.n_mutated}{tail[a.reads]}"
         for a in rows
     ]
-    return "\n".join(lines) + "\n"
+    lines.append("")
+    return "\n".join(lines)
 
 
 def cut_column(aligned_ref: str, cut: int) -> int:
@@ -53,19 +66,22 @@ def cut_column(aligned_ref: str, cut: int) -> int:
 def around_cut_text(rows: Sequence[Allele], total_reads: int, cut: int, left: int, right: int) -> str:
     """``Alleles_frequency_table_around_...txt`` of one reference's rows (in table order): ``left`` bases
     up to and including the cut point and ``right`` after it (CRISPResso2's get_dataframe_around_cut)."""
+    pcts = {n: n / total_reads * 100 for n in {a.reads for a in rows}}
     groups: dict[tuple[str, str, bool, int, int, int], list[float]] = {}
+    get = groups.get
     for a in rows:
-        col = cut_column(a.reference_sequence, cut)
+        ref = a.reference_sequence
+        col = cut if ref.find("-", 0, cut + 1) < 0 else cut_column(ref, cut)
         lo, hi = col - left + 1, col + right + 1
-        key = (a.aligned_sequence[lo:hi], a.reference_sequence[lo:hi], a.read_status == "UNMODIFIED",
-               a.n_deleted, a.n_inserted, a.n_mutated)
-        pct = a.reads / total_reads * 100
-        g = groups.get(key)
+        key = (a.aligned_sequence[lo:hi], ref[lo:hi], a.read_status == "UNMODIFIED", a.n_deleted,
+               a.n_inserted, a.n_mutated)
+        n = a.reads
+        g = get(key)
         if g is None:
-            groups[key] = [a.reads, pct, 0.0]
+            groups[key] = [n, pcts[n], 0.0]
         else:  # pandas' group_sum: Kahan summation in row order
-            g[0] += a.reads
-            y = pct - g[2]
+            g[0] += n
+            y = pcts[n] - g[2]
             t = g[1] + y
             g[2] = t - g[1] - y
             g[1] = t
@@ -74,4 +90,5 @@ def around_cut_text(rows: Sequence[Allele], total_reads: int, cut: int, left: in
     for k in order:
         reads, pct, _ = groups[k]
         lines.append(f"{k[0]}\t{k[1]}\t{k[2]}\t{k[3]}\t{k[4]}\t{k[5]}\t{int(reads)}\t{pct!r}")
-    return "\n".join(lines) + "\n"
+    lines.append("")
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ merge); :func:`_classify_all` spreads batches over worker processes. Counting is
 
 from __future__ import annotations
 
+import codecs
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -256,27 +257,30 @@ def _kept_alignments(
 ) -> list[Alignment]:
     """Each aligned read's alignment to its first best reference, from the kernel's slots (see
     :func:`classify_batch`); a read equal to a reference is its own alignment."""
-    # latin-1 maps every byte to one character, so the buffer (unwritten bytes too) is one str to slice
-    kept = [(buf.tobytes().decode("latin-1"), starts.tolist(), lengths.tolist())  # type: ignore[union-attr]
-            for buf, starts, lengths in slots]  # type: ignore[misc]
-    ref_lens = [len(r.sequence) for r in ctx.refs]
-    out: list[Alignment] = []
-    for r, var in enumerate(variants):
-        if not var[0]:
-            out.append(None)
+    first = [v[2][0][0] if v[0] else -1 for v in variants]
+    read_lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    out: list[Alignment] = [None] * len(seqs)
+    for i, slot in enumerate(slots):
+        assert slot is not None
+        buf, starts, lengths = slot
+        rows = [r for r, f in enumerate(first) if f == i] if len(slots) > 1 else range(len(seqs))
+        if not rows:
             continue
-        if exact[r] is not None:
-            out.append((seqs[r], seqs[r]))
-            continue
-        i = var[2][0][0]
-        text, starts, lengths = kept[i]
-        k = lengths[r]
-        if k < 0:
-            out.append(None)
-            continue
-        o = starts[r]
-        cap = ref_lens[i] + len(seqs[r])
-        out.append((text[o : o + k], text[o + cap : o + cap + k]))
+        # latin-1 maps every byte to one character: the whole buffer (unwritten bytes too) is one str
+        text = codecs.latin_1_decode(buf)[0]
+        ref_rows = (starts + len(ctx.refs[i].sequence) + read_lens).tolist()
+        st, ks = starts.tolist(), lengths.tolist()
+        for r in rows:
+            k = ks[r]
+            if k >= 0:
+                o, p = st[r], ref_rows[r]
+                out[r] = (text[o : o + k], text[p : p + k])
+    for r, e in enumerate(exact):
+        if e is not None:
+            out[r] = (seqs[r], seqs[r])
+    for r, f in enumerate(first):
+        if f < 0:
+            out[r] = None
     return out
 
 

@@ -249,28 +249,29 @@ def merge_single_end(
     parts: list[SequenceVariants],
 ) -> tuple[dict[str, Any], dict[str, tuple[int, Variant]]]:
     """Read counts, CRISPResso2's cache statistics and the aligned variants of the chunks of one file."""
-    counts: dict[str, int] = {}
-    calls: dict[str, Variant] = {}
-    for part in parts:  # chunk order: a sequence keeps the place (and call) of its first chunk
-        for (seq, c), var in zip(part.counts.items(), part.variants, strict=True):
-            old = counts.get(seq)
-            if old is None:
-                counts[seq] = c
-                calls[seq] = var
-            else:
-                counts[seq] = old + c
+    if len(parts) == 1:  # one chunk (the whole file): its counts and calls as they are
+        counts, calls_list = parts[0].counts, parts[0].variants
+    else:
+        counts = {}
+        calls: dict[str, Variant] = {}
+        for part in parts:  # chunk order: a sequence keeps the place (and call) of its first chunk
+            for (seq, c), var in zip(part.counts.items(), part.variants, strict=True):
+                old = counts.get(seq)
+                if old is None:
+                    counts[seq] = c
+                    calls[seq] = var
+                else:
+                    counts[seq] = old + c
+        calls_list = list(calls.values())
     n = sum(p.reads for p in parts)
     st = _stats(n, max((p.max_len for p in parts), default=0))
-    n_aln = reads_aln = 0
-    for seq, c in counts.items():
-        if calls[seq][0]:
-            n_aln += 1
-            reads_aln += c
+    variants = {s: (c, var) for (s, c), var in zip(counts.items(), calls_list, strict=True) if var[0]}
+    n_aln = len(variants)
+    reads_aln = sum(c for c, _ in variants.values())
     st["computed_aln"] = n_aln
     st["cached_aln"] = reads_aln - n_aln
     st["computed_notaln"] = len(counts) - n_aln
     st["cached_notaln"] = (n - reads_aln) - (len(counts) - n_aln)
-    variants = {s: (c, calls[s]) for s, c in counts.items() if calls[s][0]}
     return st, variants
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -177,12 +177,12 @@ class ReferenceCounts:
         return d
 
 
-@dataclass(frozen=True)
-class Allele:
+class Allele(NamedTuple):
     """One row of CRISPResso2's allele table: a distinct read as aligned to one reference, and its reads.
 
     ``n_deleted``, ``n_inserted`` and ``n_mutated`` are counted inside the quantification window, as
-    CRISPResso2 counts them; ``read_status`` is MODIFIED when any of them is non-zero.
+    CRISPResso2 counts them; ``read_status`` is MODIFIED when any of them is non-zero. (A named tuple: a
+    run makes one per distinct read, ~5x faster than a frozen dataclass.)
     """
 
     aligned_sequence: str
