@@ -32,6 +32,13 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "compare": ("cgtqc.cli.compare", {}),
     "validate": ("cgtqc.cli.validate", {}),
     "integration": ("cgtqc.cli.integration", {}),
+    # the laboratory quality system (issue 15)
+    "instrument": ("cgtqc.cli.instrument", {}),
+    "reagent": ("cgtqc.cli.reagent", {}),
+    "analyst": ("cgtqc.cli.analyst", {}),
+    "method": ("cgtqc.cli.method", {}),
+    "oos": ("cgtqc.cli.oos", {}),
+    "deviation": ("cgtqc.cli.deviation", {}),
     "serve": ("cgtqc.cli.serve", {}),
 }
 

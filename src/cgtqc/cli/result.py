@@ -20,6 +20,8 @@ from cgtqc.cli._common import (
     store_session,
 )
 from cgtqc.errors import InputError
+from cgtqc.lab import oos
+from cgtqc.lab.checks import LabContext
 from cgtqc.lots import service
 from cgtqc.results import Measurement, Provenance
 
@@ -67,6 +69,13 @@ def add(
     rationale: str = typer.Option("", "--rationale", help="Why a pending result may follow release"),
     replace_reason: str | None = typer.Option(None, "--replace-reason", help="Reason to change a result"),
     measurement: Path | None = typer.Option(None, "--measurement", help="JSON Measurement(s) from an engine"),
+    instrument: str | None = typer.Option(None, "--instrument", help="Instrument code (checked)"),
+    reagent: list[str] = typer.Option([], "--reagent", help="Reagent or kit lot used; repeatable"),
+    method_version: str | None = typer.Option(
+        None, "--method-version", help="METHOD:VERSION (default: the version in effect for the CQA)"
+    ),
+    retest_of: str | None = typer.Option(None, "--retest-of", help="OOS investigation this is a retest in"),
+    override: str = typer.Option("", "--override", help="Why the original analyst retests"),
     user: str = USER_OPTION,
     password: str | None = PASSWORD_OPTION,
     db: str | None = DB_OPTION,
@@ -96,7 +105,10 @@ def add(
     with store_session(db) as s:
         acting_user(s, user, pw)
         for m in ms:
-            added = service.add_result(s, user, lot_number, m, stage, rationale, replace_reason)
+            added = service.add_result(
+                s, user, lot_number, m, stage, rationale, replace_reason, retest_of=retest_of,
+                override_reason=override, lab=LabContext(instrument, tuple(reagent), method_version),
+            )
             r = added.result
             rows.append(
                 {
@@ -107,6 +119,7 @@ def add(
                     "unit": r.unit,
                     "follow_up": added.follow_up,
                     "voided_signatures": added.voided_signatures,
+                    "oos_investigation": oos.opened_for(s, r.id),
                 }
             )
     if json_:
@@ -117,6 +130,8 @@ def add(
         msg = f"{lot_number} {row['cqa']} ({row['stage']}) = {shown} {row['unit']}".rstrip()
         if row["follow_up"]:
             msg += " [post-release follow-up recorded, lot notified]"
+        if row["oos_investigation"]:
+            msg += f" [yellow]OOS: investigation {row['oos_investigation']} opened, release blocked[/]"
         if row["voided_signatures"]:
             msg += f" [red]{row['voided_signatures']} signature(s) VOIDED[/]"
         console.print(msg, highlight=False)

@@ -70,6 +70,12 @@ def open_for_result(
     return inv
 
 
+def opened_for(session: Session, result_id: int) -> str | None:
+    """The number of the investigation an OOS result opened, if any."""
+    q = select(OosInvestigation.number).where(OosInvestigation.result_id == result_id)
+    return session.execute(q).scalar()
+
+
 def _open(inv: OosInvestigation) -> None:
     if inv.status != "open":
         raise InputError(f"investigation {inv.number} is closed ({inv.outcome})")
