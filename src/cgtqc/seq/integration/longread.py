@@ -8,9 +8,11 @@ provirus reads 5' LTR to 3' LTR, and its two host flanks are aligned to the geno
   or a jump between consecutive split alignments of at least ``min_deletion`` bases). A split alignment
   lying wholly in an LTR is placed on the LTR its read order implies (the two LTRs are identical, so
   minimap2 cannot tell them apart);
-* **junctions**: the 5' junction is the host base next to the 5' LTR, the 3' junction the host base next
-  to the 3' LTR; each is written as a ``posid`` (``chr3-274324``) with the strand of the host read out of
-  that LTR, so the 3' junction is the site short-read calling reports (intSiteCaller's convention);
+* **junctions**: each LTR end is placed on the read by the alignment, then refined to an exact match of
+  the LTR's 12 terminal bases within 15 bases (when present). The 5' junction is the host base next to
+  the 5' LTR, the 3' junction the host base next to the 3' LTR; each is written as a ``posid``
+  (``chr3-274324``) with the strand of the host read out of that LTR, so the 3' junction is the site
+  short-read calling reports (intSiteCaller's convention);
 * **target-site duplication** (TSD): the host bases present on both sides, from the two junctions
   (lentiviral integrase makes 4-6 bp; HIV-1 5 bp), and the duplicated bases as read.
 
@@ -38,6 +40,8 @@ from typing import Any
 from cgtqc.errors import InputError
 from cgtqc.seq.align import AlignParams, Hit, ReadAligner, read_fasta
 from cgtqc.seq.reads import Read, revcomp
+
+LTR_MOTIF = 12  # terminal LTR bases matched exactly to place each LTR end on the read
 
 CLASSES = (
     "full_length",
@@ -189,6 +193,21 @@ def _place_ltr_hits(hits: list[Hit], prov: Provirus, slack: int) -> list[Hit]:
     return out
 
 
+def _refine(seq: str, pos: int, motif: str, at_end: bool, window: int = 15) -> int:
+    """The LTR end nearest ``pos`` by an exact match of its terminal bases (``motif``): an alignment can
+    run a few bases past the LTR, with a gap, when the host happens to resemble the vector. No match
+    (a sequencing error in the motif): ``pos`` unchanged."""
+    lo = max(0, pos - window - len(motif))
+    region = seq[lo : pos + window + len(motif)]
+    best, k = None, region.find(motif)
+    while k >= 0:
+        cand = lo + k + (len(motif) if at_end else 0)
+        if abs(cand - pos) <= window and (best is None or abs(cand - pos) < abs(best - pos)):
+            best = cand
+        k = region.find(motif, k + 1)
+    return pos if best is None else best
+
+
 def _flank_hit(hits: list[Hit], side: str, flank_len: int, p: LongReadParams) -> Hit | None:
     """The genome hit of a flank nearest the LTR (its end for the left flank, its start for the right)."""
     hits = _good([h for h in hits if h.kind in "PS"], p)
@@ -253,6 +272,10 @@ def analyse_read(read: Read, prov: Provirus, genome: ReadAligner, p: LongReadPar
     qs = first.qs - rs if start5 else first.qs
     qe = last.qe + (top - re_) if end3 else last.qe
     qs, qe = max(qs, 0), min(qe, n)
+    if start5:
+        qs = _refine(seq, qs, prov.ltr[:LTR_MOTIF], at_end=False)
+    if end3:
+        qe = _refine(seq, qe, prov.ltr[-LTR_MOTIF:], at_end=True)
     j5 = j3 = None
     if start5 and qs >= p.min_flank:
         h = _flank_hit(genome.map_hits(seq[:qs]), "left", qs, p)
