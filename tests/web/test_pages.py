@@ -195,6 +195,8 @@ MATRIX = [
     ),
     ("POST", "/users/ann/role", False, {"role": "reviewer", "reason": ""}, (303, 403, 403, 403, 422)),
     ("POST", "/users/ann/disable", False, {"reason": ""}, (303, 403, 403, 403, 422)),
+    ("POST", "/users/ann/unlock", False, {"reason": "x"}, (303, 403, 403, 403, 422)),  # not locked
+    ("POST", "/users/ann/password", False, {"new_password": "short"}, (303, 403, 403, 403, 422)),
 ]
 
 
@@ -338,3 +340,41 @@ def test_page_reads_are_fast_with_a_thousand_lots(thousand_lots, capsys):
             )
     for path, ms in timings.items():
         assert statistics.median(ms) < 250, (path, ms)
+
+
+def test_user_admin_through_the_pages_is_audited_and_closes_sessions(site):
+    admin = login(site.app, ADMIN)
+    token = page_csrf(admin, "/users")
+    r = admin.post(
+        "/users",
+        data={
+            "username": "val",
+            "full_name": "Val Analyst",
+            "role": "analyst",
+            "password": "val-pass-123",
+            "csrf_token": token,
+        },
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/users?done=added"
+    val = login(site.app, "val", "val-pass-123")
+    assert val.get("/lots").status_code == 200
+    r = admin.post(
+        "/users/val/role", data={"role": "reviewer", "reason": "moved to QC review", "csrf_token": token}
+    )
+    assert r.status_code == 303
+    assert val.get("/lots").status_code == 303  # the grant closed val's session
+    trail = admin.get("/audit?table=users").text
+    assert "moved to QC review" in trail and "analyst" in trail and "reviewer" in trail  # old and new value
+    # lockout after failed logins, then an audited unlock with its reason
+    for _ in range(5):
+        client = TestClient(site.app, follow_redirects=False)
+        form = client.get("/login")
+        client.post("/login", data={"username": "val", "password": "wrong", "csrf_token": csrf_of(form.text)})
+    assert "locked until" in admin.get("/users").text
+    r = admin.post("/users/val/unlock", data={"reason": "", "csrf_token": token})
+    assert r.status_code == 422 and "reason is required" in r.text
+    r = admin.post("/users/val/unlock", data={"reason": "called the help desk", "csrf_token": token})
+    assert r.status_code == 303
+    assert login(site.app, "val", "val-pass-123").get("/lots").status_code == 200
+    r = admin.post("/users/val/disable", data={"reason": "left the company", "csrf_token": token})
+    assert r.status_code == 303 and "disabled" in admin.get("/users").text
