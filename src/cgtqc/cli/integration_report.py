@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cgtqc.cli._common import JSON_OPTION, console, print_json
+from cgtqc.cli._common import JSON_OPTION, QUIET_OPTION, console, print_json, read_progress
 from cgtqc.errors import InputError
 
 
@@ -125,6 +125,7 @@ def longread_cmd(
     preset: str = typer.Option("map-ont", "--preset", help="minimap2 preset: map-ont, map-hifi, map-pb"),
     min_flank: int = typer.Option(50, "--min-flank", help="Host bases needed to place a junction"),
     min_deletion: int = typer.Option(50, "--min-deletion", help="Shortest internal deletion reported (bp)"),
+    quiet: bool = QUIET_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
     """Full-length integrants: provirus structure, internal deletions, both junctions and the TSD."""
@@ -136,7 +137,8 @@ def longread_cmd(
     params = LongReadParams(preset=preset, min_flank=min_flank, min_deletion=min_deletion)
     if not reads.exists():
         raise InputError("file not found", file=reads)
-    result = analyse_reads(iter_reads(reads), genome, vector, ltr, params)
+    with read_progress(f"integration longread {reads.name}", quiet or json_) as bar:
+        result = analyse_reads(iter_reads(reads), genome, vector, ltr, params, progress=bar)
     provenance = {
         "engine": "integration-longread",
         "engine_version": __version__,

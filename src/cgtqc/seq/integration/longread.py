@@ -32,7 +32,7 @@ flanks (mapq 0) are placed at minimap2's primary locus and marked ``ambiguous``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -446,14 +446,20 @@ def analyse_reads(
     vector: str | Path,
     ltr: str,
     params: LongReadParams = LongReadParams(),
+    progress: Callable[[int], None] | None = None,
 ) -> LongReadResult:
-    """Analyse long reads against a genome FASTA and the provirus FASTA (LTR ... LTR)."""
+    """Analyse long reads against a genome FASTA and the provirus FASTA (LTR ... LTR); ``progress(1)``
+    is called after each read."""
     prov = Provirus(vector, ltr, params)
     g = Path(genome)
     if not g.exists():
         raise InputError("file not found", file=g)
     host = ReadAligner(g, AlignParams(preset=params.preset, min_indel=params.min_deletion))
-    structures = [analyse_read(r, prov, host, params) for r in reads]
+    structures = []
+    for r in reads:
+        structures.append(analyse_read(r, prov, host, params))
+        if progress is not None:
+            progress(1)
     if not structures:
         raise InputError("no reads")
     integrants = group_integrants(structures, params)
