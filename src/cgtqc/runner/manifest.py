@@ -21,6 +21,9 @@
       - id: sterility-rapid
         ...
         rationale: Released at risk under the approved protocol   # a result that may follow release
+        instrument: FC-01         # optional lab record (issue 15): instrument, reagent lots, method version;
+        reagents: [AB-7, QC-BEADS-12]   # a run with an unusable one is stored but invalid, with the reason
+        method_version: VIAB:2
 
 Everything is checked before anything runs, against the engine registry (engine, parameters, input kinds),
 the files on disk (every glob matches) and the product's specification (every CQA is tested at that stage
@@ -38,6 +41,7 @@ import yaml
 
 from cgtqc.engines import EngineParams, EngineSpec, registry
 from cgtqc.errors import CgtqcError, InputError
+from cgtqc.lab.checks import LabContext
 from cgtqc.lined_yaml import Fields, LinedDict, load
 from cgtqc.results import atomic_write
 from cgtqc.specs import templates
@@ -45,7 +49,8 @@ from cgtqc.specs.model import Specification
 
 MANIFEST = "lot.yaml"
 _TOP = {"lot", "product", "specification", "site", "din", "coi", "tests"}
-_TEST = {"id", "engine", "cqas", "stage", "files", "params", "value", "unit", "note", "rationale"}
+_TEST = {"id", "engine", "cqas", "stage", "files", "params", "value", "unit", "note", "rationale",
+         "instrument", "reagents", "method_version"}
 
 
 @dataclass
@@ -63,6 +68,7 @@ class TestEntry:
     note: str = ""
     rationale: str = ""  # why a result may be pending at release (lines that allow results after release)
     line: int = 0
+    lab: LabContext | None = None  # instrument, reagent lots, method version (checked when stored)
 
     @property
     def manual(self) -> bool:
@@ -139,6 +145,25 @@ def load_manifest(lot_dir: str | Path) -> Manifest:
 
 def _test(f: Fields, item: Any, parent: LinedDict, spec: Specification, reg: Any, folder: Path) -> TestEntry:
     d = f.mapping(item, parent, "tests", _TEST)
+    entry = _test_entry(f, d, spec, reg, folder)
+    entry.lab = _lab(f, d)
+    return entry
+
+
+def _lab(f: Fields, d: LinedDict) -> LabContext | None:
+    """The optional lab record of a test: instrument code, reagent lot numbers, METHOD:VERSION."""
+    raw = d.get("reagents") or []
+    reagents = [raw] if isinstance(raw, str) else raw
+    if not isinstance(reagents, list) or not all(isinstance(r, str) and r.strip() for r in reagents):
+        raise f.err(d, "reagents", "'reagents' must list reagent lot numbers")
+    instrument = f.text(d, "instrument", required=False) or None
+    method_version = f.text(d, "method_version", required=False) or None
+    if instrument is None and not reagents and method_version is None:
+        return None
+    return LabContext(instrument, tuple(r.strip() for r in reagents), method_version)
+
+
+def _test_entry(f: Fields, d: LinedDict, spec: Specification, reg: Any, folder: Path) -> TestEntry:
     cqas = _cqas(f, d)
     stage = f.text(d, "stage", required=False) or _default_stage(spec, cqas[0])
     for cqa in cqas:

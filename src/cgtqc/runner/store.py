@@ -63,7 +63,7 @@ def store_measurements(session: Session, user: str, m: Manifest, test: TestEntry
         if existing is not None and existing.value is not None:
             reason = f"re-run of cgtqc run: test {test.id!r} gave a different result"
         service.add_result(session, user, m.lot, meas, test.stage, rationale=test.rationale,
-                           replace_reason=reason)
+                           replace_reason=reason, lab=test.lab)
         if reason:
             outcome.replaced += 1
         else:
