@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
@@ -339,3 +341,25 @@ def test_end_to_end_from_simulated_reads(tmp_path):
     )
     tp2 = json.loads(r.stdout)["timepoints"][0]
     assert {m["cqa"]: m["value"] for m in tp2["cqas"]} == cq
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.binary(max_size=200)
+    | st.lists(
+        st.lists(st.text(alphabet="chr1+-.x0123456789e", max_size=8), min_size=6, max_size=7).map("\t".join),
+        max_size=5,
+    ).map(lambda rows: "\n".join(["posid\tchrom\tstrand\tposition\ttheta\trelative", *rows]))
+)
+def test_fuzz_site_table_reader_raises_only_input_error(tmp_path, data):
+    p = tmp_path / "sites.tsv"
+    if isinstance(data, bytes):
+        p.write_bytes(data)
+    else:
+        p.write_text(data)
+    try:
+        t = read_sites(p)
+    except InputError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith(str(p))
+    else:
+        assert len(t) > 0 and (t.position >= 1).all() and set(t.strand) <= {"+", "-"}
