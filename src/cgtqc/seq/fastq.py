@@ -16,9 +16,9 @@ import gzip
 import hashlib
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import islice, repeat
 from pathlib import Path
 from typing import TypeVar
 
@@ -227,8 +227,14 @@ class SequenceCounts:
     sha256: str | None  # of the file's bytes; None for gzip files (hash those with file_input)
 
 
-def count_sequences(path: str | Path, chunk_size: int = 20_000) -> SequenceCounts:
+def count_sequences(
+    path: str | Path, chunk_size: int = 20_000, on_new: Callable[[list[bytes]], None] | None = None
+) -> SequenceCounts:
     """Count the distinct sequences of a (validated) FASTQ file in one pass, hashing it as it is read.
+
+    ``on_new`` hears of the distinct sequences as the fast path first meets them (in first-seen order,
+    block by block), so a caller can start work on them before the file is read; when the fast path gives
+    up (see below), what it heard is not the result: the returned counts are.
 
     Works on raw bytes blocks (no per-record objects): records are validated block-wise with the
     same rules as :func:`read_chunks`. Files the fast checks do not accept as they stand (CR-LF
@@ -238,7 +244,7 @@ def count_sequences(path: str | Path, chunk_size: int = 20_000) -> SequenceCount
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", file=path)
-    fast = _count_bytes(path)
+    fast = _count_bytes(path, on_new)
     if fast is not None:
         return fast
     digest = hashlib.sha256()
@@ -252,7 +258,7 @@ def count_sequences(path: str | Path, chunk_size: int = 20_000) -> SequenceCount
     return SequenceCounts(counts, n, max_len, None if _is_gzip(path) else digest.hexdigest())
 
 
-def _count_bytes(path: Path) -> SequenceCounts | None:
+def _count_bytes(path: Path, on_new: Callable[[list[bytes]], None] | None = None) -> SequenceCounts | None:
     """The fast path of :func:`count_sequences`; None when a block fails its checks."""
     gz = _is_gzip(path)
     digest = None if gz else hashlib.sha256()
@@ -288,7 +294,10 @@ def _count_bytes(path: Path) -> SequenceCounts | None:
                         and not b"".join(seqs).translate(None, _BASES)
                     ):
                         return None
+                    before = len(counts)
                     counts.update(seqs)
+                    if on_new is not None and len(counts) > before:  # new keys come last, in order
+                        on_new(list(islice(reversed(counts), len(counts) - before))[::-1])
                     n += len(seqs)
                     max_len = max(max_len, max(map(len, seqs)))
                 if not block:

@@ -160,3 +160,19 @@ def test_ambiguous_reads_are_one_row_named_after_their_first_reference(tmp_path)
     assert {a.reference_name for a in result.alleles} == {"AMBIGUOUS_A"}
     assert sum(a.reads for a in result.alleles) == 200
     assert all(a.reference_sequence.replace("-", "") == AMPLICON for a in result.alleles)
+
+
+def test_reads_aligned_while_read_equal_reads_aligned_after(reads, tmp_path):
+    """Slices are aligned while the file is read; a file the fast reader gives up on part-way (CR-LF line
+    ends after the first blocks) is read again by the checked reader, and the calls are made after it."""
+    text = reads.read_text()
+    lines = text.splitlines(keepends=True)
+    cut = len(lines) // 4 * 3 // 4 * 4  # a record boundary past the first 256 kB blocks
+    assert len("".join(lines[:cut])) > 1 << 19
+    crlf = tmp_path / "crlf.fastq"
+    crlf.write_bytes(("".join(lines[:cut]) + "".join(x.replace("\n", "\r\n") for x in lines[cut:])).encode())
+    plain = quantify(reads, [AMPLICON], guides=[GUIDE], alleles=True)
+    again = quantify(crlf, [AMPLICON], guides=[GUIDE], alleles=True, sample=plain.sample)
+    assert again.quantification_rows() == plain.quantification_rows()
+    assert again.alleles == plain.alleles
+    assert plain.reads_in_input == again.reads_in_input == 3000

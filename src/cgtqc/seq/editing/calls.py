@@ -47,6 +47,11 @@ class Context:
         self.pe_index = next((i for i, r in enumerate(refs) if r.name == "Prime-edited"), None)
         self.memo: dict[str, Variant] = {}  # calls of earlier chunks' sequences (see :meth:`classified`)
 
+    @property
+    def batchable(self) -> bool:
+        """Reads are called in batches by the compiled kernel (no alignment kept per read, no processes)."""
+        return not (self.keep or self.scaffold is not None)
+
     def strand(self, i: int, seqs: tuple[str, ...]) -> int:
         """+1 forward, -1 reverse, 0 both (seed counts as CRISPResso2)."""
         fw_seeds, rc_seeds = self.seeds[i]

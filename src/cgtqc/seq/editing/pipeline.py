@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,21 +229,84 @@ def single_end(
     """Distinct sequences of a single-end file (or chunk), each aligned and called once (see
     :meth:`Context.classified` for ``reuse`` and ``alignments``).
 
-    With ``progress``, the distinct sequences are aligned in slices and each slice reports the reads it
-    stands for (a call depends on its sequence only, so the result is the same)."""
-    sc = count_sequences(path, chunk_size)
-    seqs = list(sc.counts)
-    alns: list[Alignment] | None = [] if alignments else None
-    if progress is None:
-        calls = ctx.classified(seqs, threads, reuse, alns)
-    else:
-        progress(0, total=sc.reads)
-        calls = []
-        for i in range(0, len(seqs), PROGRESS_SLICE):
-            part = seqs[i : i + PROGRESS_SLICE]
-            calls.extend(ctx.classified(part, threads, reuse, alns))
-            progress(sum(map(sc.counts.__getitem__, part)))
+    The distinct sequences are aligned in slices as the file is read (:class:`_AlignAsRead`: the compiled
+    kernel runs in a second thread while this one reads); with ``progress``, each slice reports the reads
+    it stands for once the file is read. A call depends on its sequence only, so the result is the same."""
+    streamed = _AlignAsRead(ctx, threads, reuse, alignments) if ctx.batchable else None
+    try:
+        sc = count_sequences(path, chunk_size, streamed.add if streamed else None)
+        seqs = list(sc.counts)
+        if progress is not None:
+            progress(0, total=sc.reads)
+        if streamed is not None and streamed.done(seqs):
+            calls, alns = streamed.calls(sc.counts, progress)
+        else:
+            alns = [] if alignments else None
+            calls = []
+            for i in range(0, len(seqs), PROGRESS_SLICE):
+                part = seqs[i : i + PROGRESS_SLICE]
+                calls.extend(ctx.classified(part, threads, reuse, alns))
+                if progress is not None:
+                    progress(sum(map(sc.counts.__getitem__, part)))
+    finally:
+        if streamed is not None:
+            streamed.close()
     return SequenceVariants(str(path), sc.counts, calls, sc.reads, sc.max_len, sc.sha256, alns)
+
+
+class _AlignAsRead:
+    """Distinct sequences aligned in slices of :data:`PROGRESS_SLICE` while the FASTQ file is still read.
+
+    The reader (:func:`~cgtqc.seq.fastq.count_sequences`) hands over each block's new sequences in
+    first-seen order; a full slice goes to one worker thread, whose kernel releases the interpreter, so
+    reading and aligning share the two cores. If the reader fell back to its checked path, what was heard
+    is not the file's list of sequences: :meth:`done` says so and the caller aligns them itself.
+    """
+
+    def __init__(self, ctx: Context, threads: int, reuse: bool, alignments: bool) -> None:
+        self.ctx, self.threads, self.reuse, self.alignments = ctx, threads, reuse, alignments
+        self.pool = ThreadPoolExecutor(1)
+        self.pending: list[bytes] = []
+        self.jobs: list[tuple[list[str], list[Alignment] | None, Future[list[Variant]]]] = []
+
+    def add(self, new: list[bytes]) -> None:
+        self.pending += new
+        if len(self.pending) >= PROGRESS_SLICE:
+            self._submit()
+
+    def _submit(self) -> None:
+        seqs = b"\n".join(self.pending).decode("ascii").split("\n")
+        self.pending = []
+        alns: list[Alignment] | None = [] if self.alignments else None
+        job = self.pool.submit(self.ctx.classified, seqs, self.threads, self.reuse, alns)
+        self.jobs.append((seqs, alns, job))
+
+    def done(self, seqs: list[str]) -> bool:
+        """Submit the last slice; whether the slices hold exactly ``seqs``, in order. When they do not, the
+        worker is stopped first (the caller then uses the same aligners, whose buffers are not shared)."""
+        if self.pending:
+            self._submit()
+        heard = [s for part, _, _ in self.jobs for s in part]
+        if heard != seqs:
+            self.close()
+            return False
+        return True
+
+    def calls(
+        self, counts: dict[str, int], progress: ProgressFn | None
+    ) -> tuple[list[Variant], list[Alignment] | None]:
+        calls: list[Variant] = []
+        alns: list[Alignment] | None = [] if self.alignments else None
+        for part, part_alns, job in self.jobs:
+            calls += job.result()
+            if alns is not None and part_alns is not None:
+                alns += part_alns
+            if progress is not None:
+                progress(sum(map(counts.__getitem__, part)))
+        return calls, alns
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def merge_single_end(
