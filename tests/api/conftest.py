@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -81,8 +87,17 @@ def sqlite_url(tmp_path, sqlite_template) -> str:
 def db_url(request) -> str:
     """A seeded database on each backend."""
     if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
-    return new_pg_database(request.getfixturevalue("postgres_url"), request.getfixturevalue("pg_template"))
+        yield request.getfixturevalue("sqlite_url")
+        return
+    yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def pg_url(postgres_url, pg_template) -> Iterator[str]:
+    """A seeded database of its own on the test PostgreSQL server."""
+    url = new_pg_database(postgres_url, pg_template)
+    yield url
+    engine(url).dispose()  # the engine is cached per URL: give its connections back to the server
 
 
 MSC_VALUES = {  # every msc release test and in-process control passing (entered by hand)
@@ -164,3 +179,29 @@ def sqlite_api(sqlite_url, tmp_path) -> Api:
     return make_api(sqlite_url, tmp_path)
 
 
+
+
+@contextmanager
+def live_server(app) -> Iterator[str]:
+    """The app served by uvicorn on a free loopback port in a thread; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def serve():
+    """``with serve(app) as base_url:`` a real uvicorn server on loopback."""
+    return live_server

@@ -70,6 +70,7 @@ def amend_lot(session: Session, username: str, lot_number: str, changes: dict[st
     user = get_user(session, username)
     require_role(user, "analyst", "qa")
     lot = get_lot(session, lot_number)
+    session.refresh(lot, with_for_update=True)  # concurrent corrections: each sees the one before as "old"
     if lot.status in ("released", "rejected"):
         raise DispositionError(f"lot {lot_number} is {lot.status}; its record is closed")
     new = {**{k: getattr(lot, k) for k in AMENDABLE}, **changes}

@@ -127,6 +127,10 @@ def run_upload(plan: UploadPlan, files: list[Path], params: dict[str, Any]) -> E
         doc = run_engine(
             plan.engine.name, {k: [str(p) for p in v] for k, v in inputs.items()}, params, str(out_dir)
         )
+    except InputError as exc:  # named by the uploaded file's name, not the server's folder
+        raise InputError(
+            exc.message, file=Path(exc.file).name if exc.file else None, place=exc.place
+        ) from None
     except CgtqcError:
         raise
     except Exception as exc:  # a file the engine cannot make sense of: a user's error, told in one line
