@@ -216,7 +216,9 @@ def build_report(
             d = diversity(s.theta, counts=lengths[s.theta > 0] if use_counts else None).to_dict()
         except InputError as exc:
             raise InputError(exc.message, file=s.path) from None
-        d["abundance"] = "sonicLength theta" + ("; Chao1 from unique fragment lengths" if use_counts else "")
+        d["abundance"] = "sonicLength theta of the unique sites" + (
+            "; Chao1 from unique fragment lengths" if use_counts else ""
+        )
         divs.append(d)
     rising = rising_clones(series, rules)
     rising_ids = {r.site for r in rising}
@@ -407,7 +409,7 @@ def plots(report: LongitudinalReport) -> list[tuple[str, str, str]]:
     ax2 = ax.twinx()
     ax2.plot(
         x,
-        [100 * d["top_clone_fraction"] for d in report.diversity],
+        [ms[0].value for ms in report.measurements],
         "s--",
         color="#c0392b",
         label="top clone %",
