@@ -208,3 +208,17 @@ def test_grubbs_critical_value_against_the_published_table():
     values = [10.0, 10.1, 9.9, 10.05, 9.95, 10.02, 9.98, 10.03, 9.97, 10.6]
     assert reportable.grubbs_outlier(values) == 9
     assert reportable.grubbs_outlier(values[:-1]) is None
+
+
+def test_results_under_investigation_are_never_replaced(url):
+    number = _oos_lot(url)
+    with pytest.raises(InputError, match=f"under OOS investigation {number}: its results are never replaced"):
+        with session_scope(url) as s:
+            service.add_result(s, "alice", "MSC-9", manual("viability", 91.0, U), replace_reason="typo")
+    _phase_i(url, number)
+    with session_scope(url) as s:
+        service.add_result(s, "dave", "MSC-9", manual("viability", 90.5, U), retest_of=number)
+        oos.close(s, "bob", PW, number, "invalidated", assignable_cause="sample handling")
+    with pytest.raises(InputError, match="never replaced"):  # nor the reportable retest
+        with session_scope(url) as s:
+            service.add_result(s, "dave", "MSC-9", manual("viability", 99.0, U), replace_reason="typo")

@@ -9,8 +9,10 @@ mycoplasma result of a conditionally released lot notifies physician, QP and aut
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cgtqc.errors import InputError
 from cgtqc.lab import atmp, checks, oos
 from cgtqc.lab.checks import CheckedContext, LabContext
 from cgtqc.lab.models import OosInvestigation
@@ -35,6 +37,32 @@ def before_store(
     if retest_of:
         inv = oos.check_retest(session, retest_of, m.cqa, stage, checked.analyst, override_reason)
     return m, checked, inv
+
+
+def investigation_of(session: Session, result: Result) -> OosInvestigation | None:
+    """The OOS investigation a result is the original or a retest of."""
+    inv = session.execute(select(OosInvestigation).where(OosInvestigation.result_id == result.id)).scalar()
+    link = checks.link_of(session, result.id)
+    if inv is None and link is not None and link.investigation_id is not None:
+        inv = session.get(OosInvestigation, link.investigation_id)
+    return inv
+
+
+def refuse_replacing(session: Session, result: Result) -> None:
+    """Results under an OOS investigation are never replaced (no testing into compliance): retest instead."""
+    inv = investigation_of(session, result)
+    if inv is not None:
+        raise InputError(
+            f"{result.cqa} ({result.stage}) is under OOS investigation {inv.number}: its results are "
+            f"never replaced; enter a retest with --retest-of {inv.number}",
+            place=f"result {result.cqa}",
+        )
+
+
+def first_reported(session: Session, result: Result) -> Result:
+    """The original result of an investigation when ``result`` is its reportable retest, else ``result``."""
+    inv = investigation_of(session, result)
+    return session.get(Result, inv.result_id) if inv is not None else result
 
 
 def after_store(

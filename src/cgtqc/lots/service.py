@@ -364,6 +364,7 @@ def add_result(
         session.refresh(lot)
         return AddedResult(row, 0, True)
     if existing is not None:
+        lab_results.refuse_replacing(session, existing)
         if existing.value is not None and not (replace_reason and replace_reason.strip()):
             raise InputError(
                 f"{m.cqa} ({stage}) already has a result; give a reason to replace it",

@@ -24,6 +24,7 @@ from cgtqc.errors import DispositionError
 from cgtqc.lots import disposition, service, signatures
 from cgtqc.lots.coa import write_coa
 from cgtqc.lots.isbt128 import check_character
+from cgtqc.runner import lab_demo
 from cgtqc.runner.lot_run import LotRun, run_lot
 from cgtqc.runner.manifest import MANIFEST, write_manifest
 from cgtqc.runner.scaffold import manifest_files, scaffold, test_seed
@@ -37,6 +38,7 @@ USERS = [
     ("alice", "Alice Analyst", "analyst"),
     ("bob", "Bob Reviewer", "reviewer"),
     ("carol", "Carol QA", "qa"),
+    lab_demo.RETEST_ANALYST,  # a second analyst: OOS retests are done by another analyst (issue 15)
 ]
 
 # Typical values for tests no engine produced in the demo (entered by the analyst, provenance 'manual-entry').
@@ -179,6 +181,8 @@ def run_demo(out: Path, console: Console, seed: int = 20261122) -> list[dict]:
     with session_scope(url) as s:
         for username, name, role in USERS:
             create_user(s, username, name, role, PASSWORD, by="system")
+    lab_demo.setup(url)  # instrument, reagent lot, method version, qualified analysts (issue 15)
+    confirmed = ""
     summary = []
     for i, d in enumerate(LOTS):
         lot_dir = prepare_lot(d, out, i + 1, seed + i)
@@ -188,10 +192,13 @@ def run_demo(out: Path, console: Console, seed: int = 20261122) -> list[dict]:
             if attempt == MAX_RUNS or not _repeat_invalid(d, lot_dir, run, seed + i, attempt + 1):
                 break
         problems += [f"{t.test.id}: {t.error}" for t in run.failed]
+        if d.plan == "rejected":  # its OOS investigation: retest, phase II, confirmed (issue 15)
+            confirmed = lab_demo.confirm(url, d.lot_number, PASSWORD)
         summary.append(_finish_lot(url, d, lot_dir, out, run, problems, seed + i))
         for p in problems:
             console.print(f"[yellow]warning:[/] {d.lot_number}: {p}", highlight=False)
     trend_note = _trend_demo(url, out)  # trending step (issue 14): a run-rule OOT lot on its CoA
+    invalidated = lab_demo.invalidated_lot(url, out, PASSWORD, TYPICAL)  # released on its retest (issue 15)
     with session_scope(url) as s:
         intact = not audit.verify(s) and not signatures.verify_signatures(s)
         n_entries = len(audit.log(s))
@@ -209,6 +216,7 @@ def run_demo(out: Path, console: Console, seed: int = 20261122) -> list[dict]:
         f"audit trail {'intact' if intact else 'BROKEN'} ({n_entries} entries)"
     )
     console.print(trend_note, highlight=False)
+    console.print(lab_demo.note(url, confirmed, invalidated), highlight=False)
     return summary
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from cgtqc import units
-from cgtqc.lots import service
+from cgtqc.lots import lab_results, service
 from cgtqc.results import Measurement
 from cgtqc.runner.manifest import Manifest, TestEntry
 
@@ -56,6 +56,8 @@ def store_measurements(session: Session, user: str, m: Manifest, test: TestEntry
         if meas.cqa not in test.cqas:
             continue
         existing = service.current_results(lot).get((meas.cqa, test.stage))
+        if existing is not None:  # a re-run is compared with what the run reported, not an OOS retest
+            existing = lab_results.first_reported(session, existing)
         if existing is not None and _same(existing, meas):
             outcome.unchanged += 1
             continue
