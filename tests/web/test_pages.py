@@ -378,3 +378,41 @@ def test_user_admin_through_the_pages_is_audited_and_closes_sessions(site):
     assert login(site.app, "val", "val-pass-123").get("/lots").status_code == 200
     r = admin.post("/users/val/disable", data={"reason": "left the company", "csrf_token": token})
     assert r.status_code == 303 and "disabled" in admin.get("/users").text
+
+
+def test_unknown_lot_is_404_on_pages_and_fragments(site):
+    ana = login(site.app, ANALYST)
+    assert ana.get("/lots/NOPE-1").status_code == 404
+    r = ana.get("/fragments/lots/NOPE-1/results", headers=HX)
+    assert r.status_code == 404 and "<html" not in r.text and "no lot" in r.text
+
+
+def test_release_through_the_pages_on_postgresql(postgres_url, tmp_path):
+    """The same pages on a real PostgreSQL server: enter, review, sign, certificate, audit chain intact."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"web_{uuid.uuid4().hex[:10]}"
+    admin_engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name}"))
+    admin_engine.dispose()
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    from .conftest import seed
+
+    seed(url)
+    app = create_app(url, secure_cookies=False, upload_dir=tmp_path / "uploads")
+    ana, rex, quinn = login(app, ANALYST), login(app, REVIEWER), login(app, QA)
+    r = ana.post(f"/lots/{LOT}/results", data={**manual(value="0.1"), "csrf_token": page_csrf(ana)})
+    assert r.status_code == 303
+    r = rex.post(f"/lots/{LOT}/review", data={"password": PASSWORD, "csrf_token": page_csrf(rex)})
+    assert r.status_code == 303, r.text
+    r = quinn.post(
+        f"/lots/{LOT}/sign",
+        data={"meaning": "released", "password": PASSWORD, "csrf_token": page_csrf(quinn)},
+    )
+    assert r.status_code == 303, r.text
+    assert 'class="status released"' in quinn.get(f"/lots/{LOT}").text
+    assert quinn.get(f"/lots/{LOT}/coa.pdf").content.startswith(b"%PDF")
+    assert "Audit trail intact" in quinn.get("/audit?verify=1").text
