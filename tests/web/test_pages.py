@@ -418,3 +418,13 @@ def test_release_through_the_pages_on_postgresql(postgres_url, tmp_path):
     assert 'class="status released"' in quinn.get(f"/lots/{LOT}").text
     assert quinn.get(f"/lots/{LOT}/coa.pdf").content.startswith(b"%PDF")
     assert "Audit trail intact" in quinn.get("/audit?verify=1").text
+
+
+def test_what_users_typed_is_escaped_on_the_pages(site):
+    ana = login(site.app, ANALYST)
+    evil = "<script>alert(1)</script>"
+    r = ana.post(f"/lots/{LOT}/results", data={**manual(reason=evil), "csrf_token": page_csrf(ana)})
+    assert r.status_code == 303
+    for path in (f"/lots/{LOT}", f"/audit?lot={LOT}&table=results"):
+        page = ana.get(path).text
+        assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path

@@ -59,6 +59,7 @@ env = Environment(
 env.filters["shorten"] = _shorten
 env.filters["q"] = lambda v: quote(str(v), safe="")
 env.filters["basename"] = lambda p: Path(str(p)).name
+env.filters["json"] = lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True)  # autoescaped as text
 
 
 def htmx_path() -> Path:
