@@ -11,6 +11,7 @@ import secrets
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from cgtqc.errors import CgtqcError
 from cgtqc.store import sessions
@@ -86,11 +87,15 @@ def login(
 
 @router.post("/logout", include_in_schema=False)
 async def logout(request: Request) -> Response:
-    who = current_user(request)
+    who = await run_in_threadpool(current_user, request)
     if who is not None:
         await check_csrf(request, who)
-        with write_scope(request) as s:
-            sessions.logout(s, request.cookies.get(SESSION_COOKIE))
+
+        def close() -> None:
+            with write_scope(request) as s:
+                sessions.logout(s, request.cookies.get(SESSION_COOKIE))
+
+        await run_in_threadpool(close)
     response = see_other("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from cgtqc.errors import InputError
@@ -69,15 +68,10 @@ def record(request: Request, who: Principal, lot_number: str, form: FormData) ->
     cqa, stage = str(form.get("cqa") or ""), str(form.get("stage") or "release")
     reason = str(form.get("reason") or "").strip()
     replacing = _has_value(request, lot_number, cqa, stage)
-    replace_reason = reason or None if replacing else None
+    replace_reason = (reason or None) if replacing else None
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
     if files:
         _from_files(request, who, lot_number, form, files, replace_reason)
     else:
         _manual(request, who, lot_number, form, reason, replace_reason)
     return replacing
-
-
-async def record_from_form(request: Request, who: Principal, lot_number: str, form: FormData) -> bool:
-    """:func:`record` off the event loop (an engine may run for seconds)."""
-    return await run_in_threadpool(record, request, who, lot_number, form)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from cgtqc.errors import CgtqcError, InputError
 from cgtqc.store import sessions, users
@@ -67,13 +68,17 @@ async def _change(
     """Check the CSRF token and the authority, apply ``change`` in one transaction, show the list again."""
     await check_csrf(request, who)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    try:
-        sessions.require(who, "manage_users")
-        with write_scope(request) as s:
-            change(s, form)
-    except CgtqcError as exc:
-        return _page(request, who, status_of(exc), {"kind": "error", "text": str(exc)})
-    return see_other(f"/users?done={done}")
+
+    def work() -> Response:
+        try:
+            sessions.require(who, "manage_users")
+            with write_scope(request) as s:
+                change(s, form)
+        except CgtqcError as exc:
+            return _page(request, who, status_of(exc), {"kind": "error", "text": str(exc)})
+        return see_other(f"/users?done={done}")
+
+    return await run_in_threadpool(work)  # argon2 and the database, off the event loop
 
 
 def _reason(form: dict[str, str], what: str) -> str:
