@@ -41,17 +41,15 @@ def browser():
 class Person:
     """One user in a browser context of their own (their own cookies), with screenshots numbered in order."""
 
-    shots = 0
-
     def __init__(self, browser, base: str, username: str, shots_dir: Path) -> None:
         self.context = browser.new_context(viewport={"width": 1024, "height": 1366}, accept_downloads=True)
         self.page = self.context.new_page()
         self.base, self.username, self.shots_dir = base, username, shots_dir
 
     def shot(self, name: str) -> None:
-        Person.shots += 1
+        n = len(list(self.shots_dir.glob("*.png"))) + 1
         self.page.screenshot(
-            path=str(self.shots_dir / f"{Person.shots:02d}-{self.username}-{name}.png"), full_page=True
+            path=str(self.shots_dir / f"{n:02d}-{self.username}-{name}.png"), full_page=True
         )
 
     def log_in(self) -> None:
@@ -146,7 +144,7 @@ def test_release_flow_in_chromium(browser, live_server, tmp_path):
     ana.shot("wrong-user")
     for p in (ana, rex, quinn):
         p.context.close()
-    assert len(list(shots.glob("*.png"))) == Person.shots
+    assert len(list(shots.glob("*.png"))) == 6
 
 
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
