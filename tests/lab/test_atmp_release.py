@@ -239,3 +239,45 @@ def test_stored_collection_time_round_trips_through_utc(sqlite_url):
             qp=signer(s, "carol", PW, "qa").username,
         )
         assert atmp.expires_at(cr).isoformat() == "2026-03-30T21:00:00+02:00"
+
+
+def test_conditional_release_and_late_positive_through_the_command_line(sqlite_url, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cgtqc.cli import app
+
+    _car_t_lot(sqlite_url)
+    db = sqlite_url.removeprefix("sqlite:///")
+    monkeypatch.setenv("CGTQC_PASSWORD", PW)
+    runner = CliRunner()
+
+    def cli(*args: str) -> dict | list:
+        r = runner.invoke(app, [*args, "--db", db, "--json"], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        return json.loads(r.stdout)
+
+    collected = (datetime.now(BERLIN) - timedelta(hours=6)).replace(tzinfo=None).isoformat(timespec="minutes")
+    doc = cli(
+        "release",
+        "conditional",
+        "CART-1",
+        "--collected",
+        collected,
+        "--tz",
+        "Europe/Berlin",
+        "--shelf-life-hours",
+        "48",
+        "--physician",
+        PHYSICIAN,
+        "--authority",
+        AUTHORITY,
+        "-u",
+        "carol",
+    )
+    assert doc["pending"] == ["sterility_rapid"] and doc["status"] == "conditional"
+    assert datetime.fromisoformat(doc["expires_at"]) - datetime.now(UTC) > timedelta(hours=41)
+    cli("result", "add", "CART-1", "sterility_rapid", "Growth", "-u", "alice")
+    (dev,) = cli("deviation", "list", "--lot", "CART-1")
+    assert dev["title"].startswith("Late positive sterility_rapid") and dev["owner"] == "carol"

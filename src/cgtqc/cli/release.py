@@ -84,3 +84,8 @@ def sign(
         f"(content sha256 {doc['content_sha256'][:16]}…)",
         highlight=False,
     )
+
+
+from cgtqc.cli import release_atmp  # noqa: E402  (conditional release and certification of ATMPs, issue 15)
+
+release_atmp.register(app)
