@@ -48,9 +48,7 @@ class Person:
 
     def shot(self, name: str) -> None:
         n = len(list(self.shots_dir.glob("*.png"))) + 1
-        self.page.screenshot(
-            path=str(self.shots_dir / f"{n:02d}-{self.username}-{name}.png"), full_page=True
-        )
+        self.page.screenshot(path=str(self.shots_dir / f"{n:02d}-{self.username}-{name}.png"), full_page=True)
 
     def log_in(self) -> None:
         page = self.page
@@ -81,6 +79,13 @@ def test_release_flow_in_chromium(browser, live_server, tmp_path):
     assert ana.row("endotoxin").locator(".verdict").inner_text() == "pending"
     form = ana.page.locator("details", has_text="Bacterial endotoxins")
     form.locator("summary").click()
+    if htmx_path().is_file():  # opening the form brings the engine's parameters as fields
+        from playwright.sync_api import expect
+
+        field = form.locator("input[name='param.min_abs_r']")
+        expect(field).to_be_visible()
+        assert field.get_attribute("placeholder") == "0.98"
+        field.fill("0.97")
     form.get_by_label("Files").set_input_files([str(f) for f in files])
     form.get_by_role("button", name="Run the engine and record").click()
     ana.page.wait_for_url("**/lots/CART-0001?done=result")
@@ -93,6 +98,8 @@ def test_release_flow_in_chromium(browser, live_server, tmp_path):
     assert "endotoxin" in prov.locator("summary").inner_text()
     prov.locator("summary").click()
     assert files[0].name in prov.inner_text() or files[1].name in prov.inner_text()
+    if htmx_path().is_file():
+        assert '"min_abs_r": 0.97' in prov.inner_text()
     assert ana.page.locator(".plots img").count() >= 1
     ana.shot("result-and-verdict")
     # the analyst may not sign the disposition: the button is disabled and says why

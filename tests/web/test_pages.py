@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from datetime import timedelta
@@ -169,6 +170,7 @@ MATRIX = [
     ("GET", "/fragments/lot-rows?status=open", True, None, (401, 200, 200, 200, 200)),
     ("GET", f"/fragments/lots/{LOT}/results", True, None, (401, 200, 200, 200, 200)),
     ("GET", "/fragments/audit-rows?table=lots", True, None, (401, 200, 200, 200, 200)),
+    ("GET", "/fragments/engine-params?engine=endotoxin&key=1", True, None, (401, 200, 200, 200, 200)),
     # writes that the role may do answer 409/422 here (the lot is empty, the form incomplete), so the matrix
     # changes nothing; the ones it may not do answer 403 before anything is looked at
     (
@@ -428,3 +430,32 @@ def test_what_users_typed_is_escaped_on_the_pages(site):
     for path in (f"/lots/{LOT}", f"/audit?lot={LOT}&table=results"):
         page = ana.get(path).text
         assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page, path
+
+
+def test_engine_parameter_fields_come_from_the_engines_model(site, tmp_path):
+    ana = login(site.app, ANALYST)
+    frag = ana.get("/fragments/engine-params?engine=ddpcr&key=3", headers=HX).text
+    assert '<select id="p-3-application" name="param.application"' in frag and "<option>vcn</option>" in frag
+    assert 'name="param.min_droplets" placeholder="10000"' in frag and "<html" not in frag
+    assert ana.get("/fragments/engine-params?engine=nope", headers=HX).status_code == 422
+    files = endotoxin_files(tmp_path / "plate")
+    form = {"cqa": "endotoxin", "stage": "release", "engine": "endotoxin", "csrf_token": page_csrf(ana)}
+    upload = [("files", (f.name, f.read_bytes(), "text/csv")) for f in files]
+    r = ana.post(f"/lots/{LOT}/results", data={**form, "param.min_abs_r": "very"}, files=upload)
+    assert r.status_code == 422 and "min_abs_r" in r.text  # the engine's model refuses it, one line
+    r = ana.post(
+        f"/lots/{LOT}/results",
+        data={**form, "param.min_abs_r": "0.99", "param.route": "parenteral", "param.bogus": "1"},
+        files=upload,
+    )
+    assert r.status_code == 422 and "no parameter &#39;bogus&#39;" in r.text
+    r = ana.post(
+        f"/lots/{LOT}/results",
+        data={**form, "param.min_abs_r": "0.99", "params": '{"min_standards": 4}'},
+        files=upload,
+    )
+    assert r.status_code == 303, r.text
+    with session_scope(site.url) as s:
+        row = service.current_results(service.get_lot(s, LOT))[("endotoxin", "release")]
+        used = json.loads(row.provenance_json)["parameters"]
+    assert used["min_abs_r"] == 0.99 and used["min_standards"] == 4  # fields and JSON, typed by the model

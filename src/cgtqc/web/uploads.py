@@ -19,6 +19,7 @@ from cgtqc.lots import entries, service
 from cgtqc.runner import upload
 from cgtqc.store.sessions import Principal
 from cgtqc.web.context import read_scope, write_scope
+from cgtqc.web.engine_params import params_from_form
 
 
 def _has_value(request: Request, lot_number: str, cqa: str, stage: str) -> bool:
@@ -42,7 +43,7 @@ def _from_files(
         request.app.state.upload_dir / upload.safe_name(lot_number),
         [(f.filename or "", f.file) for f in files],
     )
-    result = upload.run_upload(plan, saved, upload.parse_params(str(form.get("params") or "")))
+    result = upload.run_upload(plan, saved, params_from_form(plan.engine.name, form))
     with write_scope(request) as s:
         upload.store_upload(s, who.username, plan, result, replace_reason=replace_reason)
 
