@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cgtqc.api.deps import NotFound, allowed, read_scope, write_scope
@@ -77,7 +77,7 @@ def _exists(s: Any, lot_number: str) -> None:
         raise NotFound(f"no lot {lot_number!r}")
 
 
-@router.get("")
+@router.get("", response_model=None)
 def list_lots(
     request: Request,
     who: Reader,
@@ -86,12 +86,12 @@ def list_lots(
     product: str | None = Query(None, max_length=64),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10**9),
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Lots newest first with their status and number of results; filter by status, product, search."""
     with read_scope(request) as s:
         doc = queries.list_lots(s, status, search, product, limit, offset)
         doc["status_counts"] = queries.status_counts(s)
-    return doc
+    return JSONResponse(doc)  # plain JSON already: no re-encoding (the list is the busiest page)
 
 
 @router.post("", status_code=201)
@@ -116,10 +116,10 @@ def create_lot(
     return _detail(request, body.lot_number)
 
 
-@router.get("/{lot_id}")
-def get_lot(request: Request, lot_id: str, who: Reader) -> dict[str, Any]:
+@router.get("/{lot_id}", response_model=None)
+def get_lot(request: Request, lot_id: str, who: Reader) -> JSONResponse:
     """The lot with every test of its specification: result, verdict, provenance, review; signatures."""
-    return _detail(request, lot_id)
+    return JSONResponse(_detail(request, lot_id))
 
 
 @router.patch("/{lot_id}")

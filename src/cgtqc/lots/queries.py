@@ -69,17 +69,20 @@ def list_lots(
                 Lot.lot_number.ilike(like), Lot.product.ilike(like), Lot.site.ilike(like), Lot.din.ilike(like)
             )
         )
-    counts = select(Result.lot_id, func.count().label("n")).group_by(Result.lot_id).subquery()
     q = (
-        select(Lot, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.lot_id == Lot.id)
+        select(Lot)
         .where(*where)
         .order_by(Lot.id.desc())
         .limit(max(0, min(limit, 1000)))
         .offset(max(0, offset))
     )
+    page = list(session.execute(q).scalars())
+    counts: dict[int, int] = {}
+    if page:
+        n = select(Result.lot_id, func.count()).where(Result.lot_id.in_([x.id for x in page]))
+        counts = dict(session.execute(n.group_by(Result.lot_id)).all())
     total = session.execute(select(func.count()).select_from(Lot).where(*where)).scalar() or 0
-    return {"total": total, "lots": [lot_summary(lot, n) for lot, n in session.execute(q)]}
+    return {"total": total, "lots": [lot_summary(lot, counts.get(lot.id, 0)) for lot in page]}
 
 
 def status_counts(session: Session) -> dict[str, int]:

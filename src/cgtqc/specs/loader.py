@@ -6,7 +6,7 @@ Every error names the file, the line and the field, e.g.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -191,6 +191,7 @@ def _line(source: str, d: Any, index: int) -> SpecLine:
     )
 
 
+@lru_cache(maxsize=256)  # a Specification is frozen: the stored text of a version is parsed once a process
 def parse_specification(text: str, source: str = "<specification>") -> Specification:
     """Validate a specification's YAML text and build it; errors name file, line and field."""
     data = _read_yaml(text, source)

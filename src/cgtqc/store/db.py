@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 def engine(url: str) -> Engine:
     """One engine per URL; SQLite gets foreign keys on and a busy timeout."""
     if url.startswith("sqlite"):
-        eng = create_engine(url, connect_args={"timeout": 30})
+        eng = create_engine(url, connect_args={"timeout": 30}, pool_size=10, max_overflow=40)
 
         @event.listens_for(eng, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -25,7 +25,7 @@ def engine(url: str) -> Engine:
             cur.close()
 
         return eng
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)  # the server's threads
 
 
 def alembic_config(url: str) -> Config:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ROLES = ("analyst", "reviewer", "qa", "admin")
@@ -87,7 +87,7 @@ class Result(Base):
 
     __tablename__ = "results"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
     cqa: Mapped[str] = mapped_column(String(64))
     stage: Mapped[str] = mapped_column(String(64), default="release")
     value: Mapped[str | None] = mapped_column(String(200), nullable=True)  # repr of a number or the outcome
@@ -111,6 +111,7 @@ class Signature(Base):
     """An electronic signature bound to one record by the hash of that record's signed content."""
 
     __tablename__ = "signatures"
+    __table_args__ = (Index("ix_signatures_record", "record_type", "record_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
     full_name: Mapped[str] = mapped_column(String(200))
@@ -128,7 +129,7 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     severity: Mapped[str] = mapped_column(String(16), default="info")
     message: Mapped[str] = mapped_column(Text)

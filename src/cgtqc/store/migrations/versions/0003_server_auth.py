@@ -1,5 +1,5 @@
-"""server authentication: sessions and bearer tokens, security events (logins, lockouts); on PostgreSQL the
-audit trail refuses UPDATE, DELETE and TRUNCATE
+"""server authentication: sessions and bearer tokens, security events (logins, lockouts); indexes for the
+lot page; on PostgreSQL the audit trail refuses UPDATE, DELETE and TRUNCATE
 
 Revision ID: 0003_server
 Revises: 0002
@@ -46,6 +46,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_auth_sessions_username", "auth_sessions", ["username"])
+    # the lot page and list look up a lot's results, notifications and signatures: index them
+    op.create_index("ix_results_lot_id", "results", ["lot_id"])
+    op.create_index("ix_notifications_lot_id", "notifications", ["lot_id"])
+    op.create_index("ix_signatures_record", "signatures", ["record_type", "record_id"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_APPEND_ONLY)
         op.execute(
@@ -63,6 +67,9 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_trail_no_truncate ON audit_trail")
         op.execute("DROP TRIGGER IF EXISTS audit_trail_append_only ON audit_trail")
         op.execute("DROP FUNCTION IF EXISTS cgtqc_audit_append_only()")
+    op.drop_index("ix_signatures_record", table_name="signatures")
+    op.drop_index("ix_notifications_lot_id", table_name="notifications")
+    op.drop_index("ix_results_lot_id", table_name="results")
     op.drop_index("ix_auth_sessions_username", table_name="auth_sessions")
     op.drop_table("auth_sessions")
     op.drop_index("ix_security_events_username", table_name="security_events")

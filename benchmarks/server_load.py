@@ -1,0 +1,338 @@
+"""Load on the cgtqc server over loopback: lot list, lot page and result posts with concurrent clients.
+
+For each backend (SQLite file; PostgreSQL on a temporary server started here, as the test suite does) the
+script seeds LOTS lots of the MSC product through the audited store (each with every test but endotoxin
+entered), starts ``cgtqc serve`` in its own process on 127.0.0.1, logs CLIENTS clients in (bearer tokens),
+then runs three phases, each a fixed number of requests spread over the clients (httpx, asyncio):
+
+- ``GET /api/v1/lots?limit=50``           the lot list (first page, with the status counts)
+- ``GET /api/v1/lots/{lot}``              the lot page: every test, result, verdict and provenance
+- ``POST /api/v1/lots/{lot}/results``     a manual endotoxin result on a lot that has none (all distinct)
+
+The read phases run twice: saturating (each client sends its next request as soon as the last answered) and
+paced (each client waits a random 0..2x``--think`` seconds between requests, as a person at a page does).
+It prints requests/s, p50/p99 latency and the server process's CPU time per request, then stops the server
+and verifies the audit chain (``audit.verify``: hash chain, every audited row replayed) and the result rows.
+
+    .venv/bin/python benchmarks/server_load.py                 # both backends, 1,000 lots, 50 clients
+    .venv/bin/python benchmarks/server_load.py --backend sqlite --lots 200 --requests 500
+
+Traffic goes to 127.0.0.1 only; every loop is bounded by its request count and a time limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import glob
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+from cgtqc import __version__
+from cgtqc.lots import service
+from cgtqc.results import Measurement, Provenance
+from cgtqc.store import audit
+from cgtqc.store.db import engine, migrate, session_scope
+from cgtqc.store.models import Lot, Result
+from cgtqc.store.users import create_user
+
+PASSWORD = "bench-password"
+ANALYSTS = [f"analyst{i}" for i in range(5)]
+SEEDED = {  # every MSC test but endotoxin, which the post phase enters
+    ("viable_cell_concentration", "release"): (4.2, "x10^6 cells/mL"),
+    ("viability", "release"): (91.0, "%"),
+    ("viability", "in-process: passage 2 harvest"): (93.0, "%"),
+    ("msc_identity", "release"): ("Conforms", ""),
+    ("msc_immunosuppression", "release"): (45.0, "%"),
+    ("tert_mrna", "release"): ("Not detected", ""),
+    ("karyotype", "release"): ("Conforms", ""),
+    ("adventitious_virus", "release"): ("Not detected", ""),
+    ("sterility", "release"): ("No growth", ""),
+    ("mycoplasma", "release"): ("Not detected", ""),
+}
+TIME_LIMIT_S = 600  # per phase: the loop stops by itself
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TemporaryPostgres:
+    """A PostgreSQL server of Debian's package in a temporary folder on a loopback port (run as the
+    postgres user when this runs as root), stopped and removed on exit."""
+
+    def __enter__(self) -> str:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
+        self.bin = Path(found[-1]).parent
+        self.root = Path(tempfile.mkdtemp(prefix="cgtqc-bench-pg-"))
+        self.data, sock = self.root / "data", self.root / "sock"
+        sock.mkdir()
+        self.run_as: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+            shutil.chown(sock, "postgres")
+            self.run_as = ["runuser", "-u", "postgres", "--"]
+        port = free_port()
+        initdb = [
+            *self.run_as,
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+        ]
+        subprocess.run(initdb, check=True, capture_output=True)
+        opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        start = [*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log")]
+        subprocess.run([*start, "-w", "-o", opts, "start"], check=True, capture_output=True)
+        return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+
+    def __exit__(self, *exc: object) -> None:
+        stop = [*self.run_as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]
+        subprocess.run(stop, capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def seed(url: str, lots: int) -> list[str]:
+    """Users and ``lots`` MSC lots with every test but endotoxin, all through the audit trail."""
+    migrate(url)
+    with session_scope(url) as s:
+        create_user(s, "admin", "Ada Admin", "admin", PASSWORD, by="admin")
+        for name in ANALYSTS:
+            create_user(s, name, name.title(), "analyst", PASSWORD, by="admin")
+        service.specification_for(s, "msc")  # registers the template version once
+    numbers = [f"MSC-{i:05d}" for i in range(lots)]
+    for start in range(0, lots, 200):
+        with session_scope(url) as s:
+            for number in numbers[start : start + 200]:
+                lot = audit.add(
+                    s,
+                    Lot(
+                        lot_number=number,
+                        product="msc",
+                        spec_version="1.0",
+                        site="Basel",
+                        created_by="analyst0",
+                    ),
+                    "analyst0",
+                    "lot created",
+                )
+                for (cqa, stage), (value, unit) in SEEDED.items():
+                    m = Measurement(cqa, value, unit, Provenance("manual-entry", __version__, {}))
+                    numeric = not isinstance(value, str)
+                    row = Result(
+                        lot_id=lot.id,
+                        cqa=cqa,
+                        stage=stage,
+                        value=repr(value) if numeric else value,
+                        numeric=numeric,
+                        unit=unit,
+                        provenance_json=json.dumps(m.provenance.to_dict(), sort_keys=True),
+                        entered_by="analyst0",
+                    )
+                    audit.add(s, row, "analyst0", "result entered")
+    return numbers
+
+
+def start_server(url: str, port: int) -> subprocess.Popen:
+    cgtqc = Path(sys.executable).with_name("cgtqc")
+    proc = subprocess.Popen(
+        [str(cgtqc), "serve", "--db", url, "--port", str(port), "--insecure-cookies"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"the server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+
+
+async def login(base: str, clients: int) -> list[httpx.AsyncClient]:
+    out = []
+    for k in range(clients):
+        c = httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=1))
+        user = ANALYSTS[k % len(ANALYSTS)]
+        r = await c.post("/api/v1/auth/token", data={"username": user, "password": PASSWORD})
+        r.raise_for_status()
+        c.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        out.append(c)
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def phase(
+    clients: list[httpx.AsyncClient], requests: list[tuple[str, str, dict]], pid: int, think: float = 0.0
+) -> dict:
+    """Run ``requests`` (method, path, kwargs) over the clients, each client one request at a time; with
+    ``think`` each client waits a random 0..2*think seconds between its requests (a person, not a loop)."""
+    queue: asyncio.Queue = asyncio.Queue()
+    for item in requests:
+        queue.put_nowait(item)
+    latencies: list[float] = []
+    errors: list[str] = []
+    deadline = time.monotonic() + TIME_LIMIT_S
+
+    rng = random.Random(11)
+
+    async def worker(c: httpx.AsyncClient) -> None:
+        if think:
+            await asyncio.sleep(rng.uniform(0, 2 * think))
+        while not queue.empty() and time.monotonic() < deadline:
+            method, path, kw = queue.get_nowait()
+            t0 = time.perf_counter()
+            r = await c.request(method, path, **kw)
+            latencies.append(time.perf_counter() - t0)
+            if r.status_code >= 400:
+                errors.append(f"{method} {path}: {r.status_code} {r.text[:120]}")
+            if think:
+                await asyncio.sleep(rng.uniform(0, 2 * think))
+
+    t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
+    await asyncio.gather(*(worker(c) for c in clients))
+    wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    lat = sorted(latencies)
+    return {
+        "requests": len(lat),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "rps": len(lat) / wall,
+        "p50_ms": 1000 * statistics.median(lat),
+        "p99_ms": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+        "wall_s": wall,
+        "server_cpu_ms": 1000 * cpu / max(1, len(lat)),
+    }
+
+
+async def load(base: str, pid: int, numbers: list[str], args: argparse.Namespace) -> dict:
+    rng = random.Random(7)
+    cs = await login(base, args.clients)
+    n = args.requests
+    lot_list = ("GET", "/api/v1/lots?limit=50", {})
+    try:
+        warm = [("GET", f"/api/v1/lots/{rng.choice(numbers)}", {}) for _ in range(args.clients)]
+        await phase(cs, warm + [lot_list] * args.clients, pid)
+        out = {
+            "lot list": await phase(cs, [lot_list] * n, pid),
+            "lot page": await phase(
+                cs, [("GET", f"/api/v1/lots/{rng.choice(numbers)}", {}) for _ in range(n)], pid
+            ),
+        }
+        if args.think:
+            paced = n // 2
+            label = f"think {args.think:g} s"
+            out[f"lot list, {label}"] = await phase(cs, [lot_list] * paced, pid, args.think)
+            pages = [("GET", f"/api/v1/lots/{rng.choice(numbers)}", {}) for _ in range(paced)]
+            out[f"lot page, {label}"] = await phase(cs, pages, pid, args.think)
+        targets = rng.sample(numbers, min(args.posts, len(numbers)))
+        data = {"cqa": "endotoxin", "value": "0.4", "unit": "EU/mL"}
+        posts = [("POST", f"/api/v1/lots/{t}/results", {"data": data}) for t in targets]
+        out["result post"] = await phase(cs, posts, pid)
+        return out
+    finally:
+        for c in cs:
+            await c.aclose()
+
+
+def run_backend(name: str, url: str, args: argparse.Namespace) -> dict:
+    t0 = time.perf_counter()
+    numbers = seed(url, args.lots)
+    seeded_s = time.perf_counter() - t0
+    engine(url).dispose()
+    port = free_port()
+    server = start_server(url, port)
+    try:
+        figures = asyncio.run(load(f"http://127.0.0.1:{port}", server.pid, numbers, args))
+    finally:
+        server.terminate()
+        server.wait(30)
+    t0 = time.perf_counter()
+    with session_scope(url) as s:
+        problems = audit.verify(s)
+        results = s.execute(select(func.count()).select_from(Result)).scalar()
+        entries = len(audit.log(s))
+    verify_s = time.perf_counter() - t0
+    expected = args.lots * len(SEEDED) + figures["result post"]["requests"] - figures["result post"]["errors"]
+    return {
+        "backend": name,
+        "lots": args.lots,
+        "clients": args.clients,
+        "seed_s": seeded_s,
+        "phases": figures,
+        "audit_entries": entries,
+        "audit_intact": not problems,
+        "audit_problems": [str(p) for p in problems[:3]],
+        "verify_s": verify_s,
+        "results_rows_ok": results == expected,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--lots", type=int, default=1000)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=2000, help="requests per read phase")
+    ap.add_argument("--posts", type=int, default=500, help="result posts (distinct lots)")
+    ap.add_argument(
+        "--think", type=float, default=1.0, help="also read with this mean think time per client (0: no)"
+    )
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/out/server_load.json"))
+    args = ap.parse_args()
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="cgtqc-bench-") as tmp:
+        if args.backend in ("sqlite", "both"):
+            reports.append(run_backend("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args))
+        if args.backend in ("postgresql", "both"):
+            with TemporaryPostgres() as pg:
+                reports.append(run_backend("postgresql", pg, args))
+    head = f"{'backend':<11} {'phase':<22} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8}"
+    print(head + f" {'p99 ms':>8} {'server CPU ms/req':>18}")
+    for rep in reports:
+        for label, f in rep["phases"].items():
+            print(
+                f"{rep['backend']:<11} {label:<22} {f['requests']:>8} {f['errors']:>6} {f['rps']:>8.1f} "
+                f"{f['p50_ms']:>8.1f} {f['p99_ms']:>8.1f} {f['server_cpu_ms']:>18.1f}"
+            )
+        state = "intact" if rep["audit_intact"] else f"BROKEN {rep['audit_problems']}"
+        print(
+            f"{rep['backend']}: {rep['lots']} lots seeded in {rep['seed_s']:.1f} s; audit trail {state} "
+            f"({rep['audit_entries']} entries, verified in {rep['verify_s']:.1f} s); result rows "
+            + ("as expected" if rep["results_rows_ok"] else "MISMATCH")
+        )
+        for label, f in rep["phases"].items():
+            if f["first_error"]:
+                print(f"  {label} first error: {f['first_error']}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(reports, indent=2))
+
+
+if __name__ == "__main__":
+    main()
