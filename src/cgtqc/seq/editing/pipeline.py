@@ -265,6 +265,7 @@ class _AlignAsRead:
 
     def __init__(self, ctx: Context, threads: int, reuse: bool, alignments: bool) -> None:
         self.ctx, self.threads, self.reuse, self.alignments = ctx, threads, reuse, alignments
+        self.reading = True  # while the reader holds one core, a slice is aligned on one thread fewer
         self.pool = ThreadPoolExecutor(1)
         self.pending: list[bytes] = []
         self.jobs: list[tuple[list[str], list[Alignment] | None, Future[list[Variant]]]] = []
@@ -278,12 +279,17 @@ class _AlignAsRead:
         seqs = b"\n".join(self.pending).decode("ascii").split("\n")
         self.pending = []
         alns: list[Alignment] | None = [] if self.alignments else None
-        job = self.pool.submit(self.ctx.classified, seqs, self.threads, self.reuse, alns)
+        job = self.pool.submit(self._classify, seqs, alns)
         self.jobs.append((seqs, alns, job))
+
+    def _classify(self, seqs: list[str], alns: list[Alignment] | None) -> list[Variant]:
+        threads = max(1, self.threads - 1) if self.reading else self.threads
+        return self.ctx.classified(seqs, threads, self.reuse, alns)
 
     def done(self, seqs: list[str]) -> bool:
         """Submit the last slice; whether the slices hold exactly ``seqs``, in order. When they do not, the
         worker is stopped first (the caller then uses the same aligners, whose buffers are not shared)."""
+        self.reading = False
         if self.pending:
             self._submit()
         heard = [s for part, _, _ in self.jobs for s in part]
