@@ -56,7 +56,8 @@ def test_an_update_without_reason_is_422_and_writes_nothing(api):
     api.post("/lots/MSC-R/results", data={"cqa": "viability", "value": "91", "unit": "%"})
     before = _count(api)
     for body in ({"storage": "x"}, {"storage": "x", "reason": ""}, {"storage": "x", "reason": "   "}):
-        assert api.patch("/lots/MSC-R", json=body).status_code == 422
+        r = api.patch("/lots/MSC-R", json=body)
+        assert r.status_code == 422 and r.json()["detail"].startswith("reason: "), r.text  # one line
     r = api.post("/lots/MSC-R/results", data={"cqa": "viability", "value": "88", "unit": "%"})
     assert r.status_code == 422 and "give a reason to replace it" in r.json()["detail"]
     r = api.patch("/users/bob", "admin", json={"role": "qa"})

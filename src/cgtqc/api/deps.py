@@ -10,7 +10,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -67,8 +69,23 @@ def _answer(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
 
+def validation_line(exc: RequestValidationError) -> str:
+    """A request that does not fit the schema, as one line naming each field: ``reason: Field required``."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "request"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return " ".join("; ".join(parts).split())
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """cgtqc's own errors as one-line JSON answers."""
+    """cgtqc's own errors, and requests that do not fit the schema, as one-line JSON answers (API paths)."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if not request.url.path.startswith(PREFIX):
+            return await request_validation_exception_handler(request, exc)
+        return _answer(422, validation_line(exc))
 
     @app.exception_handler(NotFound)
     def _not_found(_r: Request, exc: NotFound) -> JSONResponse:
