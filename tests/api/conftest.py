@@ -50,27 +50,31 @@ def seeded(url: str) -> str:
     return url
 
 
-@pytest.fixture(scope="session", autouse=True)
-def quick_argon2():
-    """argon2id at its lowest cost for the seeded test users (the default costs ~0.4 s a hash here); the
-    hashes still name their own parameters, so verification is the real argon2 check."""
+@contextmanager
+def quick_argon2() -> Iterator[None]:
+    """argon2id at its lowest cost while the template users are made (the default costs ~0.4 s a hash
+    here); each hash names its own parameters, so logging in is the real argon2 check."""
     saved = users._hasher
     users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    yield
-    users._hasher = saved
+    try:
+        yield
+    finally:
+        users._hasher = saved
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory, quick_argon2) -> Path:
+def sqlite_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "seeded.db"
-    seeded(f"sqlite:///{path}")
+    with quick_argon2():
+        seeded(f"sqlite:///{path}")
     engine(f"sqlite:///{path}").dispose()
     return path
 
 
 @pytest.fixture(scope="session")
-def pg_template(postgres_url, quick_argon2) -> str:
-    url = seeded(new_pg_database(postgres_url))
+def pg_template(postgres_url) -> str:
+    with quick_argon2():
+        url = seeded(new_pg_database(postgres_url))
     engine(url).dispose()  # a template database must have no open connection
     return url.rsplit("/", 1)[1]
 

@@ -40,6 +40,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "oos": ("cgtqc.cli.oos", {}),
     "deviation": ("cgtqc.cli.deviation", {}),
     "serve": ("cgtqc.cli.serve", {}),
+    "backup": ("cgtqc.cli.backup", {}),
 }
 
 
