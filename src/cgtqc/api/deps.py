@@ -57,7 +57,7 @@ def bearer_token(token: str | None = Depends(oauth2)) -> str | None:
 def allowed(action: str) -> Callable[..., Principal]:
     """A dependency: the authenticated user, refused with 403 unless their role holds ``action``."""
 
-    def dependency(who: Principal = Depends(principal)) -> Principal:
+    async def dependency(who: Principal = Depends(principal)) -> Principal:  # no I/O: no thread hop
         sessions.require(who, action)
         return who
 
