@@ -38,7 +38,6 @@ USERS = [
     ("alice", "Alice Analyst", "analyst"),
     ("bob", "Bob Reviewer", "reviewer"),
     ("carol", "Carol QA", "qa"),
-    lab_demo.RETEST_ANALYST,  # a second analyst: OOS retests are done by another analyst (issue 15)
 ]
 
 # Typical values for tests no engine produced in the demo (entered by the analyst, provenance 'manual-entry').
@@ -181,7 +180,7 @@ def run_demo(out: Path, console: Console, seed: int = 20261122) -> list[dict]:
     with session_scope(url) as s:
         for username, name, role in USERS:
             create_user(s, username, name, role, PASSWORD, by="system")
-    lab_demo.setup(url)  # instrument, reagent lot, method version, qualified analysts (issue 15)
+    lab_demo.setup(url, PASSWORD)  # instrument, reagent lot, method version, analysts, dave (issue 15)
     confirmed = ""
     summary = []
     for i, d in enumerate(LOTS):

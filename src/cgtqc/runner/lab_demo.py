@@ -23,6 +23,7 @@ from cgtqc.lots.coa import write_coa
 from cgtqc.results import Measurement, Provenance
 from cgtqc.store.db import session_scope
 from cgtqc.store.models import Lot, utcnow
+from cgtqc.store.users import create_user
 
 INSTRUMENT, REAGENT, METHOD = "FC-01", "7AAD-2611", "VIAB:2"
 RETEST_ANALYST = ("dave", "Dave Analyst", "analyst")
@@ -35,10 +36,12 @@ NO_ERROR = {
 }
 
 
-def setup(url: str) -> None:
-    """The lab's instrument, reagent lot, method version and analysts' qualifications."""
+def setup(url: str, password: str) -> None:
+    """The lab's instrument, reagent lot, method version, a second analyst and their qualifications."""
     today = utcnow().date()
     with session_scope(url) as s:
+        username, name, role = RETEST_ANALYST  # OOS retests are done by another analyst than the original's
+        create_user(s, username, name, role, password, by="admin")
         instruments.add_instrument(s, "alice", INSTRUMENT, "Flow cytometer 1", "flow cytometer", "QC lab 2")
         for stage in ("iq", "oq", "pq"):
             instruments.record_qualification(s, "bob", INSTRUMENT, stage, today - timedelta(days=400))
@@ -171,5 +174,5 @@ def note(url: str, confirmed: str, invalidated: str) -> str:
         return (
             f"lab: {c.number} confirmed OOS (phase {c.phase}) -> {c_lot.lot_number} {c_lot.status}; "
             f"{i.number} invalidated ({i.assignable_cause}) -> {i_lot.lot_number} {i_lot.status} on the "
-            f"retest, original kept (lab/{i_lot.lot_number}.pdf)"
+            f"retest by dave, original kept (lab/{i_lot.lot_number}.pdf)"
         )
