@@ -12,6 +12,7 @@ from cgtqc.specs import templates
 
 ROLES = {"analyst": "alice", "reviewer": "bob", "qa": "carol", "admin": "admin"}
 ALL = set(ROLES)
+SUPERVISORS = {"reviewer", "qa"}
 _n = itertools.count()
 
 
@@ -72,12 +73,118 @@ MATRIX = {
     ("patch", "/users/{username}"): ({"admin"}, lambda: {"json": {"role": "analyst", "reason": "r"}}),
     ("post", "/users/{username}/unlock"): ({"admin"}, lambda: {"json": {"reason": "r"}}),
     ("get", "/users/security-events"): ({"admin"}, dict),
+    # the laboratory quality system (issue 15): the lab service functions hold the authority
+    ("get", "/instruments"): (ALL, dict),
+    ("post", "/instruments"): (
+        ALL,
+        lambda: {"json": {"code": f"FC-{next(_n)}", "name": "Flow cytometer", "kind": "flow cytometer"}},
+    ),
+    ("get", "/instruments/{code}"): (ALL, dict),
+    ("post", "/instruments/{code}/qualifications"): (
+        SUPERVISORS,
+        lambda: {"json": {"stage": "iq", "on": "2026-01-05"}},
+    ),
+    ("post", "/instruments/{code}/calibrations"): (
+        ALL,
+        lambda: {"json": {"on": "2026-01-05", "due": "2027-01-05"}},
+    ),
+    ("post", "/instruments/{code}/maintenance"): (
+        ALL,
+        lambda: {"json": {"on": "2026-01-05", "due": "2027-01-05"}},
+    ),
+    ("post", "/instruments/{code}/status"): (
+        {"reviewer", "qa", "admin"},
+        lambda: {"json": {"status": "in service", "reason": "r"}},
+    ),
+    ("get", "/reagent-lots"): (ALL, dict),
+    ("post", "/reagent-lots"): (
+        ALL,
+        lambda: {"json": {"lot_number": f"RL-{next(_n)}", "name": "7-AAD", "expires_on": "2099-01-01"}},
+    ),
+    ("get", "/reagent-lots/{lot_number}"): (ALL, dict),
+    ("post", "/reagent-lots/{lot_number}/status"): (SUPERVISORS, lambda: {"json": {"status": "accepted"}}),
+    ("post", "/reagent-lots/{lot_number}/recall"): ({"qa"}, lambda: {"json": {"reason": "supplier notice"}}),
+    ("get", "/method-versions"): (ALL, dict),
+    ("post", "/method-versions"): (
+        {"qa"},
+        lambda: {
+            "json": {
+                "method": f"M{next(_n)}",
+                "version": "1",
+                "cqa": "viability",
+                "effective_from": "2026-01-01",
+            }
+        },
+    ),
+    ("get", "/method-versions/{label}"): (ALL, dict),
+    ("get", "/analyst-qualifications"): (ALL, dict),
+    ("post", "/analyst-qualifications"): (
+        SUPERVISORS,
+        lambda: {
+            "json": {
+                "analyst": "dave",
+                "method_version": "VIAB:9",
+                "trained_on": "2026-01-01",
+                "expires_on": "2099-01-01",
+            }
+        },
+    ),
+    ("post", "/analyst-qualifications/revocations"): (
+        SUPERVISORS,
+        lambda: {"json": {"analyst": "dave", "method_version": "VIAB:9", "reason": "r"}},
+    ),
+    ("get", "/oos"): (ALL, dict),
+    ("get", "/oos/{number}"): (ALL, dict),
+    ("post", "/oos/{number}/phase1"): (
+        {"analyst", "reviewer", "qa"},
+        lambda: {"json": {"findings": {"calculation": "no error"}}},
+    ),
+    ("post", "/oos/{number}/retests"): (SUPERVISORS, lambda: {"json": {"retests": 1, "reason": "r"}}),
+    ("post", "/oos/{number}/phase2"): ({"qa"}, lambda: {"json": {"reason": "r"}}),
+    ("post", "/oos/{number}/close"): (
+        SUPERVISORS,
+        lambda: {"json": {"outcome": "confirmed", "password": "password-123"}},
+    ),
+    ("get", "/deviations"): (ALL, dict),
+    ("post", "/deviations"): (
+        ALL,
+        lambda: {"json": {"title": f"d{next(_n)}", "owner": "dave", "due_on": "2099-01-01", "lot": "M-LOT"}},
+    ),
+    ("get", "/deviations/{number}"): (ALL, dict),
+    ("post", "/deviations/{number}/status"): (
+        ALL,
+        lambda: {"json": {"status": "investigation", "reason": "r"}},
+    ),
 }
 PUBLIC = {("post", "/auth/token")}
 
 
-def _url(path: str, lot: str) -> str:
-    return "/api/v1" + path.format(lot_id=lot, product="msc", username="dave")
+LAB = {"code": "FC-M", "lot_number": "RL-M", "label": "VIAB:9", "number": "OOS-M-LOT-01"}
+
+
+def _url(path: str, lot: str, **lab: str) -> str:
+    keys = {**LAB, **lab}
+    if path.startswith("/deviations"):  # a deviation's number, not the OOS investigation's
+        keys["number"] = keys.pop("deviation", "")
+    keys.pop("deviation", None)
+    return "/api/v1" + path.format(lot_id=lot, product="msc", username="dave", **keys)
+
+
+def _lab_records(api) -> dict[str, str]:
+    """An instrument, a reagent lot, a method version, an OOS investigation and a deviation for the matrix."""
+    inst = {"code": "FC-M", "name": "Flow cytometer", "kind": "flow cytometer"}
+    assert api.post("/instruments", "alice", json=inst).status_code == 201
+    rl = {"lot_number": "RL-M", "name": "7-AAD", "expires_on": "2099-01-01"}
+    assert api.post("/reagent-lots", "alice", json=rl).status_code == 201
+    r = api.post("/lots/M-LOT/results", "dave", data={"cqa": "endotoxin", "value": "99", "unit": "EU/mL"})
+    assert r.status_code == 201, r.text
+    (inv,) = api.get("/oos").json()
+    mv = {"method": "VIAB", "version": "9", "cqa": "viability", "effective_from": "2026-01-01"}
+    assert api.post("/method-versions", "carol", json=mv).status_code == 201
+    dev = {"title": "matrix", "owner": "dave", "due_on": "2099-01-01"}
+    r = api.post("/deviations", "alice", json=dev)
+    assert r.status_code == 201, r.text
+    return {"number": inv["number"], "deviation": r.json()["number"]}
 
 
 def test_matrix_covers_every_api_route(sqlite_api):
@@ -89,8 +196,9 @@ def test_matrix_covers_every_api_route(sqlite_api):
 def test_role_route_method_matrix(api):
     api.create_msc_lot("M-LOT", user="dave")
     api.post("/lots/M-LOT/results", "dave", data={"cqa": "viability", "value": "91", "unit": "%"})
+    lab = _lab_records(api)
     for (method, path), (allowed, request) in MATRIX.items():
-        url = _url(path, "M-LOT")
+        url = _url(path, "M-LOT", **lab)
         anonymous = api.client.request(method.upper(), url, **request())
         assert anonymous.status_code == 401, (method, path)
         for role, user in ROLES.items():

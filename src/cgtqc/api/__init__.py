@@ -10,11 +10,11 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 
 from cgtqc import __version__
-from cgtqc.api import audit, auth, lots, specs, users
+from cgtqc.api import audit, auth, lab, lots, specs, users
 from cgtqc.api.deps import PREFIX, install_error_handlers, read_scope
 
 router = APIRouter(prefix=PREFIX)
-for _module in (auth, lots, specs, audit, users):
+for _module in (auth, lots, specs, audit, users, lab):
     router.include_router(_module.router)
 
 

@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cgtqc.api.deps import NotFound, allowed, read_scope, write_scope
+from cgtqc.errors import InputError
+from cgtqc.lab.checks import LabContext
 from cgtqc.lots import disposition, entries, queries, service
 from cgtqc.lots.coa import write_coa
 from cgtqc.runner import upload
@@ -155,10 +157,26 @@ def add_result(
     loq: float | None = Form(None),
     rationale: str = Form("", max_length=4000, description="why a pending result may follow release"),
     replace_reason: str | None = Form(None, max_length=2000, description="required to change a result"),
+    instrument: str | None = Form(None, max_length=64, description="instrument code (manual value)"),
+    reagents: str | None = Form(None, max_length=2000, description="reagent lot numbers, comma-separated"),
+    method_version: str | None = Form(
+        None, max_length=100, description="METHOD:VERSION (default: in effect)"
+    ),
+    retest_of: str | None = Form(None, max_length=64, description="OOS investigation this is a retest in"),
+    override: str = Form("", max_length=2000, description="why the original analyst retests"),
 ) -> dict[str, Any]:
     """A raw-file upload (the engine computes the result) or a manual value; changing a result needs
-    ``replace_reason`` and voids the lot's signatures. A file the engine cannot read answers 422."""
+    ``replace_reason`` and voids the lot's signatures. A file the engine cannot read answers 422. A manual
+    value may name its instrument, reagent lots and method version (checked: an out-of-calibration
+    instrument answers 422 with the reason) and the OOS investigation it is an authorised retest in."""
     files = [f for f in files if f.filename]
+    lab = LabContext(
+        instrument or None,
+        tuple(r.strip() for r in (reagents or "").split(",") if r.strip()),
+        method_version or None,
+    )
+    if files and (lab != LabContext() or retest_of):
+        raise InputError("instrument, reagents, method_version and retest_of apply to a manual value")
     if files:
         with read_scope(request) as s:
             _exists(s, lot_id)
@@ -182,7 +200,18 @@ def add_result(
     m = entries.manual_measurement(cqa, value, unit, who.username, ci_low=ci_low, ci_high=ci_high, loq=loq)
     with write_scope(request) as s:
         _exists(s, lot_id)
-        a = service.add_result(s, who.username, lot_id, m, stage, rationale, replace_reason)
+        a = service.add_result(
+            s,
+            who.username,
+            lot_id,
+            m,
+            stage,
+            rationale,
+            replace_reason,
+            lab=lab,
+            retest_of=retest_of or None,
+            override_reason=override,
+        )
         rows = [_added(a)]
     return {"lot": lot_id, "engine": None, "results": rows, "detail": _detail(request, lot_id)}
 

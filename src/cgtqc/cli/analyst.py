@@ -12,17 +12,6 @@ app = typer.Typer(help="Analyst qualifications per method version.", no_args_is_
 MV_OPTION = typer.Option(..., "--method-version", help="METHOD:VERSION")
 
 
-def _row(q, mv) -> dict:  # type: ignore[no-untyped-def]
-    return {
-        "analyst": q.username,
-        "method_version": mv.label,
-        "trained_on": q.trained_on.isoformat(),
-        "expires_on": q.expires_on.isoformat(),
-        "trainer": q.trainer,
-        "revoked": q.revoked,
-    }
-
-
 @app.command()
 def qualify(
     analyst: str,
@@ -44,7 +33,7 @@ def qualify(
             parse_date(trained, "--trained"),
             parse_date(expires, "--expires"),
         )
-        doc = _row(q, methods.get_method_version(s, method_version))
+        doc = methods.qualification_to_dict(q, methods.get_method_version(s, method_version))
     output(doc, json_, f"{analyst} qualified on {method_version} until {expires}")
 
 
@@ -76,7 +65,7 @@ def list_(
 ) -> None:
     """Qualifications (of one analyst, or all)."""
     with store_session(db) as s:
-        rows = [_row(q, mv) for q, mv in methods.qualifications(s, analyst)]
+        rows = [methods.qualification_to_dict(q, mv) for q, mv in methods.qualifications(s, analyst)]
     output(
         rows,
         json_,

@@ -11,13 +11,6 @@ from cgtqc.lab import reagents
 app = typer.Typer(help="Reagent, kit, reference standard and control lots.", no_args_is_help=True)
 
 
-def _affected(results, lots) -> dict:  # type: ignore[no-untyped-def]
-    return {
-        "results": [{"id": r.id, "cqa": r.cqa, "stage": r.stage, "value": r.value} for r in results],
-        "product_lots": [lot.lot_number for lot in lots],
-    }
-
-
 @app.command()
 def add(
     lot_number: str,
@@ -59,7 +52,7 @@ def show(lot_number: str, db: str | None = DB_OPTION, json_: bool = JSON_OPTION)
     """One lot, with the results and product lots that used it."""
     with store_session(db) as s:
         rl = reagents.get_reagent_lot(s, lot_number)
-        doc = {**reagents.to_dict(rl), "used_by": _affected(*reagents.affected(s, rl))}
+        doc = {**reagents.to_dict(rl), "used_by": reagents.affected_to_dict(*reagents.affected(s, rl))}
     output(doc, json_, "\n".join(f"{k}: {v}" for k, v in doc.items()))
 
 
@@ -108,7 +101,10 @@ def recall(
 ) -> None:
     """Recall a lot (QA) and list every result and product lot it affects."""
     with gmp_write(db, user, password) as s:
-        doc = {"lot_number": lot_number, **_affected(*reagents.recall(s, user, lot_number, reason))}
+        doc = {
+            "lot_number": lot_number,
+            **reagents.affected_to_dict(*reagents.recall(s, user, lot_number, reason)),
+        }
     if json_:
         output(doc, True, "")
         return

@@ -167,6 +167,18 @@ def qualifications(
     ]
 
 
+def qualification_to_dict(q: AnalystQualification, mv: MethodVersion) -> dict:
+    """One analyst qualification as plain data."""
+    return {
+        "analyst": q.username,
+        "method_version": mv.label,
+        "trained_on": q.trained_on.isoformat(),
+        "expires_on": q.expires_on.isoformat(),
+        "trainer": q.trainer,
+        "revoked": q.revoked,
+    }
+
+
 def analyst_problem(session: Session, analyst: str, mv: MethodVersion, on: date) -> str | None:
     """Why ``analyst`` may not enter a result of ``mv`` on ``on`` (None when they may)."""
     q = session.execute(

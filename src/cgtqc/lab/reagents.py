@@ -79,6 +79,14 @@ def affected(session: Session, rl: ReagentLot) -> tuple[list[Result], list[Lot]]
     return results, lots
 
 
+def affected_to_dict(results: list[Result], lots: list[Lot]) -> dict:
+    """The affected results and product lots (of ``affected`` or ``recall``) as plain data."""
+    return {
+        "results": [{"id": r.id, "cqa": r.cqa, "stage": r.stage, "value": r.value} for r in results],
+        "product_lots": [lot.lot_number for lot in lots],
+    }
+
+
 def recall(session: Session, username: str, lot_number: str, reason: str) -> tuple[list[Result], list[Lot]]:
     """Recall a lot (QA): it serves no further result; returns the affected results and product lots."""
     acting(session, username, "qa")

@@ -1,0 +1,186 @@
+"""The laboratory quality system through the REST API (SQLite and PostgreSQL): the lab checks refuse a result
+with the reason, an OOS result opens an investigation, its signed outcome makes the retest reportable."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+TODAY = date.today()
+CHECKLIST = {
+    "calculation": "recalculated: no error",
+    "instrument": "FC-01 calibrated, QC beads in range",
+    "standards": "7-AAD lot AB-7 accepted, in date",
+    "method": "VIAB:2 followed",
+    "analyst": "alice qualified on VIAB:2",
+    "sample": "sample tube found at room temperature for 4 h",
+}
+
+
+def _day(days: int) -> str:
+    return (TODAY + timedelta(days=days)).isoformat()
+
+
+def _ok(r, status: int = 200) -> dict:
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def _instrument(api, code: str, calibrated: int, due: int) -> None:
+    inst = {"code": code, "name": f"Flow cytometer {code}", "kind": "flow cytometer", "location": "QC lab 2"}
+    _ok(api.post("/instruments", "alice", json=inst), 201)
+    for stage in ("iq", "oq", "pq"):
+        _ok(
+            api.post(f"/instruments/{code}/qualifications", "bob", json={"stage": stage, "on": _day(-400)}),
+            201,
+        )
+    _ok(
+        api.post(
+            f"/instruments/{code}/calibrations", "alice", json={"on": _day(calibrated), "due": _day(due)}
+        ),
+        201,
+    )
+
+
+def lab_setup(api) -> None:
+    """A calibrated flow cytometer, an accepted dye lot, method VIAB:2 with alice and dave qualified."""
+    _instrument(api, "FC-01", -10, 170)
+    rl = {"lot_number": "AB-7", "name": "7-AAD viability dye", "expires_on": _day(90)}
+    assert _ok(api.post("/reagent-lots", "alice", json=rl), 201)["status"] == "quarantine"
+    _ok(api.post("/reagent-lots/AB-7/status", "bob", json={"status": "accepted"}))
+    mv = {
+        "method": "VIAB",
+        "version": "2",
+        "cqa": "viability",
+        "effective_from": _day(-100),
+        "validation_report": "VAL-VIAB-2 (ICH Q2)",
+        "max_retests": 2,
+    }
+    _ok(api.post("/method-versions", "carol", json=mv), 201)
+    for analyst in ("alice", "dave"):
+        q = {"analyst": analyst, "method_version": "VIAB:2", "trained_on": _day(-50), "expires_on": _day(315)}
+        _ok(api.post("/analyst-qualifications", "bob", json=q), 201)
+
+
+def _viability(api, user: str, value: str, **lab: str):
+    data = {"cqa": "viability", "value": value, "unit": "%", **lab}
+    return api.post("/lots/MSC-9/results", user, data=data)
+
+
+def test_lab_records_are_listed_shown_and_audited(api):
+    lab_setup(api)
+    (inst,) = _ok(api.get("/instruments"))
+    assert (inst["code"], inst["usable_today"], inst["calibration_due"]) == ("FC-01", True, _day(170))
+    assert _ok(api.get("/instruments/FC-01"))["pq_on"] == _day(-400)
+    assert _ok(api.get("/reagent-lots/AB-7"))["status"] == "accepted"
+    assert [m["method_version"] for m in _ok(api.get("/method-versions"))] == ["VIAB:2"]
+    assert _ok(api.get("/method-versions/VIAB:2"))["max_retests"] == 2
+    assert {q["analyst"] for q in _ok(api.get("/analyst-qualifications"))} == {"alice", "dave"}
+    revoke = {"analyst": "dave", "method_version": "VIAB:2", "reason": "left the lab"}
+    assert _ok(api.post("/analyst-qualifications/revocations", "bob", json=revoke))["revoked"]
+    assert [q["revoked"] for q in _ok(api.get("/analyst-qualifications?analyst=dave"))] == [True]
+    for table in ("lab_instruments", "lab_reagent_lots", "lab_method_versions", "lab_analyst_qualifications"):
+        assert _ok(api.get(f"/audit?table={table}"))["total"] > 0, table
+    assert _ok(api.get("/audit/verify"))["intact"]
+    assert api.get("/instruments/NOPE").json() == {"detail": "no instrument 'NOPE'"}
+    assert api.get("/instruments/NOPE").status_code == 404
+
+
+def test_out_of_calibration_instrument_is_refused_with_the_reason(api):
+    lab_setup(api)
+    _instrument(api, "FC-02", -200, -1)
+    api.create_msc_lot("MSC-9")
+    r = _viability(api, "alice", "91", instrument="FC-02", reagents="AB-7")
+    assert r.status_code == 422
+    assert r.json() == {"detail": r.json()["detail"]} and "FC-02 is out of calibration" in r.json()["detail"]
+    assert "\n" not in r.json()["detail"]
+    assert not _ok(api.get("/instruments/FC-02"))["usable_today"]
+    _ok(_viability(api, "alice", "91", instrument="FC-01", reagents="AB-7", method_version="VIAB:2"), 201)
+
+
+def test_oos_result_opens_an_investigation_and_its_invalidation_makes_the_retest_reportable(api):
+    lab_setup(api)
+    api.create_msc_lot("MSC-9")
+    _ok(_viability(api, "alice", "65", instrument="FC-01", reagents="AB-7"), 201)
+    (inv,) = _ok(api.get("/oos?open_only=true"))
+    number = inv["number"]
+    assert (number, inv["phase"], inv["status"], inv["cqa"]) == ("OOS-MSC-9-01", "I", "open", "viability")
+    assert _ok(api.get(f"/oos/{number}"))["original"]["value"] == repr(65.0)
+    # the supervisor authorises only after a complete phase I; an analyst may not authorise
+    r = api.post(f"/oos/{number}/retests", "bob", json={"retests": 1, "reason": "retest retained sample"})
+    assert r.status_code == 422
+    r = api.post(f"/oos/{number}/retests", "alice", json={"retests": 1, "reason": "retest retained sample"})
+    assert r.status_code == 403 and "has role" in r.json()["detail"]
+    phase = {"findings": CHECKLIST, "hypothesis": "sample degraded before staining"}
+    assert _ok(api.post(f"/oos/{number}/phase1", "alice", json=phase))["missing_checklist"] == []
+    _ok(api.post(f"/oos/{number}/retests", "bob", json={"retests": 1, "reason": "retest retained sample"}))
+    # results under investigation are never replaced; the same analyst may not retest without an override
+    r = _viability(api, "alice", "90", replace_reason="typo")
+    assert r.status_code == 422 and number in r.json()["detail"]
+    assert _viability(api, "alice", "90", retest_of=number).status_code == 403
+    _ok(_viability(api, "dave", "90.5", retest_of=number, instrument="FC-01", reagents="AB-7"), 201)
+    close = {
+        "outcome": "invalidated",
+        "password": api.password,
+        "assignable_cause": "sample held at room temperature 4 h before staining (log QC-17)",
+    }
+    assert api.post(f"/oos/{number}/close", "alice", json=close).status_code == 403  # not a supervisor
+    assert api.post(f"/oos/{number}/close", "bob", json={**close, "assignable_cause": ""}).status_code == 422
+    doc = _ok(api.post(f"/oos/{number}/close", "bob", json=close))
+    assert (doc["status"], doc["outcome"]) == ("closed", "invalidated")
+    assert [(r["value"], r["analyst"], r["reportable"]) for r in doc["retests"]] == [
+        (repr(90.5), "dave", True)
+    ]
+    assert doc["signatures"][0]["meaning"] == "OOS invalidated"
+    assert _ok(api.get("/oos?open_only=true")) == []
+    api.enter_all("MSC-9", "alice", skip=("viability",))
+    ipc = {"cqa": "viability", "stage": "in-process: passage 2 harvest", "value": "93", "unit": "%"}
+    _ok(api.post("/lots/MSC-9/results", "alice", data=ipc), 201)
+    _ok(api.post("/lots/MSC-9/review", "bob", json={"password": api.password}), 201)
+    signed = api.post(
+        "/lots/MSC-9/signatures", "carol", json={"meaning": "released", "password": api.password}
+    )
+    detail = _ok(signed, 201)["detail"]
+    assert detail["status"] == "released"
+    (test,) = [t for t in detail["tests"] if (t["cqa"], t["stage"]) == ("viability", "release")]
+    assert (test["result"]["value"], test["result"]["entered_by"]) == (
+        repr(90.5),
+        "dave",
+    )  # the retest reports
+
+
+def test_reagent_recall_lists_the_affected_results_and_lots(api):
+    lab_setup(api)
+    api.create_msc_lot("MSC-9")
+    _ok(_viability(api, "alice", "91", instrument="FC-01", reagents="AB-7"), 201)
+    assert api.post("/reagent-lots/AB-7/recall", "bob", json={"reason": "supplier notice"}).status_code == 403
+    doc = _ok(api.post("/reagent-lots/AB-7/recall", "carol", json={"reason": "supplier notice SN-4"}))
+    assert doc["product_lots"] == ["MSC-9"]
+    assert [(r["cqa"], r["stage"]) for r in doc["results"]] == [("viability", "release")]
+    assert _ok(api.get("/reagent-lots/AB-7"))["status"] == "recalled"
+    r = _viability(api, "alice", "92", instrument="FC-01", reagents="AB-7", replace_reason="re-read")
+    assert r.status_code == 422 and "AB-7" in r.json()["detail"]
+
+
+def test_deviation_is_opened_by_anyone_and_closed_by_qa(api):
+    api.create_msc_lot("MSC-9")
+    body = {"title": "freezer excursion", "owner": "dave", "due_on": _day(30), "lot": "MSC-9"}
+    dev = _ok(api.post("/deviations", "alice", json=body), 201)
+    number = dev["number"]
+    assert [d["number"] for d in _ok(api.get("/deviations?lot=MSC-9"))] == [number]
+    assert _ok(api.get(f"/deviations/{number}"))["status"] == "open"
+    r = api.post(f"/deviations/{number}/status", "alice", json={"status": "closed", "reason": "done"})
+    assert r.status_code == 422 and "only QA" in r.json()["detail"]
+    closed = _ok(
+        api.post(f"/deviations/{number}/status", "carol", json={"status": "closed", "reason": "done"})
+    )
+    assert closed["status"] == "closed"
+    assert api.post("/deviations", "alice", json={**body, "lot": "NOPE"}).status_code == 422
+    assert api.get("/deviations/DEV-NOPE").status_code == 404
+
+
+def test_lab_fields_do_not_apply_to_a_raw_file_upload(sqlite_api):
+    api = sqlite_api
+    api.create_msc_lot("MSC-9")
+    files = {"files": ("run.fcs", b"not a real file", "application/octet-stream")}
+    r = api.post("/lots/MSC-9/results", data={"cqa": "viability", "instrument": "FC-01"}, files=files)
+    assert r.status_code == 422 and "manual value" in r.json()["detail"]
