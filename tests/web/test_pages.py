@@ -167,6 +167,7 @@ MATRIX = [
     ("GET", "/specs/car_t", False, None, (303, 200, 200, 200, 200)),
     ("GET", f"/audit?lot={LOT}", False, None, (303, 200, 200, 200, 200)),
     ("GET", "/users", False, None, (303, 403, 403, 403, 200)),
+    ("GET", "/lab", False, None, (303, 200, 200, 200, 200)),
     ("GET", "/fragments/lot-rows?status=open", True, None, (401, 200, 200, 200, 200)),
     ("GET", f"/fragments/lots/{LOT}/results", True, None, (401, 200, 200, 200, 200)),
     ("GET", "/fragments/audit-rows?table=lots", True, None, (401, 200, 200, 200, 200)),

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from cgtqc.web import actions, assets, browse, engine_params, login, lot_list, lot_page, users
+from cgtqc.web import actions, assets, browse, engine_params, lab, login, lot_list, lot_page, users
 
 router = APIRouter(include_in_schema=False)
-for _module in (login, lot_list, lot_page, actions, engine_params, browse, users, assets):
+for _module in (login, lot_list, lot_page, actions, engine_params, browse, users, lab, assets):
     router.include_router(_module.router)
 
 

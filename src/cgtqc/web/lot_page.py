@@ -12,7 +12,8 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from cgtqc.errors import CgtqcError, InputError
-from cgtqc.lots import queries, service
+from cgtqc.lab import checks as lab_checks
+from cgtqc.lots import lab_results, queries, service
 from cgtqc.lots.coa import write_coa
 from cgtqc.lots.disposition import LotEvaluation, evaluate_lot
 from cgtqc.lots.signatures import signatures_of
@@ -54,11 +55,14 @@ def authority(s: Session, who: Principal, lot_number: str, meaning: str = "rejec
     return Authority(not enter_why, enter_why, not review_why, review_why, not sign_why, sign_why)
 
 
-def _outcomes(ev: LotEvaluation) -> list[dict[str, Any]]:
+def _outcomes(s: Session, ev: LotEvaluation) -> list[dict[str, Any]]:
+    """Each test's result with its provenance, validity checks, lab record (instrument, reagent lots, method
+    version) and the OOS investigation it is the original or a retest of."""
     out = []
     for i, o in enumerate(ev.outcomes):
         prov = json.loads(o.result.provenance_json) if o.result else None
         checks = json.loads(o.result.checks_json) if o.result else []
+        inv = lab_results.investigation_of(s, o.result) if o.result else None
         out.append(
             {
                 "key": i,
@@ -67,6 +71,8 @@ def _outcomes(ev: LotEvaluation) -> list[dict[str, Any]]:
                 "evaluation": o.evaluation,
                 "provenance": prov,
                 "checks": checks,
+                "lab": lab_checks.describe(s, o.result.id) if o.result else {},
+                "oos": {"number": inv.number, "status": inv.status, "outcome": inv.outcome} if inv else None,
             }
         )
     return out
@@ -84,7 +90,7 @@ def lot_context(request: Request, s: Session, who: Principal, lot_number: str) -
     """Everything the lot page shows, read in one transaction."""
     lot = service.get_lot(s, lot_number)
     ev = evaluate_lot(s, lot)
-    outcomes = _outcomes(ev)
+    outcomes = _outcomes(s, ev)
     return {
         "lot": lot,
         "spec": service.specification_for(s, lot.product, lot.spec_version),
@@ -138,7 +144,7 @@ def results_fragment(request: Request, lot_number: str, who: Principal = Depends
     try:
         with read_scope(request) as s:
             lot = service.get_lot(s, lot_number)
-            return render(request, "_results.html.j2", user=who, outcomes=_outcomes(evaluate_lot(s, lot)))
+            return render(request, "_results.html.j2", user=who, outcomes=_outcomes(s, evaluate_lot(s, lot)))
     except CgtqcError as exc:
         return error_page(request, who, exc)
 
