@@ -1,6 +1,7 @@
 """The foundation through the `cgtqc` command, as a user runs it: demo, audit verify against tampering
 with sqlite3, manual entry with unit checks, and one-line errors with nothing half-written."""
 
+import json
 import os
 import shutil
 import sqlite3
@@ -49,6 +50,17 @@ def test_demo_outcomes(demo):
     )
     ev = run("release", "evaluate", "MSC-26-0019", "--json", "--db", str(demo / "cgtqc.db")).stdout
     assert '"verdict": "fail"' in ev
+
+
+def test_demo_integration_followup(demo):
+    """The LV-HSC patient's follow-up report: three timepoints, the planted rising clone, the stored VCN."""
+    assert "<html" in (demo / "integration" / "report.html").read_text().lower()
+    doc = json.loads((demo / "integration" / "cqas.json").read_text())
+    assert doc["patient"] == "COI-W123426000002" and doc["product"] == "lv_hsc"
+    samples = [m["sample"] for m in doc["measurements"] if m["cqa"] == "integration_top_clone_pct"]
+    assert samples == ["month6", "month12", "month24"]
+    report = json.loads((demo / "integration" / "report.json").read_text())
+    assert report["rising_clones"] and [v["lot"] for v in report["vcn"]] == ["LVHSC-26-0042"]
 
 
 def test_audit_verify_passes_on_demo(demo):

@@ -107,16 +107,33 @@ def simulate_cmd(
     seed: int = typer.Option(7, "--seed", help="Random seed"),
     pairs: int = typer.Option(30_000, "--pairs", min=100, help="Read pairs"),
     clones: int = typer.Option(150, "--clones", min=10, help="Clones (integration sites)"),
+    followup: bool = typer.Option(
+        False, "--followup", help="A follow-up: the same clones at month6, month12, month24 in OUT/LABEL"
+    ),
     json_: bool = JSON_OPTION,
 ) -> None:
     """Simulated LM-PCR read pairs with known truth: genome, GTF, vector, R1/R2 FASTQ, truth.json."""
-    from cgtqc.seq.integration.sim import SimConfig, simulate
+    from cgtqc.seq.integration.sim import SimConfig, simulate, simulate_followup
 
-    truth = simulate(out, seed, SimConfig(n_pairs=pairs, n_clones=clones))
-    f = truth.files
+    cfg = SimConfig(n_pairs=pairs, n_clones=clones)
+    truths = simulate_followup(out, seed, config=cfg) if followup else [simulate(out, seed, cfg)]
     if json_:
-        print_json({"files": f, "categories": truth.categories, "sites": len(truth.sites)})
+        docs = [{"files": t.files, "categories": t.categories, "sites": len(t.sites)} for t in truths]
+        print_json(
+            {"timepoints": {t.timepoint: d for t, d in zip(truths, docs, strict=True)}}
+            if followup
+            else docs[0]
+        )
         return
+    if followup:
+        console.print(
+            f"wrote a follow-up of {len(truths[0].sites)} clones ({pairs} read pairs each) to "
+            f"{', '.join(str(out / t.timepoint) for t in truths)}; call each, then report them",
+            highlight=False,
+        )
+        return
+    truth = truths[0]
+    f = truth.files
     console.print(
         f"wrote {pairs} read pairs of {len(truth.sites)} clones to {out} (truth in {out / 'truth.json'})\n"
         f"call them with: cgtqc integration call --r1 {f['r1']} --r2 {f['r2']} --genome {f['genome']} "

@@ -25,6 +25,7 @@ from cgtqc.lots import disposition, service, signatures
 from cgtqc.lots.coa import write_coa
 from cgtqc.lots.isbt128 import check_character
 from cgtqc.runner import lab_demo
+from cgtqc.runner.integration_demo import followup_demo
 from cgtqc.runner.lot_run import LotRun, run_lot
 from cgtqc.runner.manifest import MANIFEST, write_manifest
 from cgtqc.runner.scaffold import manifest_files, scaffold, test_seed
@@ -198,6 +199,7 @@ def run_demo(out: Path, console: Console, seed: int = 20261122) -> list[dict]:
             console.print(f"[yellow]warning:[/] {d.lot_number}: {p}", highlight=False)
     trend_note = _trend_demo(url, out)  # trending step (issue 14): a run-rule OOT lot on its CoA
     invalidated = lab_demo.invalidated_lot(url, out, PASSWORD, TYPICAL)  # released on its retest (issue 15)
+    followup_note = followup_demo(url, out)  # the LV-HSC patient's integration-site follow-up (issue 13)
     with session_scope(url) as s:
         intact = not audit.verify(s) and not signatures.verify_signatures(s)
         n_entries = len(audit.log(s))
@@ -216,6 +218,7 @@ def run_demo(out: Path, console: Console, seed: int = 20261122) -> list[dict]:
     )
     console.print(trend_note, highlight=False)
     console.print(lab_demo.note(url, confirmed, invalidated), highlight=False)
+    console.print(followup_note, highlight=False)
     return summary
 
 

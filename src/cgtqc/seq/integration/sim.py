@@ -15,13 +15,17 @@ Hard cases planted on purpose: a dominant clone (about 25% of cells); a site nea
 (2 loci) and inside the repeat (3 loci), whose pairs are multihits; junction jitter (reads whose junction
 is 1-2 bp off); and the artefacts, each a known fraction of the pairs: PCR chimeras (R1 from another
 fragment), mispriming (primer on host DNA without the LTR end), primer dimers, vector-internal reads.
+
+``simulate_followup`` writes one patient's follow-up: the same genome and clones at several timepoints, the
+clone sizes changing as :func:`followup_cells` states (drift, one planted rising clone, a shrinking
+dominant clone); ``simulate`` and each timepoint share one path (``_world``, then ``_write_sample``).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +81,7 @@ class SimTruth:
     categories: dict[str, int] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    timepoint: str = ""  # the follow-up label (simulate_followup), else empty
 
     def unique_sites(self) -> list[dict[str, Any]]:
         return [s for s in self.sites if s["kind"] == "unique"]
@@ -283,17 +288,37 @@ def _sequencing_errors(rng, reads: list[str], cfg: SimConfig) -> list[str]:
     return [text[i * L : (i + 1) * L] for i in range(len(reads))]
 
 
+@dataclass
+class _World:
+    """What every sample of one patient shares: the host genome, its genes, the vector and the clones."""
+
+    genome: _Genome
+    genes: list[tuple[str, str, int, int, str]]
+    vector: dict[str, str]
+    clones: list[_Clone]
+
+
+def _world(rng: np.random.Generator, cfg: SimConfig) -> _World:
+    genome = _genome(rng, cfg)
+    genes = _genes(rng, genome, cfg)
+    vector = {"pLV": cfg.ltr + _random_dna(rng, 6000, 0.5) + cfg.ltr}
+    return _World(genome, genes, vector, _clones(rng, genome, genes, cfg))
+
+
 def simulate(out_dir: str | Path, seed: int = 7, config: SimConfig | None = None) -> SimTruth:
     """Write genome.fa, genes.gtf, vector.fa, R1/R2 FASTQ and truth.json into ``out_dir``."""
     cfg = config or SimConfig()
     rng = np.random.default_rng(seed)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    genome = _genome(rng, cfg)
-    genes = _genes(rng, genome, cfg)
-    vector = {"pLV": cfg.ltr + _random_dna(rng, 6000, 0.5) + cfg.ltr}
-    clones = _clones(rng, genome, genes, cfg)
+    world = _world(rng, cfg)
+    return _write_sample(Path(out_dir), rng, world, world.clones, cfg)
 
+
+def _write_sample(
+    out: Path, rng: np.random.Generator, world: _World, clones: list[_Clone], cfg: SimConfig, label: str = ""
+) -> SimTruth:
+    """One library of ``clones`` (cells as given) in ``world``: reads, reference files and truth.json."""
+    out.mkdir(parents=True, exist_ok=True)
+    genome, genes, vector = world.genome, world.genes, world.vector
     # sonication and capture: fragments per clone, then PCR copies, then the clone pairs
     frag_clone, frag_len = [], []
     for j, cl in enumerate(clones):
@@ -373,7 +398,7 @@ def simulate(out_dir: str | Path, seed: int = 7, config: SimConfig | None = None
     write_fasta(out / "vector.fa", vector)
     write_gtf(out / "genes.gtf", genes)
 
-    truth = SimTruth(config=asdict(cfg))
+    truth = SimTruth(config=asdict(cfg), timepoint=label)
     for j, cl in enumerate(clones):
         loci = cl.loci or [(cl.chrom, cl.strand, cl.position)]
         truth.sites.append(
@@ -402,3 +427,74 @@ def simulate(out_dir: str | Path, seed: int = 7, config: SimConfig | None = None
     }
     atomic_write(out / "truth.json", json.dumps(asdict(truth), indent=1, sort_keys=True))
     return truth
+
+
+# ---- a follow-up: the same clones at several timepoints ---------------------------------------------------
+FOLLOWUP_LABELS = ("month6", "month12", "month24")
+
+
+@dataclass(frozen=True)
+class FollowupConfig:
+    """How clone sizes change between timepoints (see :func:`simulate_followup`)."""
+
+    drift_sigma: float = 0.5  # sd of each clone's log change in cells per interval (a log-normal walk)
+    rising_start: float = 0.008  # the rising clone's share of cells at the first timepoint ...
+    rising_factor: float = 3.0  # ... multiplied by this at every later timepoint (capped at rising_cap)
+    rising_cap: float = 0.5
+    dominant_factor: float = 0.6  # the dominant clone's cells are multiplied by this per interval
+
+
+def followup_cells(
+    rng: np.random.Generator, clones: list[_Clone], n_timepoints: int, fcfg: FollowupConfig
+) -> list[list[int]]:
+    """Cells of every clone at every timepoint (first = the clones as drawn). The clone tagged ``rising``
+    holds ``rising_start * rising_factor**k`` of the cells at timepoint k; the dominant clone shrinks by
+    ``dominant_factor`` per interval; every other clone drifts on its own log-normal walk."""
+    n = len(clones)
+    steps = rng.normal(0.0, fcfg.drift_sigma, size=(max(n_timepoints - 1, 0), n))
+    log_mult = np.vstack([np.zeros((1, n)), np.cumsum(steps, axis=0)])
+    base = np.array([cl.cells for cl in clones], dtype=float)
+    out = []
+    for k in range(n_timepoints):
+        cells = np.maximum(1, np.round(base * np.exp(log_mult[k]))).astype(int)
+        for j, cl in enumerate(clones):
+            if cl.tag == "dominant":
+                cells[j] = max(1, round(cl.cells * fcfg.dominant_factor**k))
+        r = next(j for j, cl in enumerate(clones) if cl.tag == "rising")
+        f = min(fcfg.rising_start * fcfg.rising_factor**k, fcfg.rising_cap)
+        cells[r] = max(1, round(f / (1 - f) * (cells.sum() - cells[r])))
+        out.append([int(c) for c in cells])
+    return out
+
+
+def simulate_followup(
+    out_dir: str | Path,
+    seed: int = 7,
+    labels: tuple[str, ...] | list[str] = FOLLOWUP_LABELS,
+    config: SimConfig | None = None,
+    followup: FollowupConfig | None = None,
+) -> list[SimTruth]:
+    """One patient's follow-up: one genome and one clone set, a sample per timepoint in ``out_dir/LABEL``
+    (the files of :func:`simulate`, with that timepoint's cells in truth.json). The last untagged unique
+    clone is tagged ``rising``; clone sizes change as :func:`followup_cells` states."""
+    cfg, fcfg = config or SimConfig(), followup or FollowupConfig()
+    labels = list(labels)
+    if not labels or len(set(labels)) != len(labels):
+        raise ValueError(f"follow-up labels must be distinct and not empty: {labels}")
+    rng = np.random.default_rng(seed)
+    world = _world(rng, cfg)
+    rising = max(j for j, cl in enumerate(world.clones) if not cl.tag and cl.kind == "unique")
+    world.clones[rising].tag = "rising"
+    cells = followup_cells(rng, world.clones, len(labels), fcfg)
+    out = Path(out_dir)
+    return [
+        _write_sample(
+            out / label,
+            rng,
+            world,
+            [replace(cl, cells=c) for cl, c in zip(world.clones, cells[k], strict=True)],
+            cfg,
+            label,
+        )
+        for k, label in enumerate(labels)
+    ]
