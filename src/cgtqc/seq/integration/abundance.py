@@ -74,20 +74,33 @@ def _spline_basis(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return basis[:, 1:]
 
 
+def _poisson_deviance(y: np.ndarray, mu: np.ndarray) -> float:
+    """Poisson deviance 2 Σ [y log(y/μ) − (y − μ)], y log y = 0 at y = 0 (R's ``poisson()$dev.resids``)."""
+    ratio = np.where(y > 0, y / np.where(y > 0, mu, 1.0), 1.0)
+    return float(2.0 * np.sum(y * np.log(ratio) - (y - mu)))
+
+
 def _poisson_fit(design: np.ndarray, y: np.ndarray, beta: np.ndarray | None) -> np.ndarray:
-    """Poisson log-linear MLE by IRLS (quasi-Poisson gives the same estimates), warm-started from beta."""
+    """Poisson log-linear MLE by IRLS (quasi-Poisson gives the same estimates), warm-started from beta.
+
+    Stops as R's ``glm.fit`` does (sonicLength fits phi with ``glm``): when the deviance changes by less than
+    1e-8 relative, ``|dev - dev_old| / (|dev| + 0.1)``, or after 25 iterations. A criterion on the
+    coefficients instead never settles where lengths have no fragments (their coefficients drift to minus
+    infinity while the fit no longer changes), and made each phi-step run to its limit.
+    """
     if beta is None:
         beta = np.linalg.lstsq(design, np.log(y + 0.5), rcond=None)[0]
-    for _ in range(100):
+    dev_old = _poisson_deviance(y, np.exp(np.clip(design @ beta, -700, 700)))
+    for _ in range(25):
         eta = np.clip(design @ beta, -700, 700)
         mu = np.exp(eta)
         z = eta + (y - mu) / mu
         w = np.sqrt(mu)
-        new = np.linalg.lstsq(design * w[:, None], z * w, rcond=None)[0]
-        done = np.max(np.abs(new - beta)) < 1e-10 * (1 + np.max(np.abs(beta)))
-        beta = new
-        if done:
+        beta = np.linalg.lstsq(design * w[:, None], z * w, rcond=None)[0]
+        dev = _poisson_deviance(y, np.exp(np.clip(design @ beta, -700, 700)))
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < 1e-8:
             break
+        dev_old = dev
     return beta
 
 
