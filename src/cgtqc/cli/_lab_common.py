@@ -45,6 +45,11 @@ def output(doc: Any, json_: bool, human: Callable[[], None] | str) -> None:
         console.print(human, highlight=False)
 
 
+def record_lines(doc: dict, skip: tuple[str, ...] = ()) -> list[str]:
+    """A record as ``key: value`` lines (None prints as '-'), leaving out the ``skip`` keys."""
+    return [f"{k}: {'-' if v is None else v}" for k, v in doc.items() if k not in skip]
+
+
 def table(rows: list[dict], columns: list[str], title: str) -> None:
     """The rows as a table of the given columns (None prints as '-')."""
     t = Table(*columns, title=title)

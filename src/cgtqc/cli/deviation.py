@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cgtqc.cli._common import DB_OPTION, JSON_OPTION, PASSWORD_OPTION, USER_OPTION, store_session
-from cgtqc.cli._lab_common import gmp_write, output, parse_date, table
+from cgtqc.cli._lab_common import gmp_write, output, parse_date, record_lines, table
 from cgtqc.lab import deviations, oos
 from cgtqc.lots import service
 from cgtqc.store.models import Result
@@ -73,7 +73,7 @@ def show(number: str, db: str | None = DB_OPTION, json_: bool = JSON_OPTION) -> 
     """One deviation with its CAPA actions."""
     with store_session(db) as s:
         doc = deviations.to_dict(s, deviations.get_deviation(s, number))
-    lines = [f"{k}: {'-' if v is None else v}" for k, v in doc.items() if k != "capa"]
+    lines = record_lines(doc, skip=("capa",))
     lines += [
         f"CAPA #{a['id']} {a['kind']}: {a['description']} ({a['owner']}, due {a['due_on']}, {a['status']})"
         for a in doc["capa"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cgtqc.cli._common import DB_OPTION, JSON_OPTION, PASSWORD_OPTION, USER_OPTION, store_session
-from cgtqc.cli._lab_common import gmp_write, output, parse_date, table
+from cgtqc.cli._lab_common import gmp_write, output, parse_date, record_lines, table
 from cgtqc.lab import instruments
 
 app = typer.Typer(
@@ -49,7 +49,7 @@ def show(code: str, db: str | None = DB_OPTION, json_: bool = JSON_OPTION) -> No
     """One instrument's record."""
     with store_session(db) as s:
         doc = instruments.to_dict(instruments.get_instrument(s, code))
-    output(doc, json_, "\n".join(f"{k}: {'-' if v is None else v}" for k, v in doc.items()))
+    output(doc, json_, "\n".join(record_lines(doc)))
 
 
 @app.command()
