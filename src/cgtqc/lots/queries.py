@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from cgtqc.lots.disposition import evaluate_lot
@@ -290,8 +290,8 @@ def audit_log(
     return {"total": total, "entries": [audit_entry_dict(e) for e in session.execute(q).scalars()]}
 
 
-def lot_audit(session: Session, lot_number: str) -> list[dict[str, Any]] | None:
-    """Every audit entry of a lot's record, samples, results, signatures and notifications, in order."""
+def lot_audit_condition(session: Session, lot_number: str) -> ColumnElement[bool] | None:
+    """The audit entries of a lot's record, samples, results, signatures and notifications (None: no lot)."""
     lot = find_lot(session, lot_number)
     if lot is None:
         return None
@@ -303,5 +303,13 @@ def lot_audit(session: Session, lot_number: str) -> list[dict[str, Any]] | None:
     records.append(("signatures", [g.id for g in signatures_of(session, lot)]))
     records.append(("notifications", [n.id for n in notifications_of(session, lot)]))
     cond = [(AuditEntry.table_name == table) & AuditEntry.record_id.in_(ids) for table, ids in records if ids]
-    q = select(AuditEntry).where(or_(*cond)).order_by(AuditEntry.id)
+    return or_(*cond)
+
+
+def lot_audit(session: Session, lot_number: str) -> list[dict[str, Any]] | None:
+    """Every audit entry of a lot's record, samples, results, signatures and notifications, in order."""
+    cond = lot_audit_condition(session, lot_number)
+    if cond is None:
+        return None
+    q = select(AuditEntry).where(cond).order_by(AuditEntry.id)
     return [audit_entry_dict(e) for e in session.execute(q).scalars()]
