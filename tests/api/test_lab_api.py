@@ -184,3 +184,89 @@ def test_lab_fields_do_not_apply_to_a_raw_file_upload(sqlite_api):
     files = {"files": ("run.fcs", b"not a real file", "application/octet-stream")}
     r = api.post("/lots/MSC-9/results", data={"cqa": "viability", "instrument": "FC-01"}, files=files)
     assert r.status_code == 422 and "manual value" in r.json()["detail"]
+
+
+def test_capa_actions_and_overdue_through_the_api(api):
+    api.create_msc_lot("MSC-9")
+    body = {"title": "freezer excursion", "owner": "dave", "due_on": _day(5), "lot": "MSC-9"}
+    number = _ok(api.post("/deviations", "alice", json=body), 201)["number"]
+    capa = {
+        "kind": "corrective",
+        "description": "retrain on freezer alarms",
+        "owner": "dave",
+        "due_on": _day(3),
+    }
+    r = api.post(f"/deviations/{number}/capa", "alice", json=capa)
+    assert r.status_code == 403 and "has role" in r.json()["detail"]
+    assert api.post(f"/deviations/{number}/capa", "bob", json={**capa, "kind": "other"}).status_code == 422
+    dev = _ok(api.post(f"/deviations/{number}/capa", "bob", json=capa), 201)
+    ((action),) = dev["capa"]
+    assert (dev["status"], action["status"], action["owner"]) == ("capa", "open", "dave")
+    late = _ok(api.get("/deviations/overdue", params={"on": _day(10)}))
+    assert [(x["record"], x["owner"], x["due_on"]) for x in late] == [
+        (number, "dave", _day(5)),
+        (f"CAPA #{action['id']}", "dave", _day(3)),
+    ]
+    assert late[0]["line"] == f"{number} (dave) due {_day(5)}"
+    assert _ok(api.get("/deviations/overdue")) == []  # today: nothing is late yet
+    assert api.get("/deviations/overdue", params={"on": "tomorrow"}).status_code == 422
+    url = f"/capa-actions/{action['id']}/status"
+    r = api.post(url, "alice", json={"status": "done"})
+    assert r.status_code == 422 and "owned by dave" in r.json()["detail"]
+    assert api.post(url, "dave", json={"status": "verified"}).status_code == 422  # only QA verifies
+    assert (
+        _ok(api.post(url, "dave", json={"status": "done", "reason": "TR-88"}))["capa"][0]["status"] == "done"
+    )
+    assert _ok(api.post(url, "carol", json={"status": "verified"}))["capa"][0]["status"] == "verified"
+    assert api.post("/capa-actions/999999/status", "carol", json={"status": "done"}).status_code == 422
+    closed = _ok(api.post(f"/deviations/{number}/status", "carol", json={"status": "closed", "reason": "ok"}))
+    assert closed["status"] == "closed"
+    trail = _ok(api.get("/audit?table=lab_capa_actions"))
+    assert trail["total"] >= 3  # added, done, verified
+    assert _ok(api.get("/audit/verify"))["intact"]
+
+
+def test_reportable_value_follows_the_method_versions_rules(api):
+    lab_setup(api)
+    r = api.post("/method-versions/VIAB:2/reportable", json={"values": [90.1, 90.5], "average": True})
+    assert r.status_code == 422 and "forbids averaging" in r.json()["detail"]
+    assert _ok(api.post("/method-versions/VIAB:2/reportable", json={"values": [90.5]}))["value"] == 90.5
+    mv = {
+        "method": "POT",
+        "version": "1",
+        "cqa": "msc_immunosuppression",
+        "effective_from": _day(-10),
+        "averaging_allowed": True,
+        "outlier_test_allowed": True,
+    }
+    _ok(api.post("/method-versions", "carol", json=mv), 201)
+    body = {"values": [45.0, 46.0, 45.5, 44.8, 60.0], "average": True, "outlier_test": True}
+    doc = _ok(api.post("/method-versions/POT:1/reportable", "bob", json=body))
+    assert doc["excluded"] == [60.0] and doc["value"] == (45.0 + 46.0 + 45.5 + 44.8) / 4
+    assert "Grubbs" in doc["note"] and doc["method_version"] == "POT:1"
+    assert api.post("/method-versions/NOPE:1/reportable", json={"values": [1.0]}).status_code == 404
+    assert api.post("/method-versions/POT:1/reportable", json={"values": []}).status_code == 422
+
+
+def test_supplying_an_oos_lot_through_the_api(api):
+    api.create_msc_lot("MSC-9")
+    api.create_msc_lot("MSC-8")
+    _ok(
+        api.post("/lots/MSC-9/results", "alice", data={"cqa": "endotoxin", "value": "99", "unit": "EU/mL"}),
+        201,
+    )
+    body = {
+        "lot": "MSC-9",
+        "physician": "Dr Weiss",
+        "request": "REQ-17: no alternative treatment",
+        "risk_evaluation": "RE-17: endotoxin risk accepted by the physician",
+        "authority": "PEI",
+        "password": api.password,
+    }
+    r = api.post("/oos/supply", "bob", json=body)
+    assert r.status_code == 403 and "has role" in r.json()["detail"]
+    assert api.post("/oos/supply", "carol", json={**body, "request": ""}).status_code == 422
+    assert api.post("/oos/supply", "carol", json={**body, "lot": "MSC-8"}).status_code == 409  # not OOS
+    doc = _ok(api.post("/oos/supply", "carol", json=body), 201)
+    assert doc == {"lot": "MSC-9", "physician": "Dr Weiss", "authority": "PEI", "qp": "carol"}
+    assert _ok(api.get("/audit?table=lab_exceptional_releases"))["total"] == 1

@@ -150,10 +150,32 @@ MATRIX = {
         ALL,
         lambda: {"json": {"title": f"d{next(_n)}", "owner": "dave", "due_on": "2099-01-01", "lot": "M-LOT"}},
     ),
+    ("get", "/deviations/overdue"): (ALL, lambda: {"params": {"on": "2099-06-01"}}),
     ("get", "/deviations/{number}"): (ALL, dict),
     ("post", "/deviations/{number}/status"): (
         ALL,
         lambda: {"json": {"status": "investigation", "reason": "r"}},
+    ),
+    ("post", "/deviations/{number}/capa"): (
+        SUPERVISORS,
+        lambda: {
+            "json": {"kind": "corrective", "description": "retrain", "owner": "dave", "due_on": "2099-01-01"}
+        },
+    ),
+    ("post", "/capa-actions/{action_id}/status"): (ALL, lambda: {"json": {"status": "done"}}),
+    ("post", "/method-versions/{label}/reportable"): (ALL, lambda: {"json": {"values": [90.5]}}),
+    ("post", "/oos/supply"): (
+        {"qa"},
+        lambda: {
+            "json": {
+                "lot": "M-LOT",
+                "physician": "Dr Weiss",
+                "request": "REQ-1",
+                "risk_evaluation": "RE-1",
+                "authority": "PEI",
+                "password": "password-123",
+            }
+        },
     ),
 }
 PUBLIC = {("post", "/auth/token")}
@@ -184,7 +206,12 @@ def _lab_records(api) -> dict[str, str]:
     dev = {"title": "matrix", "owner": "dave", "due_on": "2099-01-01"}
     r = api.post("/deviations", "alice", json=dev)
     assert r.status_code == 201, r.text
-    return {"number": inv["number"], "deviation": r.json()["number"]}
+    number = r.json()["number"]
+    capa = {"kind": "preventive", "description": "timer", "owner": "dave", "due_on": "2099-01-01"}
+    r = api.post(f"/deviations/{number}/capa", "bob", json=capa)
+    assert r.status_code == 201, r.text
+    action = str(r.json()["capa"][0]["id"])
+    return {"number": inv["number"], "deviation": number, "action_id": action}
 
 
 def test_matrix_covers_every_api_route(sqlite_api):

@@ -9,13 +9,16 @@ from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FPath
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from cgtqc.api.deps import NotFound, allowed, read_scope, write_scope
 from cgtqc.errors import InputError
-from cgtqc.lab import deviations, instruments, methods, oos, reagents
+from cgtqc.lab import atmp, deviations, instruments, methods, oos, reagents
+from cgtqc.lab.reportable import reportable
 from cgtqc.lots import service
+from cgtqc.lots.conditional import supply_out_of_specification
 from cgtqc.store.models import Result
 from cgtqc.store.sessions import Principal
 
@@ -129,6 +132,37 @@ class DeviationCreate(_Body):
     lot: str | None = Field(None, max_length=64)
     result_id: int | None = Field(None, ge=1, le=2**31 - 1)
     investigation: str | None = Field(None, max_length=64)
+
+
+class ReplicateValues(_Body):
+    """Replicate values of one test; averaging and the outlier test only where the method version allows."""
+
+    values: list[float] = Field(min_length=1, max_length=1000)
+    average: bool = False
+    outlier_test: bool = False
+
+
+class OosSupply(_Body):
+    """Supply of an out-of-specification ATMP lot (EU GMP Part IV §11.54); the QP's password again."""
+
+    lot: str = Code
+    physician: str = Field(min_length=1, max_length=200)
+    request: str = Field(min_length=1, max_length=4000, description="the physician's request")
+    risk_evaluation: str = Field(min_length=1, max_length=4000)
+    authority: str = Field(min_length=1, max_length=200, description="competent authority notified")
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class CapaCreate(_Body):
+    kind: Literal["corrective", "preventive"]
+    description: str = Field(min_length=1, max_length=4000)
+    owner: str = Code
+    due_on: date
+
+
+class CapaStatus(_Body):
+    status: Literal["done", "verified"]
+    reason: str = Field("", max_length=2000)
 
 
 def _found(get: Callable[[Session, str], T], s: Session, key: str) -> T:
@@ -319,6 +353,19 @@ def get_method_version(request: Request, label: str, who: User) -> dict[str, Any
     return _read(request, lambda s: methods.to_dict(_found(methods.get_method_version, s, label)))
 
 
+@router.post("/method-versions/{label}/reportable")
+def reportable_value(request: Request, label: str, body: ReplicateValues, who: User) -> dict[str, Any]:
+    """The reportable value of replicate values under the method version's rules (422 where it forbids
+    averaging or the outlier test)."""
+
+    def compute(s: Session) -> dict[str, Any]:
+        mv = _found(methods.get_method_version, s, label)
+        r = reportable(mv, body.values, average=body.average, outlier_test=body.outlier_test)
+        return {"method_version": mv.label, **r.to_dict()}
+
+    return _read(request, compute)
+
+
 @router.get("/analyst-qualifications")
 def list_qualifications(
     request: Request, who: User, analyst: str | None = Query(None, max_length=64)
@@ -416,6 +463,28 @@ def close_investigation(request: Request, number: str, body: OosClose, who: User
     )
 
 
+@router.post("/oos/supply", status_code=201)
+def supply(request: Request, body: OosSupply, who: User) -> dict[str, Any]:
+    """Supply an out-of-specification lot at the physician's request (QA as QP, signed with the password
+    again); the physician and authority notifications are recorded. A lot that is not OOS answers 409."""
+    return _write(
+        request,
+        lambda s: atmp.exceptional_to_dict(
+            supply_out_of_specification(
+                s,
+                who.username,
+                body.password,
+                body.lot,
+                physician=body.physician,
+                physician_request=body.request,
+                risk_evaluation=body.risk_evaluation,
+                authority=body.authority,
+            ),
+            body.lot,
+        ),
+    )
+
+
 # Deviations
 
 
@@ -457,6 +526,12 @@ def open_deviation(request: Request, body: DeviationCreate, who: User) -> dict[s
     return _write(request, open_)
 
 
+@router.get("/deviations/overdue")
+def overdue(request: Request, who: User, on: date | None = None) -> list[dict[str, Any]]:
+    """Deviations not closed and open CAPA actions past their due date on ``on`` (default today)."""
+    return _read(request, lambda s: deviations.overdue_items(s, on or date.today()))
+
+
 @router.get("/deviations/{number}")
 def get_deviation(request: Request, number: str, who: User) -> dict[str, Any]:
     """One deviation with its CAPA actions."""
@@ -472,3 +547,28 @@ def deviation_status(request: Request, number: str, body: StatusChange, who: Use
             s, deviations.set_status(s, who.username, number, body.status, body.reason)
         ),
     )
+
+
+@router.post("/deviations/{number}/capa", status_code=201)
+def add_capa(request: Request, number: str, body: CapaCreate, who: User) -> dict[str, Any]:
+    """Add a corrective or preventive action (reviewer or QA); the deviation moves to 'capa'. Answers the
+    deviation with its actions."""
+
+    def add(s: Session) -> dict[str, Any]:
+        a = deviations.add_capa(s, who.username, number, body.kind, body.description, body.owner, body.due_on)
+        return deviations.to_dict(s, deviations.deviation_of(s, a))
+
+    return _write(request, add)
+
+
+@router.post("/capa-actions/{action_id}/status")
+def capa_status(
+    request: Request, action_id: Annotated[int, FPath(ge=1, le=2**31 - 1)], body: CapaStatus, who: User
+) -> dict[str, Any]:
+    """Mark a CAPA action done (its owner or QA) or verified (QA); answers its deviation."""
+
+    def change(s: Session) -> dict[str, Any]:
+        a = deviations.set_capa_status(s, who.username, action_id, body.status, body.reason)
+        return deviations.to_dict(s, deviations.deviation_of(s, a))
+
+    return _write(request, change)

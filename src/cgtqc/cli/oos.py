@@ -17,7 +17,7 @@ from cgtqc.cli._common import (
 )
 from cgtqc.cli._lab_common import gmp_write, output, table
 from cgtqc.errors import InputError
-from cgtqc.lab import oos
+from cgtqc.lab import atmp, oos
 
 app = typer.Typer(
     help="OOS investigations (FDA OOS guidance): phase I, retests, phase II, outcome.", no_args_is_help=True
@@ -202,7 +202,7 @@ def supply(
             risk_evaluation=risk,
             authority=authority,
         )
-        doc = {"lot": lot_number, "physician": er.physician, "authority": er.authority, "qp": er.qp}
+        doc = atmp.exceptional_to_dict(er, lot_number)
     output(
         doc, json_, f"{lot_number}: supplied at the physician's request; {physician} and {authority} notified"
     )

@@ -220,6 +220,11 @@ def record_exceptional(
     return er
 
 
+def exceptional_to_dict(er: ExceptionalRelease, lot_number: str) -> dict:
+    """An exceptional release (supply of an OOS lot) as plain data."""
+    return {"lot": lot_number, "physician": er.physician, "authority": er.authority, "qp": er.qp}
+
+
 def notifications_of(session: Session, lot: Lot) -> list[ReleaseNotification]:
     q = (
         select(ReleaseNotification)

@@ -140,17 +140,54 @@ def set_status(session: Session, username: str, number: str, status: str, reason
     return dev
 
 
-def overdue(session: Session, on: date) -> list[str]:
-    """Open deviations and actions past their due date, one line each."""
+def overdue_items(session: Session, on: date) -> list[dict]:
+    """Open deviations and CAPA actions past their due date on ``on``, each with its one-line summary."""
     out = [
-        f"{d.number} ({d.owner}) due {d.due_on.isoformat()}"
+        {
+            "record": d.number,
+            "kind": "deviation",
+            "owner": d.owner,
+            "due_on": d.due_on.isoformat(),
+            "line": f"{d.number} ({d.owner}) due {d.due_on.isoformat()}",
+        }
         for d in list_deviations(session)
         if d.status != "closed" and d.due_on < on
     ]
-    for a in session.execute(select(CapaAction).where(CapaAction.status == "open")).scalars():
+    q = select(CapaAction).where(CapaAction.status == "open").order_by(CapaAction.id)
+    for a in session.execute(q).scalars():
         if a.due_on < on:
-            out.append(f"CAPA #{a.id} ({a.owner}) due {a.due_on.isoformat()}")
+            out.append(
+                {
+                    "record": f"CAPA #{a.id}",
+                    "kind": a.kind,
+                    "owner": a.owner,
+                    "due_on": a.due_on.isoformat(),
+                    "line": f"CAPA #{a.id} ({a.owner}) due {a.due_on.isoformat()}",
+                }
+            )
     return out
+
+
+def overdue(session: Session, on: date) -> list[str]:
+    """Open deviations and actions past their due date, one line each."""
+    return [item["line"] for item in overdue_items(session, on)]
+
+
+def capa_to_dict(a: CapaAction) -> dict:
+    """One CAPA action as plain data."""
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "description": a.description,
+        "owner": a.owner,
+        "due_on": a.due_on.isoformat(),
+        "status": a.status,
+    }
+
+
+def deviation_of(session: Session, a: CapaAction) -> Deviation:
+    """The deviation a CAPA action belongs to."""
+    return session.get(Deviation, a.deviation_id)
 
 
 def to_dict(session: Session, dev: Deviation) -> dict:
@@ -168,15 +205,5 @@ def to_dict(session: Session, dev: Deviation) -> dict:
         "investigation": inv.number if inv else None,
         "opened_by": dev.opened_by,
         "opened_at": dev.opened_at.isoformat(timespec="seconds"),
-        "capa": [
-            {
-                "id": a.id,
-                "kind": a.kind,
-                "description": a.description,
-                "owner": a.owner,
-                "due_on": a.due_on.isoformat(),
-                "status": a.status,
-            }
-            for a in actions_of(session, dev)
-        ],
+        "capa": [capa_to_dict(a) for a in actions_of(session, dev)],
     }
