@@ -1,12 +1,15 @@
 """Read-only pages: the specification browser and the audit trail viewer (old and new values, reasons).
 
-Both read through ``lots.queries``, as the API does; the audit page replays the hash chain against every
-record when asked (``?verify=1``), since that reads the whole database.
+Both read through the lot services, as the API does: the audit page a page of 100 entries at a time
+(``lots.audit_pages``: keyset on the entry number, filters kept in the page links), and it replays the hash
+chain against every record only when asked (``?verify=1``), since that reads the whole database.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -14,13 +17,14 @@ from sqlalchemy import func, select
 
 from cgtqc.errors import CgtqcError, InputError
 from cgtqc.lots import queries, service
+from cgtqc.lots.audit_pages import AuditFilter, audit_page
 from cgtqc.lots.signatures import verify_signatures
 from cgtqc.store import audit
 from cgtqc.store.models import AUDITED, AuditEntry
 from cgtqc.web.context import PageUser, error_page, read_scope, render
 
 router = APIRouter()
-AUDIT_ROWS = 200
+AUDIT_ROWS = 100  # entries per page of the audit trail
 
 
 @router.get("/specs", include_in_schema=False)
@@ -54,50 +58,104 @@ def spec_page(request: Request, product: str, who: PageUser, version: str | None
     )
 
 
-def _audit_rows(request: Request, lot: str, table: str) -> dict[str, Any]:
-    """The newest entries: of one lot's records (``lots.queries.lot_audit``), else of one table or all."""
+def _day(text: str, place: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip()) if text.strip() else None
+    except ValueError:
+        raise InputError(f"{text.strip()!r} is not a day (YYYY-MM-DD)", place=place) from None
+
+
+def _cursor(text: str, place: str) -> int | None:
+    t = text.strip()
+    if not t:
+        return None
+    if not t.isdecimal() or len(t) > 18:
+        raise InputError(f"cursor {place} must be an entry number, got {t[:40]!r}", place=place)
+    return int(t)
+
+
+def _audit_rows(
+    request: Request, lot: str, table: str, user: str, since: str, until: str, before: str, after: str
+) -> dict[str, Any]:
+    """One page of the trail for the filter (``lots.audit_pages``), with the links to its neighbours."""
     table = table if table in AUDITED else ""
+    f = AuditFilter(
+        table or None,
+        None,
+        user.strip() or None,
+        lot.strip() or None,
+        _day(since, "since"),
+        _day(until, "until"),
+    )
     with read_scope(request) as s:
-        if lot.strip():
-            found = queries.lot_audit(s, lot.strip())
-            if found is None:
-                raise InputError(f"no lot {lot.strip()!r}", place="lot")
-            entries = [e for e in reversed(found) if not table or e["table"] == table]
-            matched, entries = len(entries), entries[:AUDIT_ROWS]
-        else:
-            page = queries.audit_log(s, table=table or None, limit=AUDIT_ROWS)
-            matched, entries = page["total"], page["entries"]
-    return {
-        "entries": entries,
-        "matched": matched,
-        "more": matched > len(entries),
-        "lot": lot,
+        page = audit_page(s, f, AUDIT_ROWS, _cursor(before, "before"), _cursor(after, "after"))
+    filters = {
+        "lot": lot.strip(),
         "table": table,
+        "user": user.strip(),
+        "since": since.strip(),
+        "until": until.strip(),
+    }
+    query = urlencode({k: v for k, v in filters.items() if v})
+
+    def link(cursor: str, value: int | None) -> str | None:
+        return None if value is None else "&".join(x for x in (query, f"{cursor}={value}") if x)
+
+    shown = {("user_filter" if k == "user" else k): v for k, v in filters.items()}  # "user": who is logged in
+    return {
+        **page,
+        **shown,
+        "query": query,
+        "older_query": link("before", page["older"]),
+        "newer_query": link("after", page["newer"]),
         "tables": sorted(AUDITED),
     }
 
 
 @router.get("/audit", include_in_schema=False)
-def audit_page(
-    request: Request, who: PageUser, lot: str = "", table: str = "", verify: bool = False
+def audit_page_view(
+    request: Request,
+    who: PageUser,
+    lot: str = "",
+    table: str = "",
+    user: str = "",
+    since: str = "",
+    until: str = "",
+    before: str = "",
+    after: str = "",
+    verify: bool = False,
 ) -> Response:
-    """The trail, newest first; with ``verify=1`` the chain is also replayed against every record."""
+    """The trail, newest first, a page at a time; with ``verify=1`` the chain is also replayed against every
+    record."""
     try:
-        rows = _audit_rows(request, lot, table)
+        rows = _audit_rows(request, lot, table, user, since, until, before, after)
     except CgtqcError as exc:
         return error_page(request, who, exc, back="/audit")
     problems: list[str] | None = None
     with read_scope(request) as s:
         if verify:
             problems = [str(p) for p in audit.verify(s)] + verify_signatures(s)
-        total = s.execute(select(func.count()).select_from(AuditEntry)).scalar() or 0
-    return render(request, "audit.html.j2", user=who, section="audit", problems=problems, total=total, **rows)
+        everything = s.execute(select(func.count()).select_from(AuditEntry)).scalar() or 0
+    return render(
+        request, "audit.html.j2", user=who, section="audit", problems=problems, everything=everything, **rows
+    )
 
 
 @router.get("/fragments/audit-rows", include_in_schema=False)
-def audit_rows(request: Request, who: PageUser, lot: str = "", table: str = "") -> Response:
-    """HTMX fragment: the audit table rows for the filter."""
+def audit_rows(
+    request: Request,
+    who: PageUser,
+    lot: str = "",
+    table: str = "",
+    user: str = "",
+    since: str = "",
+    until: str = "",
+    before: str = "",
+    after: str = "",
+) -> Response:
+    """HTMX fragment: one page of the audit table (rows and the page links) for the filter."""
     try:
-        return render(request, "_audit_rows.html.j2", user=who, **_audit_rows(request, lot, table))
+        rows = _audit_rows(request, lot, table, user, since, until, before, after)
+        return render(request, "_audit_rows.html.j2", user=who, **rows)
     except CgtqcError as exc:
         return error_page(request, who, exc)
