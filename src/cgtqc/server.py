@@ -8,7 +8,9 @@ file), then keeps on ``app.state``:
 - ``session_scope()``: a context manager, one transaction (commit on success, rollback on error);
 - ``write_scope()``: the same for writes; on SQLite it also holds a process-wide lock, because SQLite has one
   writer at a time and the audit chain must stay linear (PostgreSQL takes its advisory lock instead);
-- ``secure_cookies``, ``idle_timeout`` and ``upload_dir`` (raw files of uploads and the engines' artefacts).
+- ``secure_cookies``, ``idle_timeout`` and ``upload_dir`` (raw files of uploads and the engines' artefacts);
+- ``read_cache``: the lot pages and lot lists the API answered, memoised per audit chain head
+  (:mod:`cgtqc.store.readcache`; ``read_cache=0`` turns it off).
 
 The pages are mounted only when ``cgtqc.web`` defines a ``router`` (in the package or in a ``router``
 module); ``cgtqc.web.install(app)``, when present, runs last (static files, its own error pages).
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cgtqc import __version__
 from cgtqc.api import install as install_api
 from cgtqc.store.db import engine, migrate
+from cgtqc.store.readcache import ReadCache
 from cgtqc.store.sessions import IDLE_TIMEOUT
 
 
@@ -70,6 +73,7 @@ def create_app(
     secure_cookies: bool = True,
     idle_timeout: timedelta = IDLE_TIMEOUT,
     upload_dir: str | Path | None = None,
+    read_cache: int = 2048,
 ) -> FastAPI:
     """The cgtqc server on ``db_url`` (SQLite file by default): REST API under /api/v1, pages, /healthz."""
     url = resolve_db_url(db_url)
@@ -106,6 +110,7 @@ def create_app(
     app.state.secure_cookies = secure_cookies
     app.state.idle_timeout = idle_timeout
     app.state.upload_dir = Path(upload_dir) if upload_dir else _default_upload_dir(url)
+    app.state.read_cache = ReadCache(read_cache)
 
     install_api(app)
     router = _web_router()

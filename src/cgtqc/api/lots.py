@@ -3,13 +3,15 @@ signatures and the certificate of analysis. Each route calls one service functio
 
 from __future__ import annotations
 
+import json
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cgtqc.api.deps import NotFound, allowed, read_scope, write_scope
@@ -66,6 +68,23 @@ class ReviewRequest(BaseModel):
     password: str = Field(min_length=1, max_length=1000)
 
 
+def json_bytes(doc: dict[str, Any] | None) -> bytes | None:
+    """``doc`` as JSONResponse renders it (UTF-8, no spaces, NaN refused)."""
+    if doc is None:
+        return None
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _memoised(request: Request, key: tuple, compute: Callable[[Any], dict[str, Any] | None]) -> bytes | None:
+    """The encoded answer of ``compute(session)``, memoised per audit chain head (``store.readcache``):
+    any GMP write anywhere makes the next read compute it again."""
+    cache = getattr(request.app.state, "read_cache", None)
+    with read_scope(request) as s:
+        if cache is None:
+            return json_bytes(compute(s))
+        return cache.get(s, key, lambda: json_bytes(compute(s)))
+
+
 def _detail(request: Request, lot_number: str) -> dict[str, Any]:
     with read_scope(request) as s:
         doc = queries.lot_detail(s, lot_number)
@@ -88,12 +107,16 @@ def list_lots(
     product: str | None = Query(None, max_length=64),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10**9),
-) -> JSONResponse:
+) -> Response:
     """Lots newest first with their status and number of results; filter by status, product, search."""
-    with read_scope(request) as s:
+
+    def compute(s: Any) -> dict[str, Any]:
         doc = queries.list_lots(s, status, search, product, limit, offset)
         doc["status_counts"] = queries.status_counts(s)
-    return JSONResponse(doc)  # plain JSON already: no re-encoding (the list is the busiest page)
+        return doc
+
+    body = _memoised(request, ("lots", status, search, product, limit, offset), compute)
+    return Response(body, media_type="application/json")  # plain JSON: no re-encoding (the busiest page)
 
 
 @router.post("", status_code=201)
@@ -119,9 +142,12 @@ def create_lot(
 
 
 @router.get("/{lot_id}", response_model=None)
-def get_lot(request: Request, lot_id: str, who: Reader) -> JSONResponse:
+def get_lot(request: Request, lot_id: str, who: Reader) -> Response:
     """The lot with every test of its specification: result, verdict, provenance, review; signatures."""
-    return JSONResponse(_detail(request, lot_id))
+    body = _memoised(request, ("lot", lot_id), lambda s: queries.lot_detail(s, lot_id))
+    if body is None:
+        raise NotFound(f"no lot {lot_id!r}")
+    return Response(body, media_type="application/json")
 
 
 @router.patch("/{lot_id}")

@@ -1,0 +1,78 @@
+"""Read answers memoised in the server process, keyed on the head of the audit chain.
+
+Every change to a GMP record appends an audit entry in the same transaction (:mod:`cgtqc.store.audit`), so
+the chain's head (the newest entry's id and hash) changes whenever anything a lot page or the lot list can
+show has changed: a result, a review, a signature, a lab record, an OOS investigation, another lot's
+release (trending). Verdicts are still never stored: an answer is recomputed from the records after any
+write, and the memo lives only in the process. The UTC date is part of the key, so a state computed
+against today (an expiry, an overdue date) never outlives its day. Sessions and logins write no GMP record
+and show on no lot page (a login appends a security event, so it clears the memo, harmlessly).
+
+An answer is kept only when the head read again after computing it is the one read before: an answer
+computed while another transaction committed (each SELECT may see a newer snapshot) is answered but not
+kept. Several server processes each hold their own memo, keyed the same way, so each stays correct.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cgtqc.store.models import AuditEntry, utcnow
+
+Generation = tuple[int, str, date]
+
+
+def generation(session: Session, today: date | None = None) -> Generation:
+    """The state of every GMP record, as one key: the audit chain's head (id and hash) and the UTC date."""
+    head = session.execute(
+        select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    seq, digest = (head[0], head[1]) if head is not None else (0, "")
+    return (seq, digest, today or utcnow().date())
+
+
+class ReadCache:
+    """A bounded LRU memo of read answers (immutable bytes) per ``(generation, key)``; thread-safe."""
+
+    def __init__(self, maxsize: int = 2048, today: Callable[[], date] | None = None) -> None:
+        self.maxsize = maxsize
+        self._today = today or (lambda: utcnow().date())
+        self._items: OrderedDict[tuple[Generation, Hashable], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, session: Session, key: Hashable, compute: Callable[[], bytes | None]) -> bytes | None:
+        """The memoised answer of ``key`` at the database's current state, else ``compute()`` (kept when the
+        state did not move while it ran; None, e.g. an unknown lot, is never kept)."""
+        if self.maxsize <= 0:
+            return compute()
+        gen = generation(session, self._today())
+        with self._lock:
+            hit = self._items.get((gen, key))
+            if hit is not None:
+                self._items.move_to_end((gen, key))
+                self.hits += 1
+                return hit
+            self.misses += 1
+        value = compute()
+        if value is not None and generation(session, self._today()) == gen:
+            with self._lock:
+                self._items[(gen, key)] = value
+                self._items.move_to_end((gen, key))
+                while len(self._items) > self.maxsize:
+                    self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
