@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
+from cgtqc.engines import registry
+
 TODAY = date.today()
 CHECKLIST = {
     "calculation": "recalculated: no error",
@@ -178,12 +182,52 @@ def test_deviation_is_opened_by_anyone_and_closed_by_qa(api):
     assert api.get("/deviations/DEV-NOPE").status_code == 404
 
 
-def test_lab_fields_do_not_apply_to_a_raw_file_upload(sqlite_api):
+@pytest.fixture(scope="module")
+def plate(tmp_path_factory) -> list[str]:
+    """A simulated kinetic chromogenic plate export and its layout (the endotoxin engine's own simulator)."""
+    sim = registry()["endotoxin"].make_simulated(tmp_path_factory.mktemp("plate"), 3, "endotoxin", "msc")
+    return [p for ps in sim.inputs.values() for p in ps]
+
+
+def _endotoxin_upload(api, plate: list[str], user: str = "alice", **lab: str):
+    data = {"cqa": "endotoxin", "params": '{"method": "kinetic_chromogenic"}', **lab}
+    files = [("files", (p.split("/")[-1], open(p, "rb"), "text/csv")) for p in plate]
+    return api.post("/lots/MSC-9/results", user, data=data, files=files)
+
+
+def test_raw_file_upload_carries_its_lab_record_checked_as_the_runner_does(sqlite_api, plate):
     api = sqlite_api
+    _instrument(api, "PR-01", -10, 170)
+    _instrument(api, "PR-02", -200, -1)  # out of calibration since yesterday
+    rl = {"lot_number": "LAL-3", "name": "chromogenic LAL", "kind": "kit", "expires_on": _day(90)}
+    _ok(api.post("/reagent-lots", "alice", json=rl), 201)
+    _ok(api.post("/reagent-lots/LAL-3/status", "bob", json={"status": "accepted"}))
     api.create_msc_lot("MSC-9")
-    files = {"files": ("run.fcs", b"not a real file", "application/octet-stream")}
-    r = api.post("/lots/MSC-9/results", data={"cqa": "viability", "instrument": "FC-01"}, files=files)
-    assert r.status_code == 422 and "manual value" in r.json()["detail"]
+    # an engine run on an out-of-calibration reader is stored, but invalid with the reason
+    doc = _ok(_endotoxin_upload(api, plate, instrument="PR-02", reagents="LAL-3"), 201)
+    (test,) = [t for t in doc["detail"]["tests"] if t["cqa"] == "endotoxin"]
+    assert test["verdict"] == "invalid"
+    (check,) = [c for c in test["result"]["checks"] if c["name"] == "lab-record"]
+    assert not check["passed"] and "PR-02 is out of calibration" in check["detail"]
+    # a method version the uploading analyst is not qualified on: refused with the reason
+    mv = {"method": "LAL", "version": "1", "cqa": "endotoxin", "effective_from": _day(-30)}
+    _ok(api.post("/method-versions", "carol", json=mv), 201)
+    r = _endotoxin_upload(api, plate, instrument="PR-01", method_version="LAL:1", replace_reason="re-read")
+    assert r.status_code == 422 and "alice is not qualified on method LAL:1" in r.json()["detail"]
+    q = {"analyst": "alice", "method_version": "LAL:1", "trained_on": _day(-20), "expires_on": _day(300)}
+    _ok(api.post("/analyst-qualifications", "bob", json=q), 201)
+    doc = _ok(
+        _endotoxin_upload(
+            api, plate, instrument="PR-01", reagents="LAL-3", method_version="LAL:1", replace_reason="re-read"
+        ),
+        201,
+    )
+    (test,) = [t for t in doc["detail"]["tests"] if t["cqa"] == "endotoxin"]
+    assert test["verdict"] == "pass" and test["result"]["provenance"]["engine"] == "endotoxin"
+    used = _ok(api.get("/reagent-lots/LAL-3"))["used_by"]
+    assert used["product_lots"] == ["MSC-9"] and [r["cqa"] for r in used["results"]] == ["endotoxin"]
+    trail = _ok(api.get("/audit?table=lab_result_links"))
+    assert [e["action"] for e in reversed(trail["entries"])][:2] == ["create", "update"]
 
 
 def test_capa_actions_and_overdue_through_the_api(api):

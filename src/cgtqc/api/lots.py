@@ -15,7 +15,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cgtqc.api.deps import NotFound, allowed, read_scope, write_scope
-from cgtqc.errors import InputError
 from cgtqc.lab.checks import LabContext
 from cgtqc.lots import disposition, entries, queries, service
 from cgtqc.lots.coa import write_coa
@@ -183,7 +182,7 @@ def add_result(
     loq: float | None = Form(None),
     rationale: str = Form("", max_length=4000, description="why a pending result may follow release"),
     replace_reason: str | None = Form(None, max_length=2000, description="required to change a result"),
-    instrument: str | None = Form(None, max_length=64, description="instrument code (manual value)"),
+    instrument: str | None = Form(None, max_length=64, description="instrument code"),
     reagents: str | None = Form(None, max_length=2000, description="reagent lot numbers, comma-separated"),
     method_version: str | None = Form(
         None, max_length=100, description="METHOD:VERSION (default: in effect)"
@@ -192,17 +191,16 @@ def add_result(
     override: str = Form("", max_length=2000, description="why the original analyst retests"),
 ) -> dict[str, Any]:
     """A raw-file upload (the engine computes the result) or a manual value; changing a result needs
-    ``replace_reason`` and voids the lot's signatures. A file the engine cannot read answers 422. A manual
-    value may name its instrument, reagent lots and method version (checked: an out-of-calibration
-    instrument answers 422 with the reason) and the OOS investigation it is an authorised retest in."""
+    ``replace_reason`` and voids the lot's signatures. A file the engine cannot read answers 422. Either may
+    name its instrument, reagent lots and method version (checked: for a manual value an out-of-calibration
+    instrument answers 422 with the reason; an engine run is stored invalid with it, as the runner does) and
+    the OOS investigation it is an authorised retest in."""
     files = [f for f in files if f.filename]
     lab = LabContext(
         instrument or None,
         tuple(r.strip() for r in (reagents or "").split(",") if r.strip()),
         method_version or None,
     )
-    if files and (lab != LabContext() or retest_of):
-        raise InputError("instrument, reagents, method_version and retest_of apply to a manual value")
     if files:
         with read_scope(request) as s:
             _exists(s, lot_id)
@@ -214,7 +212,15 @@ def add_result(
         result = upload.run_upload(plan, saved, upload.parse_params(params))
         with write_scope(request) as s:
             added = upload.store_upload(
-                s, who.username, plan, result, rationale=rationale, replace_reason=replace_reason
+                s,
+                who.username,
+                plan,
+                result,
+                rationale=rationale,
+                replace_reason=replace_reason,
+                lab=lab,
+                retest_of=retest_of or None,
+                override_reason=override,
             )
             rows = [_added(a) for a in added]
         return {

@@ -9,7 +9,10 @@ The three steps are apart so an interface holds no database transaction while an
    (raw data is retained; their SHA-256 is in the provenance) and the engine runs as the runner's workers
    run it (``runner.tasks.run_engine``); any failure of the engine on the files is one ``InputError`` line;
 3. :func:`store_upload` (in a transaction): each asked CQA's measurement through ``lots.service.add_result``,
-   the one write path every interface uses (audit trail, separation of duties, voided signatures).
+   the one write path every interface uses (audit trail, separation of duties, voided signatures), with
+   the lab record a lot manifest's test may carry (instrument, reagent lots, method version) and the OOS
+   investigation a retest belongs to, checked as for the runner: an engine run with an out-of-calibration
+   instrument or an expired reagent lot is stored invalid with the reason; an unqualified analyst is refused.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from cgtqc.engines import EngineResult, EngineSpec, registry
 from cgtqc.errors import CgtqcError, InputError
+from cgtqc.lab.checks import LabContext
 from cgtqc.lots import service
 from cgtqc.lots.service import AddedResult
 from cgtqc.runner.scaffold import engines_for
@@ -148,13 +152,33 @@ def store_upload(
     *,
     rationale: str = "",
     replace_reason: str | None = None,
+    lab: LabContext | None = None,
+    retest_of: str | None = None,
+    override_reason: str = "",
 ) -> list[AddedResult]:
-    """Store the measurement of each planned CQA through ``add_result`` (all or nothing)."""
+    """Store the measurement of each planned CQA through ``add_result`` (all or nothing), each with the lab
+    record ``lab`` (the runner's manifest keys) and, for one CQA, as a retest in OOS investigation
+    ``retest_of``."""
     by_cqa = {m.cqa: m for m in result.measurements}
     missing = [c for c in plan.cqas if c not in by_cqa]
     if missing:
         raise InputError(f"engine {plan.engine.name!r} gave no {', '.join(missing)} for these files")
+    if retest_of and len(plan.cqas) > 1:
+        raise InputError(
+            f"a retest in {retest_of} is of one CQA; the upload names {', '.join(plan.cqas)}", place="cqa"
+        )
     return [
-        service.add_result(session, username, plan.lot, by_cqa[c], plan.stage, rationale, replace_reason)
+        service.add_result(
+            session,
+            username,
+            plan.lot,
+            by_cqa[c],
+            plan.stage,
+            rationale,
+            replace_reason,
+            lab=lab,
+            retest_of=retest_of,
+            override_reason=override_reason,
+        )
         for c in plan.cqas
     ]
