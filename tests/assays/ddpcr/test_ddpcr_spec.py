@@ -153,6 +153,7 @@ def test_artefacts_only_with_out_dir(tmp_path):
         "ddpcr_wells.csv",
         "ddpcr_merged.csv",
         "ddpcr_results.csv",
+        "ddpcr_wells.json",
     }
     rows = list(csv.DictReader((tmp_path / "out" / "ddpcr_wells.csv").open()))
     assert len(rows) == 4 and {r["target"] for r in rows} == {"transgene", "RPP30"}

@@ -32,7 +32,7 @@ from cgtqc.assays.ddpcr.readers import DropletAmplitudes, read_ddpcr
 from cgtqc.assays.ddpcr.spec import ENGINE, DdpcrParams
 from cgtqc.engines import Artefact, EngineResult, Simulated
 from cgtqc.errors import InputError
-from cgtqc.results import InputFile, Measurement, Provenance
+from cgtqc.results import InputFile, Measurement, Provenance, to_json
 
 # ---- run ----------------------------------------------------------------------------------------------
 
@@ -246,6 +246,7 @@ def _measurement(r: apps.AppResult, p: DdpcrParams) -> Measurement:
     return m
 
 
+WELLS_JSON = "ddpcr_wells.json"
 _WELL_COLUMNS = (
     "source",
     "well",
@@ -349,6 +350,11 @@ def run(inputs: dict[str, list[Path]], params: DdpcrParams, out_dir: Path | None
         ):
             _write_csv(out_dir / name, columns, rows)
             artefacts.append(Artefact(str(out_dir / name), "table", title))
+        # each well whole: the thresholds or 2-D boundaries that called its droplets and its source file with
+        # SHA-256, so its droplets can be drawn later from the kept raw file exactly as they were called
+        details = out_dir / WELLS_JSON
+        details.write_text(to_json([w.to_dict() for w in wells]) + "\n", encoding="utf-8")
+        artefacts.append(Artefact(str(details), "data", "Every well with its droplet calling and source file"))
     return EngineResult(
         engine=ENGINE.name,
         version=ENGINE.version,
