@@ -21,7 +21,7 @@ from cgtqc.runner.scaffold import engines_for
 from cgtqc.store.models import utcnow
 from cgtqc.store.sessions import Principal
 from cgtqc.web.context import error_page, page_user, read_scope, render
-from cgtqc.web.plots import plots_for
+from cgtqc.web.plots import drawn_for, image, plots_for
 
 router = APIRouter()
 DISPOSITION_MEANINGS = ("approved", "released", "rejected")
@@ -98,6 +98,7 @@ def lot_context(request: Request, s: Session, who: Principal, lot_number: str) -
         "outcomes": outcomes,
         "tests": _tests(ev),
         "plots": plots_for(request, outcomes),
+        "drawn": drawn_for(request, outcomes),
         "signatures": signatures_of(s, lot),
         "notifications": service.notifications_of(s, lot),
         "can": authority(s, who, lot_number),
@@ -145,6 +146,35 @@ def results_fragment(request: Request, lot_number: str, who: Principal = Depends
         with read_scope(request) as s:
             lot = service.get_lot(s, lot_number)
             return render(request, "_results.html.j2", user=who, outcomes=_outcomes(s, evaluate_lot(s, lot)))
+    except CgtqcError as exc:
+        return error_page(request, who, exc)
+
+
+@router.get("/fragments/lots/{lot_number}/plots", include_in_schema=False)
+def plots_fragment(request: Request, lot_number: str, who: Principal = Depends(page_user)) -> Response:
+    """HTMX fragment: the lot's plots (the engines' figures and the links of the plots drawn on request)."""
+    try:
+        with read_scope(request) as s:
+            lot = service.get_lot(s, lot_number)
+            outcomes = _outcomes(s, evaluate_lot(s, lot))
+            plots, drawn = plots_for(request, outcomes), drawn_for(request, outcomes)
+            return render(request, "_plots.html.j2", user=who, lot=lot, plots=plots, drawn=drawn)
+    except CgtqcError as exc:
+        return error_page(request, who, exc)
+
+
+@router.get("/lots/{lot_number}/plots/{result_id}/{kind}/{name}", include_in_schema=False)
+def plot_image(
+    request: Request,
+    lot_number: str,
+    result_id: int,
+    kind: str,
+    name: str,
+    who: Principal = Depends(page_user),
+) -> Response:
+    """A plot drawn from a result's kept files (ddPCR droplet amplitudes per well, clone abundance)."""
+    try:
+        return image(request, lot_number, result_id, kind, name)
     except CgtqcError as exc:
         return error_page(request, who, exc)
 

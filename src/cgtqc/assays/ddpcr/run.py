@@ -28,6 +28,7 @@ from cgtqc.assays.ddpcr.engine import (
     resolve_droplet_volume,
     select_wells,
 )
+from cgtqc.assays.ddpcr.plots import WELLS_JSON
 from cgtqc.assays.ddpcr.readers import DropletAmplitudes, read_ddpcr
 from cgtqc.assays.ddpcr.spec import ENGINE, DdpcrParams
 from cgtqc.engines import Artefact, EngineResult, Simulated
@@ -246,7 +247,6 @@ def _measurement(r: apps.AppResult, p: DdpcrParams) -> Measurement:
     return m
 
 
-WELLS_JSON = "ddpcr_wells.json"
 _WELL_COLUMNS = (
     "source",
     "well",
@@ -354,7 +354,9 @@ def run(inputs: dict[str, list[Path]], params: DdpcrParams, out_dir: Path | None
         # SHA-256, so its droplets can be drawn later from the kept raw file exactly as they were called
         details = out_dir / WELLS_JSON
         details.write_text(to_json([w.to_dict() for w in wells]) + "\n", encoding="utf-8")
-        artefacts.append(Artefact(str(details), "data", "Every well with its droplet calling and source file"))
+        artefacts.append(
+            Artefact(str(details), "data", "Every well with its droplet calling and source file")
+        )
     return EngineResult(
         engine=ENGINE.name,
         version=ENGINE.version,
