@@ -9,13 +9,17 @@ then runs three phases, each a fixed number of requests spread over the clients 
 - ``GET /api/v1/lots/{lot}``              the lot page: every test, result, verdict and provenance
 - ``POST /api/v1/lots/{lot}/results``     a manual endotoxin result on a lot that has none (all distinct)
 
-The read phases run twice: saturating (each client sends its next request as soon as the last answered) and
-paced (each client waits a random 0..2x``--think`` seconds between requests, as a person at a page does).
+The lot page is read cold first (every lot once, in random order: the first read of each lot since the
+server started, so each one is computed; the server memoises a lot page per audit chain head) and then warm
+(random lots, memoised). The read phases run saturating (each client sends its next request as soon as the
+last answered) and paced (each client waits a random 0..2x``--think`` seconds between requests, as a person
+at a page does). With ``--workers N`` the PostgreSQL server runs N processes (``cgtqc serve --workers``).
 It prints requests/s, p50/p99 latency and the server process's CPU time per request, then stops the server
 and verifies the audit chain (``audit.verify``: hash chain, every audited row replayed) and the result rows.
 
     .venv/bin/python benchmarks/server_load.py                 # both backends, 1,000 lots, 50 clients
     .venv/bin/python benchmarks/server_load.py --backend sqlite --lots 200 --requests 500
+    .venv/bin/python benchmarks/server_load.py --backend postgresql --workers 2
 
 Traffic goes to 127.0.0.1 only; every loop is bounded by its request count and a time limit.
 """
@@ -38,7 +42,7 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from cgtqc import __version__
 from cgtqc.lots import service
@@ -111,6 +115,15 @@ class TemporaryPostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def new_database(base_url: str, name: str) -> str:
+    """Another database on the same PostgreSQL server (a second run starts from an empty store)."""
+    eng = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name}"))
+    eng.dispose()
+    return base_url.rsplit("/", 1)[0] + f"/{name}"
+
+
 def seed(url: str, lots: int) -> list[str]:
     """Users and ``lots`` MSC lots with every test but endotoxin, all through the audit trail."""
     migrate(url)
@@ -152,10 +165,20 @@ def seed(url: str, lots: int) -> list[str]:
     return numbers
 
 
-def start_server(url: str, port: int) -> subprocess.Popen:
+def start_server(url: str, port: int, workers: int = 1) -> subprocess.Popen:
     cgtqc = Path(sys.executable).with_name("cgtqc")
     proc = subprocess.Popen(
-        [str(cgtqc), "serve", "--db", url, "--port", str(port), "--insecure-cookies"],
+        [
+            str(cgtqc),
+            "serve",
+            "--db",
+            url,
+            "--port",
+            str(port),
+            "--insecure-cookies",
+            "--workers",
+            str(workers),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -182,10 +205,29 @@ async def login(base: str, clients: int) -> list[httpx.AsyncClient]:
     return out
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its live descendants (the workers) so far (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                children.setdefault(int(_stat(int(d.name))[1]), []).append(int(d.name))
+            except (OSError, IndexError):
+                continue
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = _stat(p)
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+        todo += children.get(p, [])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def phase(
@@ -228,6 +270,7 @@ async def phase(
         "p99_ms": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
         "wall_s": wall,
         "server_cpu_ms": 1000 * cpu / max(1, len(lat)),
+        "load_1min": os.getloadavg()[0],
     }
 
 
@@ -237,11 +280,13 @@ async def load(base: str, pid: int, numbers: list[str], args: argparse.Namespace
     n = args.requests
     lot_list = ("GET", "/api/v1/lots?limit=50", {})
     try:
-        warm = [("GET", f"/api/v1/lots/{rng.choice(numbers)}", {}) for _ in range(args.clients)]
-        await phase(cs, warm + [lot_list] * args.clients, pid)
+        order = rng.sample(numbers, len(numbers))
+        warm, cold = order[: args.clients], order[args.clients :]  # warm-up lots are not read cold
+        await phase(cs, [("GET", f"/api/v1/lots/{x}", {}) for x in warm] + [lot_list] * args.clients, pid)
         out = {
+            "lot page, cold": await phase(cs, [("GET", f"/api/v1/lots/{x}", {}) for x in cold], pid),
             "lot list": await phase(cs, [lot_list] * n, pid),
-            "lot page": await phase(
+            "lot page, warm": await phase(
                 cs, [("GET", f"/api/v1/lots/{rng.choice(numbers)}", {}) for _ in range(n)], pid
             ),
         }
@@ -261,13 +306,13 @@ async def load(base: str, pid: int, numbers: list[str], args: argparse.Namespace
             await c.aclose()
 
 
-def run_backend(name: str, url: str, args: argparse.Namespace) -> dict:
+def run_backend(name: str, url: str, args: argparse.Namespace, workers: int = 1) -> dict:
     t0 = time.perf_counter()
     numbers = seed(url, args.lots)
     seeded_s = time.perf_counter() - t0
     engine(url).dispose()
     port = free_port()
-    server = start_server(url, port)
+    server = start_server(url, port, workers)
     try:
         figures = asyncio.run(load(f"http://127.0.0.1:{port}", server.pid, numbers, args))
     finally:
@@ -281,7 +326,9 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> dict:
     verify_s = time.perf_counter() - t0
     expected = args.lots * len(SEEDED) + figures["result post"]["requests"] - figures["result post"]["errors"]
     return {
-        "backend": name,
+        "backend": name if workers == 1 else f"{name} x{workers}",
+        "workers": workers,
+        "load_average": os.getloadavg(),
         "lots": args.lots,
         "clients": args.clients,
         "seed_s": seeded_s,
@@ -302,6 +349,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000, help="requests per read phase")
     ap.add_argument("--posts", type=int, default=500, help="result posts (distinct lots)")
     ap.add_argument(
+        "--workers", type=int, nargs="+", default=[1], help="server processes on PostgreSQL, one run each"
+    )
+    ap.add_argument(
         "--think", type=float, default=1.0, help="also read with this mean think time per client (0: no)"
     )
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/server_load.json"))
@@ -312,20 +362,23 @@ def main() -> None:
             reports.append(run_backend("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args))
         if args.backend in ("postgresql", "both"):
             with TemporaryPostgres() as pg:
-                reports.append(run_backend("postgresql", pg, args))
-    head = f"{'backend':<11} {'phase':<22} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8}"
-    print(head + f" {'p99 ms':>8} {'server CPU ms/req':>18}")
+                for workers in args.workers:
+                    db = pg if workers == args.workers[0] else new_database(pg, f"bench_w{workers}")
+                    reports.append(run_backend("postgresql", db, args, workers))
+    head = f"{'backend':<14} {'phase':<22} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8}"
+    print(head + f" {'p99 ms':>8} {'server CPU ms/req':>18} {'load':>5}")
     for rep in reports:
         for label, f in rep["phases"].items():
             print(
-                f"{rep['backend']:<11} {label:<22} {f['requests']:>8} {f['errors']:>6} {f['rps']:>8.1f} "
-                f"{f['p50_ms']:>8.1f} {f['p99_ms']:>8.1f} {f['server_cpu_ms']:>18.1f}"
+                f"{rep['backend']:<14} {label:<22} {f['requests']:>8} {f['errors']:>6} {f['rps']:>8.1f} "
+                f"{f['p50_ms']:>8.1f} {f['p99_ms']:>8.1f} {f['server_cpu_ms']:>18.1f} {f['load_1min']:>5.1f}"
             )
         state = "intact" if rep["audit_intact"] else f"BROKEN {rep['audit_problems']}"
         print(
             f"{rep['backend']}: {rep['lots']} lots seeded in {rep['seed_s']:.1f} s; audit trail {state} "
             f"({rep['audit_entries']} entries, verified in {rep['verify_s']:.1f} s); result rows "
             + ("as expected" if rep["results_rows_ok"] else "MISMATCH")
+            + "; load average at the end {:.1f} {:.1f} {:.1f}".format(*rep["load_average"])
         )
         for label, f in rep["phases"].items():
             if f["first_error"]:

@@ -7,7 +7,8 @@ file), then keeps on ``app.state``:
 - ``sessionmaker``: a SQLAlchemy session factory on the store's engine;
 - ``session_scope()``: a context manager, one transaction (commit on success, rollback on error);
 - ``write_scope()``: the same for writes; on SQLite it also holds a process-wide lock, because SQLite has one
-  writer at a time and the audit chain must stay linear (PostgreSQL takes its advisory lock instead);
+  writer at a time and the audit chain must stay linear (PostgreSQL takes the chain's advisory lock at the
+  first audit entry instead, ``audit.lock_chain``: one chain across threads and server processes alike);
 - ``secure_cookies``, ``idle_timeout`` and ``upload_dir`` (raw files of uploads and the engines' artefacts);
 - ``read_cache``: the lot pages and lot lists the API answered, memoised per audit chain head
   (:mod:`cgtqc.store.readcache`; ``read_cache=0`` turns it off).
@@ -65,6 +66,15 @@ def _web_router() -> Any | None:
         return None
     module = importlib.import_module("cgtqc.web.router")
     return getattr(module, "router", None)
+
+
+SECURE_COOKIES_ENV = "CGTQC_SECURE_COOKIES"
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``cgtqc serve --workers`` process: the database from $CGTQC_DB, cookies Secure unless
+    $CGTQC_SECURE_COOKIES is ``0`` (each worker process imports this factory and builds its own app)."""
+    return create_app(None, secure_cookies=os.environ.get(SECURE_COOKIES_ENV, "1") != "0")
 
 
 def create_app(

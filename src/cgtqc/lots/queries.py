@@ -32,7 +32,21 @@ def find_lot(session: Session, lot_number: str) -> Lot | None:
     ).scalar()
 
 
-def lot_summary(lot: Lot, results: int) -> dict[str, Any]:
+_SUMMARY_COLUMNS = (
+    Lot.id,
+    Lot.lot_number,
+    Lot.product,
+    Lot.spec_version,
+    Lot.site,
+    Lot.status,
+    Lot.din,
+    Lot.created_by,
+    Lot.created_at,
+)
+
+
+def lot_summary(lot: Any, results: int) -> dict[str, Any]:
+    """A lot's line in the list (``lot``: a Lot or a row of its summary columns)."""
     return {
         "lot": lot.lot_number,
         "product": lot.product,
@@ -70,13 +84,13 @@ def list_lots(
             )
         )
     q = (
-        select(Lot)
+        select(*_SUMMARY_COLUMNS)  # rows, not ORM objects: the list is the busiest read
         .where(*where)
         .order_by(Lot.id.desc())
         .limit(max(0, min(limit, 1000)))
         .offset(max(0, offset))
     )
-    page = list(session.execute(q).scalars())
+    page = list(session.execute(q))
     counts: dict[int, int] = {}
     if page:
         n = select(Result.lot_id, func.count()).where(Result.lot_id.in_([x.id for x in page]))

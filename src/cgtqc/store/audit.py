@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from cgtqc.store.models import AUDITED, AuditEntry, Base, utcnow
 
 GENESIS = "0" * 64
+CHAIN_LOCK = 7277
+"""The PostgreSQL advisory lock (transaction scope) that one writer holds while it extends the chain."""
 
 
 def _scalar(v: Any) -> Any:
@@ -58,9 +60,15 @@ def entry_hash(e: AuditEntry) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _last_hash(session: Session) -> str:
+def lock_chain(session: Session) -> None:
+    """On PostgreSQL, wait for and hold the chain's advisory lock until the transaction ends (re-entrant; a
+    no-op on SQLite, where the server serialises writes in its process)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(7277)"))  # one writer extends the chain at a time
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+
+
+def _last_hash(session: Session) -> str:
+    lock_chain(session)  # one writer extends the chain at a time
     last = session.execute(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
     return last or GENESIS
 

@@ -30,9 +30,11 @@ Generation = tuple[int, str, date]
 
 def generation(session: Session, today: date | None = None) -> Generation:
     """The state of every GMP record, as one key: the audit chain's head (id and hash) and the UTC date."""
-    head = session.execute(
-        select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).first()
+    head = (
+        session.connection()  # Core, not the ORM: one primary-key lookup on every memoised read
+        .execute(select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
+        .first()
+    )
     seq, digest = (head[0], head[1]) if head is not None else (0, "")
     return (seq, digest, today or utcnow().date())
 

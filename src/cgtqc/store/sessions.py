@@ -188,13 +188,19 @@ def resolve(
     if not token:
         return None
     now = now or utcnow()
-    row = session.get(AuthSession, _hash(token))
-    if row is None or row.revoked or (kind is not None and row.kind != kind):
+    found = session.execute(  # the session and its user in one query (every API request asks)
+        select(AuthSession, User)
+        .outerjoin(User, User.username == AuthSession.username)
+        .where(AuthSession.id == _hash(token))
+    ).first()
+    if found is None:
+        return None
+    row, user = found
+    if row.revoked or (kind is not None and row.kind != kind):
         return None
     if now - row.last_seen_at > idle_timeout:
         row.revoked = True
         return None
-    user = session.execute(select(User).where(User.username == row.username)).scalar()
     if user is None or not user.active:
         return None
     if now - row.last_seen_at > TOUCH_EVERY:
