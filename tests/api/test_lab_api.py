@@ -289,6 +289,26 @@ def test_reportable_value_follows_the_method_versions_rules(api):
     assert doc["excluded"] == [60.0] and doc["value"] == (45.0 + 46.0 + 45.5 + 44.8) / 4
     assert "Grubbs" in doc["note"] and doc["method_version"] == "POT:1"
     assert api.post("/method-versions/NOPE:1/reportable", json={"values": [1.0]}).status_code == 404
+    # with a lot: entered as the lot's result (201) and kept as an audited record, listed per lot
+    api.create_msc_lot("MSC-9")
+    q = {"analyst": "alice", "method_version": "POT:1", "trained_on": _day(-5), "expires_on": _day(300)}
+    _ok(api.post("/analyst-qualifications", "bob", json=q), 201)
+    stored = {**body, "lot": "MSC-9"}
+    assert api.post("/method-versions/POT:1/reportable", "admin", json=stored).status_code == 403
+    doc = _ok(api.post("/method-versions/POT:1/reportable", "alice", json=stored), 201)
+    assert (doc["lot"], doc["cqa"], doc["excluded"], doc["recorded_by"]) == (
+        "MSC-9",
+        "msc_immunosuppression",
+        [60.0],
+        "alice",
+    )
+    (test,) = [t for t in _ok(api.get("/lots/MSC-9"))["tests"] if t["cqa"] == "msc_immunosuppression"]
+    assert test["result"]["value"] == doc["value"] and test["result"]["id"] == doc["result_id"]
+    assert test["result"]["provenance"]["parameters"]["replicates"] == body["values"]
+    assert [r["id"] for r in _ok(api.get("/reportable-results?lot=MSC-9"))] == [doc["id"]]
+    assert api.get("/reportable-results?lot=NOPE").status_code == 404
+    nan = {"values": [1.0, "NaN"], "average": True}
+    assert api.post("/method-versions/POT:1/reportable", json=nan).status_code == 422
     assert api.post("/method-versions/POT:1/reportable", json={"values": []}).status_code == 422
 
 

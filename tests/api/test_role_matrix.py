@@ -164,6 +164,7 @@ MATRIX = {
     ),
     ("post", "/capa-actions/{action_id}/status"): (ALL, lambda: {"json": {"status": "done"}}),
     ("post", "/method-versions/{label}/reportable"): (ALL, lambda: {"json": {"values": [90.5]}}),
+    ("get", "/reportable-results"): (ALL, lambda: {"params": {"lot": "M-LOT"}}),
     ("post", "/oos/supply"): (
         {"qa"},
         lambda: {

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
+from tests.api.conftest import quick_argon2
 
 from cgtqc import __version__
 from cgtqc.lab import instruments, methods, reagents
@@ -52,18 +53,19 @@ def url(request, tmp_path) -> str:
         u = f"sqlite:///{tmp_path / 'lab.db'}"
     else:
         u = _pg(request.getfixturevalue("postgres_url"), f"lab_{abs(hash(str(tmp_path))) % 10**9}")
-    migrate(u)
-    with session_scope(u) as s:
-        for name, role in USERS:
-            create_user(s, name, name.title(), role, PW, by="system")
-    return u
+    return _seeded(u)
 
 
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     u = f"sqlite:///{tmp_path / 'lab.db'}"
+    return _seeded(u)
+
+
+def _seeded(u: str) -> str:
+    """Migrate ``u`` and add the lab's users (argon2 at its lowest cost while hashing; see quick_argon2)."""
     migrate(u)
-    with session_scope(u) as s:
+    with quick_argon2(), session_scope(u) as s:
         for name, role in USERS:
             create_user(s, name, name.title(), role, PW, by="system")
     return u

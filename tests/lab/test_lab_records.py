@@ -9,6 +9,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 
 from cgtqc.errors import InputError
@@ -156,6 +157,7 @@ def test_unqualified_analyst_cannot_enter_the_methods_result(url):
             "valid": True,
             "invalid_reason": "",
             "override": "",
+            "reportable": None,
         }
 
 
@@ -233,14 +235,35 @@ def test_lab_migration_matches_models_and_downgrades_alone(url):
     migrate(url)  # idempotent
     with engine(url).connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    _downgrade(url, "lab@-1")  # the newest lab revision (0004_lab) alone
+    names = set(inspect(engine(url)).get_table_names())
+    assert "lab_reportable_results" not in names and "lab_oos_investigations" in names
+    for _ in range(len(_lab_revisions(url)) - 1):  # every lab revision; the server's tables stay
+        _downgrade(url, "lab@-1")
+    names = set(inspect(engine(url)).get_table_names())
+    assert not any(n.startswith("lab_") for n in names) and {"results", "auth_sessions"} <= names
+    migrate(url)
+    names = set(inspect(engine(url)).get_table_names())
+    assert {"lab_oos_investigations", "lab_reportable_results"} <= names
+    with engine(url).connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def _lab_revisions(url: str) -> list[str]:
+    """The revisions of the lab branch, newest first (down to its fork from the shared base)."""
+    script = ScriptDirectory.from_config(alembic_config(url))
+    rev, out = script.get_revision("lab@head"), []
+    while rev is not None and rev.revision.endswith("_lab"):
+        out.append(rev.revision)
+        rev = script.get_revision(rev.down_revision)
+    return out
+
+
+def _downgrade(url: str, target: str) -> None:
     with engine(url).begin() as conn:
         cfg = alembic_config(url)
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "lab@-1")
-    names = set(inspect(engine(url)).get_table_names())
-    assert not any(n.startswith("lab_") for n in names) and "results" in names
-    migrate(url)
-    assert "lab_oos_investigations" in inspect(engine(url)).get_table_names()
+        command.downgrade(cfg, target)
 
 
 def test_result_link_stays_one_row_when_a_result_is_replaced(url):

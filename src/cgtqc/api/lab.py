@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as FPath
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -16,9 +16,12 @@ from sqlalchemy.orm import Session
 from cgtqc.api.deps import NotFound, allowed, read_scope, write_scope
 from cgtqc.errors import InputError
 from cgtqc.lab import atmp, deviations, instruments, methods, oos, reagents
+from cgtqc.lab.reportable import record_to_dict as rec_dict
+from cgtqc.lab.reportable import records_of as reportable_records
 from cgtqc.lab.reportable import reportable
 from cgtqc.lots import service
 from cgtqc.lots.conditional import supply_out_of_specification
+from cgtqc.lots.reportable import enter_reportable
 from cgtqc.store.models import Result
 from cgtqc.store.sessions import Principal
 
@@ -135,11 +138,19 @@ class DeviationCreate(_Body):
 
 
 class ReplicateValues(_Body):
-    """Replicate values of one test; averaging and the outlier test only where the method version allows."""
+    """Replicate values of one test; averaging and the outlier test only where the method version allows.
+    With ``lot`` the reportable value is entered as the lot's result (and the computation stored)."""
 
-    values: list[float] = Field(min_length=1, max_length=1000)
+    values: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(min_length=1, max_length=1000)
     average: bool = False
     outlier_test: bool = False
+    lot: str | None = Field(None, min_length=1, max_length=64)
+    stage: str = Field("release", min_length=1, max_length=64)
+    instrument: str | None = Field(None, max_length=64)
+    reagents: list[str] = Field(default_factory=list, max_length=50)
+    retest_of: str | None = Field(None, max_length=64)
+    override: str = Field("", max_length=2000)
+    replace_reason: str | None = Field(None, max_length=2000)
 
 
 class OosSupply(_Body):
@@ -353,17 +364,56 @@ def get_method_version(request: Request, label: str, who: User) -> dict[str, Any
     return _read(request, lambda s: methods.to_dict(_found(methods.get_method_version, s, label)))
 
 
-@router.post("/method-versions/{label}/reportable")
-def reportable_value(request: Request, label: str, body: ReplicateValues, who: User) -> dict[str, Any]:
+@router.post("/method-versions/{label}/reportable", responses={201: {"description": "stored"}})
+def reportable_value(
+    request: Request, response: Response, label: str, body: ReplicateValues, who: User
+) -> dict[str, Any]:
     """The reportable value of replicate values under the method version's rules (422 where it forbids
-    averaging or the outlier test)."""
+    averaging or the outlier test); with ``lot``, entered as the lot's result (201; analyst, reviewer or QA)
+    and the computation stored, as ``cgtqc method reportable --lot`` does."""
+    if body.lot is None:
 
-    def compute(s: Session) -> dict[str, Any]:
-        mv = _found(methods.get_method_version, s, label)
-        r = reportable(mv, body.values, average=body.average, outlier_test=body.outlier_test)
-        return {"method_version": mv.label, **r.to_dict()}
+        def compute(s: Session) -> dict[str, Any]:
+            mv = _found(methods.get_method_version, s, label)
+            r = reportable(mv, body.values, average=body.average, outlier_test=body.outlier_test)
+            return {"method_version": mv.label, **r.to_dict()}
 
-    return _read(request, compute)
+        return _read(request, compute)
+
+    def store(s: Session) -> dict[str, Any]:
+        added, rec = enter_reportable(
+            s,
+            who.username,
+            body.lot,
+            label,
+            body.values,
+            average=body.average,
+            outlier_test=body.outlier_test,
+            stage=body.stage,
+            instrument=body.instrument,
+            reagents=body.reagents,
+            retest_of=body.retest_of,
+            override_reason=body.override,
+            replace_reason=body.replace_reason,
+            via="api",
+        )
+        doc = {**rec_dict(s, rec), "lot": body.lot, "voided_signatures": added.voided_signatures}
+        return doc
+
+    doc = _write(request, store)
+    response.status_code = 201
+    return doc
+
+
+@router.get("/reportable-results")
+def list_reportable_results(
+    request: Request, who: User, lot: str = Query(min_length=1, max_length=64)
+) -> list[dict[str, Any]]:
+    """Every reportable value computed from replicates and entered for the lot, oldest first."""
+    return _read(
+        request,
+        lambda s: [rec_dict(s, r) for r in reportable_records(s, _found(service.get_lot, s, lot))],
+    )
 
 
 @router.get("/analyst-qualifications")

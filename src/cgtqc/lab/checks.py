@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cgtqc.errors import InputError
-from cgtqc.lab import instruments, methods, reagents
+from cgtqc.lab import instruments, methods, reagents, reportable
 from cgtqc.lab.models import Instrument, MethodVersion, ReagentLot, ResultLabLink, ResultReagent
 from cgtqc.results import Measurement, ValidityCheck
 from cgtqc.store import audit
@@ -156,4 +156,11 @@ def describe(session: Session, result_id: int) -> dict:
         "valid": link.valid,
         "invalid_reason": link.invalid_reason,
         "override": link.override_reason,
+        "reportable": _reportable(session, result_id),
     }
+
+
+def _reportable(session: Session, result_id: int) -> dict | None:
+    """The replicates and rule behind the result's value, when it was computed by ``method reportable``."""
+    rec = reportable.current_record(session, session.get(Result, result_id))
+    return reportable.record_to_dict(session, rec) if rec is not None else None

@@ -122,6 +122,29 @@ class ResultLabLink(Base):
     override_reason: Mapped[str] = mapped_column(Text, default="")  # same-analyst retest, logged
 
 
+class ReportableResult(Base):
+    """A reportable value computed from replicates under a method version's rules and entered as the result
+    of one test of a lot (``cgtqc method reportable ... --lot``): the replicates, those used and excluded,
+    and the rule applied. One row per computation; the result row holds the value it produced."""
+
+    __tablename__ = "lab_reportable_results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
+    cqa: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(64))
+    method_version_id: Mapped[int] = mapped_column(ForeignKey("lab_method_versions.id"))
+    values_json: Mapped[str] = mapped_column(Text)  # the replicates as given
+    used_json: Mapped[str] = mapped_column(Text)
+    excluded_json: Mapped[str] = mapped_column(Text, default="[]")
+    averaged: Mapped[bool] = mapped_column(default=False)
+    outlier_test: Mapped[bool] = mapped_column(default=False)
+    value: Mapped[str] = mapped_column(String(64))  # as the result row stores it
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ResultReagent(Base):
     """One reagent lot used for one result (the recall trace)."""
 
@@ -261,6 +284,7 @@ LAB_MODELS = (
     AnalystQualification,
     ResultLabLink,
     ResultReagent,
+    ReportableResult,
     OosInvestigation,
     LabSignature,
     Deviation,

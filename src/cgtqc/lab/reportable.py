@@ -3,17 +3,23 @@
 Averaging replicates into one reportable value is refused unless the method version allows it (it can hide an
 OOS replicate); an outlier test may exclude a value only where the method allows it (variable biological
 assays). The outlier test is Grubbs' two-sided test at alpha = 0.05, one pass, for three or more values.
+A reportable value entered as a lot's result is kept as a :class:`ReportableResult` (replicates, those used
+and excluded, the rule), audited; ``lots.reportable.enter_reportable`` stores both.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
 from scipy import stats
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cgtqc.errors import InputError
-from cgtqc.lab.models import MethodVersion
+from cgtqc.lab.models import MethodVersion, ReportableResult
+from cgtqc.store.models import Lot, Result
 
 ALPHA = 0.05
 
@@ -51,6 +57,8 @@ def reportable(
     """The reportable value of ``values`` under ``mv``'s rules; refuses what the method does not allow."""
     if not values:
         raise InputError("no values", place="VALUES")
+    if not all(math.isfinite(v) for v in values):
+        raise InputError("every value must be a finite number", place="VALUES")
     if outlier_test and not mv.outlier_test_allowed:
         raise InputError(
             f"method {mv.label} does not allow outlier tests (only variable bioassays that declare "
@@ -75,3 +83,43 @@ def reportable(
             excluded.append(used.pop(i))
     note = f"Grubbs (alpha {ALPHA}) excluded {excluded[0]:g}" if excluded else ""
     return Reportable(sum(used) / len(used), used, excluded, note)
+
+
+def records_of(session: Session, lot: Lot) -> list[ReportableResult]:
+    """Every reportable value computed and entered for the lot, oldest first."""
+    q = select(ReportableResult).where(ReportableResult.lot_id == lot.id).order_by(ReportableResult.id)
+    return list(session.execute(q).scalars())
+
+
+def current_record(session: Session, result: Result) -> ReportableResult | None:
+    """The reportable computation behind the result's value now (None once a value typed by hand or
+    an engine run replaced it)."""
+    q = (
+        select(ReportableResult)
+        .where(ReportableResult.result_id == result.id)
+        .order_by(ReportableResult.id.desc())
+        .limit(1)
+    )
+    rec = session.execute(q).scalar()
+    return rec if rec is not None and rec.value == result.value else None
+
+
+def record_to_dict(session: Session, rec: ReportableResult) -> dict:
+    """A reportable-result record as plain data."""
+    mv = session.get(MethodVersion, rec.method_version_id)
+    return {
+        "id": rec.id,
+        "result_id": rec.result_id,
+        "cqa": rec.cqa,
+        "stage": rec.stage,
+        "method_version": mv.label,
+        "value": rec.value,
+        "values": json.loads(rec.values_json),
+        "used": json.loads(rec.used_json),
+        "excluded": json.loads(rec.excluded_json),
+        "averaged": rec.averaged,
+        "outlier_test": rec.outlier_test,
+        "note": rec.note,
+        "recorded_by": rec.recorded_by,
+        "recorded_at": rec.recorded_at.isoformat(timespec="seconds"),
+    }
