@@ -140,6 +140,29 @@ def test_1d_user_and_instrument_calls_are_reproduced(tmp_path):
             assert calls.thresholds == ((5000.0, 4000.0) if method == "user" else (None, None))
 
 
+def test_a_well_on_two_plates_is_named_by_its_file(tmp_path):
+    rec = {"well": "A01", "channel": 1, "provenance": {"parameters": {"counts_from": "droplet amplitudes"}}}
+    rows = [
+        {**rec, "source": "/x/plate1_A01_Amplitude.csv"},
+        {**rec, "channel": 2, "source": "/x/plate1_A01_Amplitude.csv"},
+        {**rec, "source": "/x/plate2_A01_Amplitude.csv"},
+        {**rec, "well": "B01", "source": "/x/plate2_B01_Amplitude.csv"},
+        {
+            **rec,
+            "well": "C01",
+            "source": "/x/table.csv",
+            "provenance": {"parameters": {"counts_from": "well table"}},
+        },
+    ]
+    (tmp_path / "w.json").write_text(json.dumps(rows))
+    wells = stored_wells(tmp_path / "w.json")
+    assert {k: len(v) for k, v in wells.items()} == {
+        "plate1_A01_Amplitude": 2,
+        "plate2_A01_Amplitude": 1,
+        "B01": 1,
+    }
+
+
 def test_thinning_keeps_every_droplet_of_a_small_cluster():
     clusters = np.zeros(20_000, int)
     clusters[[5, 9_000, 19_999]] = 1  # three rare positives

@@ -78,17 +78,22 @@ class WellCalls:
 
 
 def stored_wells(path: str | Path) -> dict[str, list[dict[str, Any]]]:
-    """``ddpcr_wells.json`` grouped by well: the (one per channel) records of each amplitude-file well."""
+    """``ddpcr_wells.json`` by amplitude file: its (one per channel) records under the well's name, or
+    under the file's stem when two files hold the same well (two plates)."""
     try:
         rows = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"not readable: {exc}", file=path) from None
-    wells: dict[str, list[dict[str, Any]]] = {}
+    files: dict[str, list[dict[str, Any]]] = {}
     for r in rows if isinstance(rows, list) else []:
         params = (r.get("provenance") or {}).get("parameters") or {}
         if params.get("counts_from") == "droplet amplitudes" and r.get("channel") in (1, 2):
-            wells.setdefault(str(r["well"]), []).append(r)
-    return wells
+            files.setdefault(Path(str(r.get("source", ""))).name, []).append(r)
+    wells = [str(recs[0]["well"]) for recs in files.values()]
+    return {
+        (str(recs[0]["well"]) if wells.count(str(recs[0]["well"])) == 1 else Path(name).stem): recs
+        for name, recs in files.items()
+    }
 
 
 def _recorded_sha(records: list[dict[str, Any]], source: str) -> str | None:
@@ -207,7 +212,8 @@ def _two_d_panel(ax: Any, calls: WellCalls, keep: np.ndarray) -> None:
                 (ax.axhline if c == 1 else ax.axvline)(t, color=LINE, lw=1)
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
-    ax.set_title(" ".join(f"{k} {int((clusters == i).sum()):,}" for i, k in enumerate(NAMES)), fontsize=7)
+    n = [f"{k} {int((clusters == i).sum()):,}" for i, k in enumerate(NAMES)]
+    ax.set_title(f"{n[0]}   {n[1]}\n{n[2]}   {n[3]}", fontsize=7)
     ax.set_xlabel(f"Ch2 amplitude ({calls.targets[1]})", fontsize=8)
     ax.set_ylabel(f"Ch1 amplitude ({calls.targets[0]})", fontsize=8)
     ax.tick_params(labelsize=7)
@@ -226,7 +232,8 @@ def plot_well(calls: WellCalls, title: str = "", fmt: str = "png") -> bytes:
         _two_d_panel(axes[2], calls, keep)
     drawn = f"{keep.size:,} of {n:,} droplets drawn" if keep.size < n else f"{n:,} droplets"
     fig.suptitle(f"{title or 'Well ' + calls.well} ({calls.method} calls; {drawn})", fontsize=9)
-    fig.tight_layout()
+    # fixed margins, not tight_layout: it draws the whole figure once more (about 40 % of the time)
+    fig.subplots_adjust(left=0.22 / panels, right=0.98, bottom=0.14, top=0.82, wspace=0.32)
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt)
     plt.close(fig)
