@@ -126,14 +126,15 @@ def test_the_drawn_calls_are_the_stored_results_and_a_changed_file_is_refused(pl
         droplet_calls(wrong, out.parent / "in" / changed.name)
 
 
-def test_1d_user_and_instrument_calls_are_reproduced(tmp_path):
+def test_1d_user_and_instrument_calls_are_reproduced(plotted, tmp_path):
+    _app, _url, uploads, _ana = plotted
+    kept = sorted(str(p) for p in uploads.rglob("*_Amplitude.csv"))  # QX Manager files: with the calls
     e = registry()["ddpcr"]
-    s = e.make_simulated(tmp_path / "sim", 4, "vcn", "car_t")
     for extra, method in (
         ({"threshold_ch1": 5000.0, "threshold_ch2": 4000.0}, "user"),
         ({"use_file_calls": True}, "file_calls"),
     ):
-        e.execute(s.inputs, {**s.params, **extra}, tmp_path / method)
+        e.execute({"ddpcr-amplitudes": kept}, extra, tmp_path / method)
         for recs in stored_wells(tmp_path / method / "ddpcr_wells.json").values():
             calls = droplet_calls(recs, recs[0]["source"])  # raises unless the calls give the stored counts
             assert calls.method == method and calls.boundaries == {}
