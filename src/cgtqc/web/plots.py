@@ -138,10 +138,10 @@ def _ddpcr_wells(run: Path, prov: dict[str, Any]) -> dict[str, list[dict[str, An
 
 
 def _plots_of(
-    upload_dir: Path, prov: dict[str, Any] | None
+    upload_dir: Path, prov: dict[str, Any] | None, run: Path | None = None
 ) -> tuple[Path | None, list[tuple[str, str, str]]]:
     """The run folder and the (kind, key, title) of every plot drawable from a result's kept files."""
-    run = _run_of(upload_dir, prov)
+    run = run or _run_of(upload_dir, prov)
     if run is None or prov is None:
         return None, []
     engine = prov.get("engine")
@@ -158,10 +158,11 @@ def drawable(upload_dir: Path, results: Iterable[tuple[str, int, dict[str, Any] 
     seen: set[Path] = set()
     out = []
     for cqa, result_id, prov in results:
-        run, found = _plots_of(upload_dir, prov)
-        if run is None or run in seen or not found:
+        run = _run_of(upload_dir, prov)
+        if run is None or run in seen:
             continue
         seen.add(run)
+        _, found = _plots_of(upload_dir, prov, run)
         out += [DrawnPlot(cqa, result_id, kind, key, title) for kind, key, title in found]
     return out
 
