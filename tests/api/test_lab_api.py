@@ -152,6 +152,26 @@ def test_oos_result_opens_an_investigation_and_its_invalidation_makes_the_retest
     )  # the retest reports
 
 
+def test_resample_is_authorised_and_entered_as_a_resample(api):
+    lab_setup(api)
+    api.create_msc_lot("MSC-9")
+    _ok(_viability(api, "alice", "65"), 201)
+    number = "OOS-MSC-9-01"
+    phase = {"findings": CHECKLIST, "hypothesis": "sample degraded before staining"}
+    _ok(api.post(f"/oos/{number}/phase1", "alice", json=phase))
+    body = {"resamples": 1, "reason": "tube held 4 h at room temperature: not representative"}
+    assert api.post(f"/oos/{number}/resamples", "alice", json=body).status_code == 403
+    assert api.post(f"/oos/{number}/resamples", "bob", json={**body, "resamples": 3}).status_code == 422
+    assert api.post(f"/oos/{number}/resamples", "bob", json={**body, "reason": ""}).status_code == 422
+    doc = _ok(api.post(f"/oos/{number}/resamples", "bob", json=body))
+    assert (doc["resamples_authorised"], doc["retests_authorised"]) == (1, 0)
+    r = _viability(api, "dave", "90.5", retest_of=number)  # a retest was not authorised
+    assert r.status_code == 403 and "0 of 0 authorised retests" in r.json()["detail"]
+    _ok(_viability(api, "dave", "90.5", retest_of=number, resample="true"), 201)
+    (entry,) = _ok(api.get(f"/oos/{number}"))["retests"]
+    assert (entry["role"], entry["value"], entry["analyst"]) == ("resample", repr(90.5), "dave")
+
+
 def test_reagent_recall_lists_the_affected_results_and_lots(api):
     lab_setup(api)
     api.create_msc_lot("MSC-9")

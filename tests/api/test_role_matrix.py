@@ -140,6 +140,7 @@ MATRIX = {
         lambda: {"json": {"findings": {"calculation": "no error"}}},
     ),
     ("post", "/oos/{number}/retests"): (SUPERVISORS, lambda: {"json": {"retests": 1, "reason": "r"}}),
+    ("post", "/oos/{number}/resamples"): (SUPERVISORS, lambda: {"json": {"resamples": 1, "reason": "r"}}),
     ("post", "/oos/{number}/phase2"): ({"qa"}, lambda: {"json": {"reason": "r"}}),
     ("post", "/oos/{number}/close"): (
         SUPERVISORS,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
+from cgtqc.cli import app
 from cgtqc.errors import DispositionError, InputError, PermissionDenied
 from cgtqc.lab import oos, reportable
 from cgtqc.lab.checks import LabContext
@@ -222,3 +224,88 @@ def test_results_under_investigation_are_never_replaced(url):
     with pytest.raises(InputError, match="never replaced"):  # nor the reportable retest
         with session_scope(url) as s:
             service.add_result(s, "dave", "MSC-9", manual("viability", 99.0, U), replace_reason="typo")
+
+
+def test_resamples_are_authorised_apart_with_a_reason_recorded_as_such_and_capped(url):
+    number = _oos_lot(url)  # VIAB:2 allows 2 re-measurements in all
+    with pytest.raises(InputError, match="phase I is incomplete"):
+        with session_scope(url) as s:
+            oos.authorise_resamples(s, "bob", number, 1, "tube cracked in transit")
+    with session_scope(url) as s:
+        oos.record_phase_i(s, "alice", number, CHECKLIST, hypothesis="sample degraded before staining")
+    with pytest.raises(InputError, match="not representative"):
+        with session_scope(url) as s:
+            oos.authorise_resamples(s, "bob", number, 1, " ")
+    with pytest.raises(PermissionDenied, match="has role 'analyst'"):
+        with session_scope(url) as s:
+            oos.authorise_resamples(s, "alice", number, 1, "tube cracked")
+    with pytest.raises(PermissionDenied, match="0 of 0 authorised resamples"):
+        with session_scope(url) as s:
+            service.add_result(
+                s, "dave", "MSC-9", manual("viability", 90.0, U), retest_of=number, resample=True
+            )
+    reason = "original tube held 4 h at room temperature: not representative of the lot"
+    with session_scope(url) as s:
+        oos.authorise_retests(s, "bob", number, 1, "retest retained sample")
+    with pytest.raises(InputError, match="1 retests and 2 resamples exceed the maximum of 2 .*together"):
+        with session_scope(url) as s:
+            oos.authorise_resamples(s, "bob", number, 2, reason)
+    with session_scope(url) as s:
+        oos.authorise_resamples(s, "bob", number, 1, reason)
+        service.add_result(s, "dave", "MSC-9", manual("viability", 72.0, U), retest_of=number)
+        service.add_result(s, "dave", "MSC-9", manual("viability", 90.5, U), retest_of=number, resample=True)
+    with pytest.raises(PermissionDenied, match="1 of 1 authorised resamples performed"):
+        with session_scope(url) as s:
+            service.add_result(
+                s, "dave", "MSC-9", manual("viability", 91.0, U), retest_of=number, resample=True
+            )
+    with pytest.raises(InputError, match="name it"):
+        with session_scope(url) as s:
+            service.add_result(
+                s, "dave", "MSC-9", manual("viability", 91.0, U), resample=True, replace_reason="r"
+            )
+    with pytest.raises(InputError, match="2 retests and 1 resamples exceed"):
+        with session_scope(url) as s:
+            oos.authorise_retests(s, "bob", number, 2, "another retest")
+    with session_scope(url) as s:
+        doc = oos.to_dict(s, oos.get_investigation(s, number))
+        assert (doc["retests_authorised"], doc["resamples_authorised"], doc["resample_reason"]) == (
+            1,
+            1,
+            reason,
+        )
+        assert [(r["role"], r["value"]) for r in doc["retests"]] == [
+            ("retest", repr(72.0)),
+            ("resample", repr(90.5)),
+        ]
+        resample_id = doc["retests"][1]["result_id"]
+        oos.close(s, "bob", PW, number, "invalidated", assignable_cause="sample mishandled (log QC-17)")
+        assert oos.get_investigation(s, number).reportable_result_id == resample_id  # the last valid one
+        html = render_html(s, "MSC-9")  # the certificate's appendix names each kind
+        assert "retest by dave" in html and "resample by dave" in html
+        entries = audit.log(s, "lab_oos_investigations")
+        assert any(e.reason == f"resamples authorised: {reason}" for e in entries)
+        assert audit.verify(s) == []
+
+
+def test_resample_through_the_command_line(sqlite_url, monkeypatch):
+    number = _oos_lot(sqlite_url)
+    with session_scope(sqlite_url) as s:
+        oos.record_phase_i(s, "alice", number, CHECKLIST, hypothesis="sample degraded before staining")
+    monkeypatch.setenv("CGTQC_DB", sqlite_url.removeprefix("sqlite:///"))
+    monkeypatch.setenv("CGTQC_PASSWORD", PW)
+    runner = CliRunner()
+    r = runner.invoke(app, ["oos", "authorise", number, "--reason", "x", "--user", "bob"])
+    assert isinstance(r.exception, InputError) and "--resamples" in str(r.exception)
+    args = ["oos", "authorise", number, "--resamples", "1", "--reason", "tube cracked", "--user", "bob"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0 and "1 resample(s) authorised (maximum 2 in all)" in r.stdout, r.output
+    args = ["result", "add", "MSC-9", "viability", "90.5", "--unit", U, "--retest-of", number, "--resample"]
+    r = runner.invoke(app, [*args, "--user", "dave"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["oos", "show", number])
+    assert (
+        "resamples: 1 of 1" in r.stdout
+        and "resample #" in r.stdout
+        and "resample reason: tube cracked" in r.stdout
+    )

@@ -117,6 +117,16 @@ class Authorise(_Body):
     reason: str = Reason
 
 
+class AuthoriseResamples(_Body):
+    resamples: int = Field(ge=0, le=10, description="resamples authorised in all")
+    reason: str = Field(
+        min_length=1,
+        max_length=2000,
+        pattern=r"\S",
+        description="why the original sample is not representative",
+    )
+
+
 class OosClose(_Body):
     """The supervisor's signed outcome; the password is entered again."""
 
@@ -482,6 +492,19 @@ def authorise_retests(request: Request, number: str, body: Authorise, who: User)
     return _write(
         request,
         lambda s: oos.to_dict(s, oos.authorise_retests(s, who.username, number, body.retests, body.reason)),
+    )
+
+
+@router.post("/oos/{number}/resamples")
+def authorise_resamples(request: Request, number: str, body: AuthoriseResamples, who: User) -> dict[str, Any]:
+    """Authorise resamples, new samples of the lot (supervisor), with the reason the original sample is not
+    representative; retests and resamples together within the method version's maximum. A resample is then
+    entered at ``POST /lots/{lot_id}/results`` with ``retest_of`` and ``resample=true``."""
+    return _write(
+        request,
+        lambda s: oos.to_dict(
+            s, oos.authorise_resamples(s, who.username, number, body.resamples, body.reason)
+        ),
     )
 
 

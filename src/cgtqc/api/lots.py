@@ -189,12 +189,13 @@ def add_result(
     ),
     retest_of: str | None = Form(None, max_length=64, description="OOS investigation this is a retest in"),
     override: str = Form("", max_length=2000, description="why the original analyst retests"),
+    resample: bool = Form(False, description="with retest_of: an authorised resample (a new sample)"),
 ) -> dict[str, Any]:
     """A raw-file upload (the engine computes the result) or a manual value; changing a result needs
     ``replace_reason`` and voids the lot's signatures. A file the engine cannot read answers 422. Either may
     name its instrument, reagent lots and method version (checked: for a manual value an out-of-calibration
     instrument answers 422 with the reason; an engine run is stored invalid with it, as the runner does) and
-    the OOS investigation it is an authorised retest in."""
+    the OOS investigation it is an authorised retest (or, with ``resample``, resample) in."""
     files = [f for f in files if f.filename]
     lab = LabContext(
         instrument or None,
@@ -221,6 +222,7 @@ def add_result(
                 lab=lab,
                 retest_of=retest_of or None,
                 override_reason=override,
+                resample=resample,
             )
             rows = [_added(a) for a in added]
         return {
@@ -243,6 +245,7 @@ def add_result(
             lab=lab,
             retest_of=retest_of or None,
             override_reason=override,
+            resample=resample,
         )
         rows = [_added(a)]
     return {"lot": lot_id, "engine": None, "results": rows, "detail": _detail(request, lot_id)}

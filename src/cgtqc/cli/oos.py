@@ -1,7 +1,8 @@
-"""`cgtqc oos`: OOS investigations — phase I, retest authorisation, phase II, signed outcome; OOS supply.
+"""`cgtqc oos`: OOS investigations — phase I, retest and resample authorisation, phase II, signed outcome;
+OOS supply.
 
 Retests are entered with `cgtqc result add LOT CQA VALUE --retest-of NUMBER` (another analyst, or
-`--override REASON`)."""
+`--override REASON`), resamples with `--retest-of NUMBER --resample`."""
 
 from __future__ import annotations
 
@@ -36,11 +37,14 @@ def _human(doc: dict) -> str:
         lines.append(f"checklist missing: {', '.join(doc['missing_checklist'])}")
     lines.append(f"hypothesis: {doc['hypothesis'] or '-'}")
     lines.append(
-        f"retests: {len(doc['retests'])} of {doc['retests_authorised']} authorised "
-        f"(method {doc['method_version'] or '-'}, maximum {doc['max_retests']})"
+        f"retests: {sum(r['role'] == 'retest' for r in doc['retests'])} of {doc['retests_authorised']} "
+        f"authorised, resamples: {sum(r['role'] == 'resample' for r in doc['retests'])} of "
+        f"{doc['resamples_authorised']} (method {doc['method_version'] or '-'}, maximum {doc['max_retests']})"
     )
+    if doc["resample_reason"]:
+        lines.append(f"resample reason: {doc['resample_reason']}")
     lines += [
-        f"  retest #{r['result_id']}: {r['value']} {r['unit']} by {r['analyst']}"
+        f"  {r['role']} #{r['result_id']}: {r['value']} {r['unit']} by {r['analyst']}"
         + (" [reportable]" if r["reportable"] else "")
         + (f" [override: {r['override']}]" if r["override"] else "")
         for r in doc["retests"]
@@ -116,17 +120,30 @@ def phase_i(
 @app.command()
 def authorise(
     number: str,
-    retests: int = typer.Option(..., "--retests", help="Retests authorised in all"),
-    reason: str = typer.Option(..., "--reason"),
+    retests: int | None = typer.Option(None, "--retests", help="Retests authorised in all"),
+    resamples: int | None = typer.Option(
+        None, "--resamples", help="Resamples (new samples of the lot) authorised in all"
+    ),
+    reason: str = typer.Option(
+        ..., "--reason", help="Why; for resamples, why the original sample is not representative"
+    ),
     user: str = USER_OPTION,
     password: str | None = PASSWORD_OPTION,
     db: str | None = DB_OPTION,
     json_: bool = JSON_OPTION,
 ) -> None:
-    """Authorise retests (supervisor), within the method version's maximum; needs a complete phase I."""
+    """Authorise retests and/or resamples (supervisor), together within the method version's maximum; needs
+    a complete phase I."""
+    if retests is None and resamples is None:
+        raise InputError("give --retests N and/or --resamples N", place="oos authorise")
     with gmp_write(db, user, password) as s:
-        doc = oos.to_dict(s, oos.authorise_retests(s, user, number, retests, reason))
-    output(doc, json_, f"{number}: {retests} retest(s) authorised (maximum {doc['max_retests']})")
+        if retests is not None:
+            oos.authorise_retests(s, user, number, retests, reason)
+        if resamples is not None:
+            oos.authorise_resamples(s, user, number, resamples, reason)
+        doc = oos.to_dict(s, oos.get_investigation(s, number))
+    said = [f"{n} {kind}(s)" for n, kind in ((retests, "retest"), (resamples, "resample")) if n is not None]
+    output(doc, json_, f"{number}: {' and '.join(said)} authorised (maximum {doc['max_retests']} in all)")
 
 
 @app.command("phase2")

@@ -76,6 +76,9 @@ def add(
     ),
     retest_of: str | None = typer.Option(None, "--retest-of", help="OOS investigation this is a retest in"),
     override: str = typer.Option("", "--override", help="Why the original analyst retests"),
+    resample: bool = typer.Option(
+        False, "--resample", help="With --retest-of: a new sample of the lot (an authorised resample)"
+    ),
     user: str = USER_OPTION,
     password: str | None = PASSWORD_OPTION,
     db: str | None = DB_OPTION,
@@ -108,6 +111,7 @@ def add(
             added = service.add_result(
                 s, user, lot_number, m, stage, rationale, replace_reason, retest_of=retest_of,
                 override_reason=override, lab=LabContext(instrument, tuple(reagent), method_version),
+                resample=resample,
             )
             r = added.result
             rows.append(

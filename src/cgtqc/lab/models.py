@@ -156,7 +156,8 @@ class ResultReagent(Base):
 
 
 class OosInvestigation(Base):
-    """An out-of-specification investigation (FDA OOS guidance): phase I, retests, phase II, outcome."""
+    """An out-of-specification investigation (FDA OOS guidance): phase I, retests and resamples, phase II,
+    outcome."""
 
     __tablename__ = "lab_oos_investigations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -170,6 +171,9 @@ class OosInvestigation(Base):
     checklist_json: Mapped[str] = mapped_column(Text, default="{}")  # item -> finding
     hypothesis: Mapped[str] = mapped_column(Text, default="")
     retests_authorised: Mapped[int] = mapped_column(Integer, default=0)
+    # a resample (a new sample of the same lot) only when the original sample is shown compromised
+    resamples_authorised: Mapped[int] = mapped_column(Integer, default=0)
+    resample_reason: Mapped[str] = mapped_column(Text, default="")
     authorised_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     phase_ii_reason: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)

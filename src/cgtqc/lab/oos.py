@@ -3,7 +3,10 @@
 An OOS verdict opens a phase I laboratory investigation on the result automatically, and release is blocked
 while it is open. Phase I records the checklist (calculation, instrument, standards, method, analyst, sample)
 and the hypothesis; only then may a supervisor authorise retests, at most the maximum fixed in advance by the
-method version. A retest is entered by another analyst than the original one, unless an override is logged
+method version. A retest measures the original sample again; a resample is a new sample of the same lot,
+authorised apart and only with the reason the original sample is not representative (compromised,
+mishandled): retests and resamples together stay within the method version's maximum, and each is recorded
+with its kind. Either is entered by another analyst than the original one, unless an override is logged
 with its reason. Phase II is the full-scale investigation. The outcome is signed by a supervisor: confirmed
 OOS (the lot is rejected or goes to the exceptional-release path), or invalidated with an assignable cause,
 after which the retest becomes the reportable result. The original result is never changed or hidden: it stays
@@ -115,6 +118,35 @@ def method_version_of(session: Session, inv: OosInvestigation) -> MethodVersion 
     return methods.effective_version(session, inv.cqa, original.entered_at.date())
 
 
+def _phase_i_done(inv: OosInvestigation, what: str) -> None:
+    missing = missing_checklist(inv)
+    if missing or not inv.hypothesis:
+        text = ", ".join(missing) + (" and the hypothesis" if not inv.hypothesis else "")
+        raise InputError(
+            f"phase I is incomplete (missing: {text.lstrip(', ')}); {what} cannot be authorised",
+            place=inv.number,
+        )
+
+
+def _maximum(session: Session, inv: OosInvestigation, retests: int, resamples: int) -> MethodVersion:
+    """The method version whose maximum ``retests`` + ``resamples`` must respect (refused beyond it)."""
+    mv = method_version_of(session, inv)
+    if mv is None:
+        raise InputError(
+            f"no method version is recorded for {inv.cqa}, so no maximum number of retests was "
+            "fixed in advance; register one (`cgtqc method add`)",
+            place=inv.number,
+        )
+    if retests + resamples > mv.max_retests:
+        what = f"{retests} retests" + (f" and {resamples} resamples" if resamples else "")
+        raise InputError(
+            f"{what} exceed the maximum of {mv.max_retests} fixed by method {mv.label}"
+            + (" (retests and resamples together)" if resamples else ""),
+            place=inv.number,
+        )
+    return mv
+
+
 def authorise_retests(
     session: Session, username: str, number: str, count: int, reason: str
 ) -> OosInvestigation:
@@ -122,26 +154,11 @@ def authorise_retests(
     acting(session, username, *SUPERVISORS)
     inv = get_investigation(session, number)
     _open(inv)
-    missing = missing_checklist(inv)
-    if missing or not inv.hypothesis:
-        what = ", ".join(missing) + (" and the hypothesis" if not inv.hypothesis else "")
-        raise InputError(
-            f"phase I is incomplete (missing: {what.lstrip(', ')}); retests cannot be authorised",
-            place=number,
-        )
-    mv = method_version_of(session, inv)
-    if mv is None:
-        raise InputError(
-            f"no method version is recorded for {inv.cqa}, so no maximum number of retests was "
-            "fixed in advance; register one (`cgtqc method add`)",
-            place=number,
-        )
-    if count > mv.max_retests:
-        raise InputError(
-            f"{count} retests exceed the maximum of {mv.max_retests} fixed by method {mv.label}", place=number
-        )
-    if count < retests_used(session, inv):
-        raise InputError(f"{retests_used(session, inv)} retests were already performed", place=number)
+    _phase_i_done(inv, "retests")
+    _maximum(session, inv, count, inv.resamples_authorised)
+    used = retests_used(session, inv, "retest")
+    if count < used:
+        raise InputError(f"{used} retests were already performed", place=number)
     audit.update(
         session,
         inv,
@@ -152,10 +169,40 @@ def authorise_retests(
     return inv
 
 
-def retests_used(session: Session, inv: OosInvestigation) -> int:
-    return session.execute(
-        select(func.count()).select_from(ResultLabLink).where(ResultLabLink.investigation_id == inv.id)
-    ).scalar_one()
+def authorise_resamples(
+    session: Session, username: str, number: str, count: int, reason: str
+) -> OosInvestigation:
+    """A supervisor authorises ``count`` resamples in all (new samples of the lot), only with the reason the
+    original sample is not representative; retests and resamples together within the method's maximum."""
+    acting(session, username, *SUPERVISORS)
+    inv = get_investigation(session, number)
+    _open(inv)
+    if not reason.strip():
+        raise InputError(
+            "a resample needs the reason the original sample is not representative (e.g. compromised)",
+            place=number,
+        )
+    _phase_i_done(inv, "resamples")
+    _maximum(session, inv, inv.retests_authorised, count)
+    used = retests_used(session, inv, "resample")
+    if count < used:
+        raise InputError(f"{used} resamples were already performed", place=number)
+    audit.update(
+        session,
+        inv,
+        {"resamples_authorised": count, "resample_reason": reason.strip(), "authorised_by": username},
+        username,
+        f"resamples authorised: {reason.strip()}",
+    )
+    return inv
+
+
+def retests_used(session: Session, inv: OosInvestigation, role: str | None = None) -> int:
+    """Retests and resamples performed in the investigation (of one ``role``: 'retest' or 'resample')."""
+    q = select(func.count()).select_from(ResultLabLink).where(ResultLabLink.investigation_id == inv.id)
+    if role is not None:
+        q = q.where(ResultLabLink.role == role)
+    return session.execute(q).scalar_one()
 
 
 def retests(session: Session, inv: OosInvestigation) -> list[tuple[Result, ResultLabLink]]:
@@ -169,26 +216,34 @@ def retests(session: Session, inv: OosInvestigation) -> list[tuple[Result, Resul
 
 
 def check_retest(
-    session: Session, number: str, cqa: str, stage: str, analyst: str, override_reason: str = ""
+    session: Session,
+    number: str,
+    cqa: str,
+    stage: str,
+    analyst: str,
+    override_reason: str = "",
+    resample: bool = False,
 ) -> OosInvestigation:
-    """Refuse a retest that was not authorised, exceeds the authorisation, or is by the original analyst
-    without a logged override."""
+    """Refuse a retest (or, with ``resample``, a resample) that was not authorised, exceeds the
+    authorisation, or is by the original analyst without a logged override."""
     inv = get_investigation(session, number)
     _open(inv)
     if (inv.cqa, inv.stage) != (cqa, stage):
         raise InputError(f"investigation {number} is about {inv.cqa} ({inv.stage}), not {cqa} ({stage})")
-    used = retests_used(session, inv)
-    if used >= inv.retests_authorised:
+    kind = "resample" if resample else "retest"
+    used = retests_used(session, inv, kind)
+    allowed = inv.resamples_authorised if resample else inv.retests_authorised
+    if used >= allowed:
         raise PermissionDenied(
-            f"investigation {number}: {used} of {inv.retests_authorised} authorised retests "
-            "performed; a supervisor must authorise a retest (`cgtqc oos authorise`)"
+            f"investigation {number}: {used} of {allowed} authorised {kind}s "
+            f"performed; a supervisor must authorise a {kind} (`cgtqc oos authorise --{kind}s`)"
         )
     original = session.get(Result, inv.result_id)
     link = link_of(session, original.id)
     original_analyst = link.analyst if link is not None else original.entered_by
     if analyst == original_analyst and not override_reason.strip():
         raise PermissionDenied(
-            f"investigation {number}: {analyst} performed the original test; a retest is "
+            f"investigation {number}: {analyst} performed the original test; a {kind} is "
             "done by another analyst (or give an override reason, which is logged)"
         )
     return inv
@@ -287,6 +342,8 @@ def to_dict(session: Session, inv: OosInvestigation) -> dict:
         "method_version": mv.label if mv else None,
         "max_retests": mv.max_retests if mv else None,
         "retests_authorised": inv.retests_authorised,
+        "resamples_authorised": inv.resamples_authorised,
+        "resample_reason": inv.resample_reason,
         "retests": [
             {
                 "result_id": r.id,

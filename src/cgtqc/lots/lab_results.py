@@ -30,12 +30,16 @@ def before_store(
     lab: LabContext | None,
     retest_of: str | None,
     override_reason: str,
+    resample: bool = False,
 ) -> tuple[Measurement, CheckedContext, OosInvestigation | None]:
-    """Check the lab record (and the retest's authorisation); returns the measurement as it will be stored."""
+    """Check the lab record (and the retest's or resample's authorisation); returns the measurement as it
+    will be stored."""
     m, checked = checks.check(session, username, m, lab)
     inv = None
+    if resample and not retest_of:
+        raise InputError("a resample belongs to an OOS investigation: name it (retest_of)", place="resample")
     if retest_of:
-        inv = oos.check_retest(session, retest_of, m.cqa, stage, checked.analyst, override_reason)
+        inv = oos.check_retest(session, retest_of, m.cqa, stage, checked.analyst, override_reason, resample)
     return m, checked, inv
 
 
@@ -77,6 +81,7 @@ def after_store(
     *,
     follow_up: bool = False,
     override_reason: str = "",
+    resample: bool = False,
 ) -> None:
     """Link the lab record, open an OOS investigation on an OOS verdict, handle a late positive result."""
     given = checked.instrument or checked.reagents or checked.method_version
@@ -86,7 +91,7 @@ def after_store(
             username,
             row,
             checked,
-            "retest" if inv else "original",
+            ("resample" if resample else "retest") if inv else "original",
             inv.id if inv else None,
             override_reason,
         )

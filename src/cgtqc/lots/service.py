@@ -295,6 +295,7 @@ def add_result(
     lab: LabContext | None = None,
     retest_of: str | None = None,
     override_reason: str = "",
+    resample: bool = False,
 ) -> AddedResult:
     """Record a result. Changing an existing one needs a reason and voids the lot's signatures visibly.
 
@@ -304,7 +305,8 @@ def add_result(
 
     ``lab`` names the instrument, reagent lots, method version and analyst (checked: refused or invalid, see
     ``cgtqc.lab.checks``); ``retest_of`` an OOS investigation the result is an authorised retest of (a new
-    row: the original stays); an OOS verdict opens a phase I investigation (``lots.lab_results``).
+    row: the original stays), or with ``resample`` an authorised resample (a new sample of the lot); an OOS
+    verdict opens a phase I investigation (``lots.lab_results``).
     """
     user = get_user(session, username)
     require_role(user, "analyst", "reviewer", "qa")
@@ -312,7 +314,9 @@ def add_result(
     spec = specification_for(session, lot.product, lot.spec_version)
     line = _line_for(spec, m.cqa, stage, lot_number)
     m = _validate_value(line, m)
-    m, checked, inv = lab_results.before_store(session, username, m, stage, lab, retest_of, override_reason)
+    m, checked, inv = lab_results.before_store(
+        session, username, m, stage, lab, retest_of, override_reason, resample
+    )
     if m.value is None and not ((line.after_release or not line.is_release) and rationale.strip()):
         raise InputError(
             "a pending result needs a rationale and a specification line that allows results after release "
@@ -335,9 +339,9 @@ def add_result(
     )
     if inv is not None:  # a retest in an OOS investigation: a row of its own, the original stays visible
         row = Result(lot_id=lot.id, cqa=m.cqa, stage=stage, entered_by=username, **fields)
-        audit.add(session, row, username, reason=f"retest in {inv.number}")
+        audit.add(session, row, username, reason=f"{'resample' if resample else 'retest'} in {inv.number}")
         lab_results.after_store(session, username, lot, line, m, row, checked, inv,
-                                override_reason=override_reason)
+                                override_reason=override_reason, resample=resample)
         voided = void_signatures(session, lot, username, f"retest {m.cqa} ({stage}) in {inv.number}")
         session.refresh(lot)
         return AddedResult(row, voided, False)

@@ -155,10 +155,11 @@ def store_upload(
     lab: LabContext | None = None,
     retest_of: str | None = None,
     override_reason: str = "",
+    resample: bool = False,
 ) -> list[AddedResult]:
     """Store the measurement of each planned CQA through ``add_result`` (all or nothing), each with the lab
-    record ``lab`` (the runner's manifest keys) and, for one CQA, as a retest in OOS investigation
-    ``retest_of``."""
+    record ``lab`` (the runner's manifest keys) and, for one CQA, as a retest (or ``resample``) in OOS
+    investigation ``retest_of``."""
     by_cqa = {m.cqa: m for m in result.measurements}
     missing = [c for c in plan.cqas if c not in by_cqa]
     if missing:
@@ -179,6 +180,7 @@ def store_upload(
             lab=lab,
             retest_of=retest_of,
             override_reason=override_reason,
+            resample=resample,
         )
         for c in plan.cqas
     ]
