@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -375,9 +376,13 @@ def classify_reads(
             # every thread and no read or call is pickled; the indexes are built here, before the threads
             _aligner(ctx), _vector_aligner(ctx)
             pending: deque = deque()
+            warm: threading.Thread | None = None
             with ThreadPoolExecutor(max_workers=threads) as ex:
                 for items, groups in chunks:
                     pending.append((ex.submit(classify_chunk, items, ctx), groups))
+                    if warm is None and len(pending) >= threads:  # every worker busy: warm up beside them
+                        warm = threading.Thread(target=_warm_summary, daemon=True)
+                        warm.start()
                     if len(pending) >= 2 * threads:
                         fut, g = pending.popleft()
                         consume(fut.result(), g)
@@ -388,6 +393,12 @@ def classify_reads(
         tmp.cleanup()
     name = sample or reads_path.name.split(".")[0]
     return sample_result(name, reads_path, total, vt, construct, refs.files, params, align_params)
+
+
+def _warm_summary() -> None:
+    """Import what the summary needs (statsmodels for the Wilson intervals, ~1 CPU s) while the workers
+    align, instead of on one core after the last read."""
+    wilson_interval(1, 2)
 
 
 def sample_result(

@@ -9,10 +9,11 @@ One window of ~200 bases against two ~145-base variants costs ~60,000 cells, wel
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numba
 import numpy as np
 
 from cgtqc.seq.aav.construct import Itr
@@ -30,8 +31,7 @@ def encode(seq: str) -> np.ndarray:
     return _CODE[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
 
 
-@numba.njit(cache=True, nogil=True)
-def semiglobal(
+def _semiglobal(
     itr: np.ndarray,
     win: np.ndarray,
     match: int,
@@ -40,12 +40,7 @@ def semiglobal(
     gap_extend: int,
     traceback: bool = True,
 ) -> tuple[int, int, int, int]:
-    """Align all of ``itr`` to part of ``win``: (score, ITR bases aligned, longest deletion, insertion).
-
-    Deletion = ITR bases with no read base (including a missing ITR end); insertion = read bases inside
-    the aligned stretch with no ITR base. ``traceback=False`` computes the score alone (the other three
-    are returned as 0), about a third faster.
-    """
+    """The kernel of :func:`semiglobal`, in the subset of Python numba compiles."""
     m, n = itr.shape[0], win.shape[0]
     neg = -(1 << 28)
     # rolling rows for scores; the traceback matrix is the only full one
@@ -135,6 +130,41 @@ def semiglobal(
             i -= 1
             state = 2 if (ext and i > 0) else (tb[i, j] & 3 if i > 0 else 0)
     return sbest, aligned, max_del, max_ins
+
+
+_KERNEL: list = []  # the compiled kernel, once loaded
+_KERNEL_LOCK = threading.Lock()
+
+
+def _kernel() -> Callable[..., tuple[int, int, int, int]]:
+    """The compiled kernel, loaded from numba's on-disk cache on first use: importing numba and loading it
+    (~0.6 CPU s) then happens in the worker thread that first needs it, beside the others aligning, not
+    before the first read is read."""
+    if not _KERNEL:
+        with _KERNEL_LOCK:
+            if not _KERNEL:
+                import numba
+
+                _KERNEL.append(numba.njit(cache=True, nogil=True)(_semiglobal))
+    return _KERNEL[0]
+
+
+def semiglobal(
+    itr: np.ndarray,
+    win: np.ndarray,
+    match: int,
+    mismatch: int,
+    gap_open: int,
+    gap_extend: int,
+    traceback: bool = True,
+) -> tuple[int, int, int, int]:
+    """Align all of ``itr`` to part of ``win``: (score, ITR bases aligned, longest deletion, insertion).
+
+    Deletion = ITR bases with no read base (including a missing ITR end); insertion = read bases inside
+    the aligned stretch with no ITR base. ``traceback=False`` computes the score alone (the other three
+    are returned as 0), about a third faster. Compiled (numba, without the GIL) on first use.
+    """
+    return _kernel()(itr, win, match, mismatch, gap_open, gap_extend, traceback)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,54 @@
+"""What the speed work on `aav classify` relies on: tagged.bam is the same byte for byte whatever the number
+of htslib compression threads, and importing the engine leaves numba to the first ITR alignment."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import pyarrow as pa
+
+from cgtqc.seq.aav import itr, output
+from cgtqc.seq.aav.output import COLUMNS, AavWriter
+from cgtqc.seq.reads import Read
+
+
+def _reads(n: int) -> tuple[list[Read], pa.Table]:
+    rng = random.Random(5)
+    reads = [
+        Read(
+            f"r{i}",
+            "".join(rng.choices("ACGT", k=3000)),
+            "".join(rng.choices([chr(33 + q) for q in range(40)], k=3000)),
+        )
+        for i in range(n)
+    ]
+    rows = [
+        {c: None for c in COLUMNS}
+        | {"read_id": r.name, "class": "full", "laava_type": "ssAAV", "laava_subtype": "full", "length": 3000}
+        | {"detail": "" if i % 3 else "itr_defect", "itr_left_config": "flip", "itr_right_config": ""}
+        for i, r in enumerate(reads)
+    ]
+    return reads, pa.Table.from_pylist(rows, schema=output._SCHEMA)
+
+
+def test_tagged_bam_bytes_do_not_depend_on_compression_threads(tmp_path, monkeypatch):
+    reads, rows = _reads(150)  # 900 kb of bases and qualities: many 64-kb BGZF blocks
+    written = []
+    for threads in (0, 3):
+        monkeypatch.setattr(output, "BAM_THREADS", threads)
+        writer = AavWriter(tmp_path / str(threads))
+        writer.write(rows.slice(0, 100), reads[:100])
+        writer.write(rows.slice(100), reads[100:])
+        writer.close()
+        written.append((tmp_path / str(threads) / "tagged.bam").read_bytes())
+    assert len(written[0]) > 200_000
+    assert written[0] == written[1]
+
+
+def test_itr_module_leaves_numba_to_the_first_call():
+    code = "import sys; from cgtqc.seq.aav import engine, itr; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    assert itr.semiglobal(itr.encode("ACGTACGT"), itr.encode("TTACGTACGTTT"), 2, -4, 4, 1) == (16, 8, 0, 0)
