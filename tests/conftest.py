@@ -94,3 +94,18 @@ def postgres_url():
         [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
     )
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Keep each module's tests that share a module-scoped fixture on one xdist worker.
+
+    With ``-n 2 --dist loadgroup`` (the Makefile's), a module fixture such as the demo workspace is
+    then built once rather than once per worker that happens to receive one of its tests.
+    """
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        if any(d.scope == "module" for defs in info.name2fixturedefs.values() for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -304,7 +304,8 @@ def _count_bytes(path: Path, on_new: Callable[[list[bytes]], None] | None = None
                     break
     except (OSError, EOFError, zlib.error):
         return None  # reported, with its place, by the checked path
-    decoded = {k.decode("ascii"): v for k, v in counts.items()}
+    # one join, decode and split for every key (not one decode call per key)
+    decoded = dict(zip(b"\n".join(counts).decode("ascii").split("\n"), counts.values(), strict=False))
     return SequenceCounts(decoded, n, max_len, digest.hexdigest() if digest is not None else None)
 
 
