@@ -2,7 +2,8 @@
 
 Stages (each a subprocess whose whole process tree is polled for resident memory):
   1. minimap2 alone: `minimap2 -t T --eqx -a --secondary=no refs reads > /dev/null` (the physical floor)
-  2. cgtqc end to end: FASTQ in, alignment (mappy) + classification + all outputs, T worker processes
+  2. cgtqc end to end: FASTQ in, alignment (mappy) + classification + all outputs, T worker threads
+     (with --rounds N, 1 and 2 are repeated interleaved N times and each round's ratio is printed)
   3. cgtqc classification alone: the minimap2 BAM in (no alignment except rescue of uncovered stretches)
   4. LAAVA (optional, --laava-python with pysam/parasail/biopython and --laava-src with its src/*.py):
      summarize_alignment.py --cpus T, then get_flipflop_config.py, on the same minimap2 BAM
@@ -75,6 +76,9 @@ def main() -> None:
     ap.add_argument("--laava-python", type=Path)
     ap.add_argument("--laava-src", type=Path)
     ap.add_argument("--laava-reads", type=int, default=0, help="LAAVA on the first N reads only (0 = all)")
+    ap.add_argument(
+        "--rounds", type=int, default=1, help="minimap2 alone and cgtqc end to end interleaved, N times"
+    )
     args = ap.parse_args()
     w, t = args.work, str(args.threads)
     w.mkdir(parents=True, exist_ok=True)
@@ -104,7 +108,8 @@ def main() -> None:
             flush=True,
         )
 
-    sec, peak = run(["minimap2", "-t", t, "--eqx", "-a", "--secondary=no", str(refs), str(sim.reads)])
+    minimap2 = ["minimap2", "-t", t, "--eqx", "-a", "--secondary=no", str(refs), str(sim.reads)]
+    sec, peak = run(minimap2)
     show(f"minimap2 alone (-t {t})", sec, peak)
     floor, floor_cpu = sec, CPU["last"]
     bam = w / "aligned.bam"
@@ -127,15 +132,29 @@ def main() -> None:
         t,
         "--no-report",
     ]
-    sec, peak = run([cgtqc, "aav", "classify", "--reads", str(sim.reads), "--out", str(w / "e2e"), *common])
-    show(f"cgtqc end to end (FASTQ, {t} processes)", sec, peak)
+    e2e_cmd = [cgtqc, "aav", "classify", "--reads", str(sim.reads), "--out", str(w / "e2e"), *common]
+    sec, peak = run(e2e_cmd)
+    show(f"cgtqc end to end (FASTQ, {t} threads)", sec, peak)
     e2e, e2e_cpu = sec, CPU["last"]
+    ratios = [(e2e / floor, e2e_cpu / floor_cpu, os.getloadavg()[0])]
+    for _ in range(args.rounds - 1):
+        m_sec, _ = run(minimap2)
+        m_cpu = CPU["last"]
+        c_sec, _ = run(e2e_cmd)
+        ratios.append((c_sec / m_sec, CPU["last"] / m_cpu, os.getloadavg()[0]))
+        print(
+            f"round {len(ratios)}: minimap2 {m_sec:.1f} s / {m_cpu:.1f} CPU s, cgtqc {c_sec:.1f} s / "
+            f"{CPU['last']:.1f} CPU s, load {ratios[-1][2]:.1f}",
+            flush=True,
+        )
     sec, peak = run([cgtqc, "aav", "classify", "--reads", str(bam), "--out", str(w / "bam"), *common])
-    show(f"cgtqc classification alone (minimap2 BAM, {t} processes)", sec, peak)
-    print(
-        f"ratio end to end / minimap2 alone: {e2e / floor:.2f} (wall), {e2e_cpu / floor_cpu:.2f} (CPU)",
-        flush=True,
-    )
+    show(f"cgtqc classification alone (minimap2 BAM, {t} threads)", sec, peak)
+    for i, (rw, rc, load) in enumerate(ratios, 1):
+        print(
+            f"ratio end to end / minimap2 alone, round {i}: {rw:.2f} (wall), {rc:.2f} (CPU), "
+            f"1-min load average {load:.1f}",
+            flush=True,
+        )
     if args.laava_python and args.laava_src:
         lw = w / "laava"
         shutil.rmtree(lw, ignore_errors=True)

@@ -26,8 +26,10 @@ def classify(
         None, "--vector-type", help="ss or sc (default: detect from reads)"
     ),
     flipflop: Path | None = typer.Option(None, "--flipflop", help="Flip/flop ITR FASTA (default AAV2)"),
-    threads: int = typer.Option(1, "--threads", min=1, help="Worker processes"),
-    chunk_size: int = typer.Option(2000, "--chunk-size", min=1, help="Reads per chunk"),
+    threads: int = typer.Option(1, "--threads", min=1, help="Worker threads sharing one minimap2 index"),
+    chunk_size: int | None = typer.Option(
+        None, "--chunk-size", min=1, help="Reads per chunk a thread takes (default 500; same result for any)"
+    ),
     preset: str | None = typer.Option(None, "--preset", help="minimap2 preset (default: minimap2 default)"),
     sample: str | None = typer.Option(None, "--sample", help="Sample name (default: reads file name)"),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html with plots"),
@@ -46,7 +48,7 @@ def classify(
 
     A progress bar with reads/s goes to stderr (none with ``--quiet`` or ``--json``)."""
     from cgtqc.seq.aav.construct import load_construct
-    from cgtqc.seq.aav.engine import ChunkResult, classify_reads
+    from cgtqc.seq.aav.engine import CHUNK_READS, ChunkResult, classify_reads
     from cgtqc.seq.aav.output import AavWriter, write_summary
     from cgtqc.seq.align import AlignParams, ReferenceSet
 
@@ -66,7 +68,7 @@ def classify(
                 refs,
                 vector_type=vector_type,
                 threads=threads,
-                chunk_size=chunk_size,
+                chunk_size=chunk_size or CHUNK_READS,
                 sample=sample,
                 sink=sink,
                 align_params=AlignParams(preset=preset),

@@ -36,6 +36,9 @@ from cgtqc.stats import wilson_interval
 
 ENGINE = "cgtqc.seq.aav.engine"
 VECTOR_TYPE_PROBE_READS = 2000  # first reads of a file that decide ss/sc when the vector type is not given
+# reads per chunk a worker thread takes: small, so the threads' last chunks end close together (2,000-read
+# chunks left one core idle for up to ~1 s at the end); up to 4 chunks per thread are in flight
+CHUNK_READS = 500
 
 
 @dataclass(frozen=True)
@@ -339,7 +342,7 @@ def classify_reads(
     params: AavParams | None = None,
     align_params: AlignParams | None = None,
     threads: int = 1,
-    chunk_size: int = 2000,
+    chunk_size: int = CHUNK_READS,
     sample: str | None = None,
     sink: Callable[[ChunkResult, list | None], None] | None = None,
     workdir: Path | None = None,
@@ -381,9 +384,9 @@ def classify_reads(
                 for items, groups in chunks:
                     pending.append((ex.submit(classify_chunk, items, ctx), groups))
                     if warm is None and len(pending) >= threads:  # every worker busy: warm up beside them
-                        warm = threading.Thread(target=_warm_summary, daemon=True)
+                        warm = threading.Thread(target=_warm_up, daemon=True)
                         warm.start()
-                    if len(pending) >= 2 * threads:
+                    if len(pending) >= 4 * threads:
                         fut, g = pending.popleft()
                         consume(fut.result(), g)
                 while pending:
@@ -395,9 +398,13 @@ def classify_reads(
     return sample_result(name, reads_path, total, vt, construct, refs.files, params, align_params)
 
 
-def _warm_summary() -> None:
-    """Import what the summary needs (statsmodels for the Wilson intervals, ~1 CPU s) while the workers
-    align, instead of on one core after the last read."""
+def _warm_up() -> None:
+    """Load the ITR kernel (numba, ~0.6 CPU s) and import what the summary needs (statsmodels for the Wilson
+    intervals, ~1 CPU s) while the workers align their first reads: not in a worker that the others then
+    wait for, nor on one core after the last read."""
+    from cgtqc.seq.aav.itr import encode, semiglobal
+
+    semiglobal(encode("ACGT"), encode("ACGT"), 2, -4, 4, 1)
     wilson_interval(1, 2)
 
 
