@@ -11,19 +11,12 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from cgtqc.cli._common import acting_user, console, password_or_prompt, print_json, store_session
-from cgtqc.errors import InputError
+from cgtqc.lab import records
 
 
 def parse_date(text: str | None, option: str, required: bool = True) -> date | None:
     """A YYYY-MM-DD option; an error names the option."""
-    if text is None or not text.strip():
-        if required:
-            raise InputError("a date is required (YYYY-MM-DD)", place=option)
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{text!r} is not a date (write YYYY-MM-DD)", place=option) from None
+    return records.parse_date(text, option, required)
 
 
 @contextmanager

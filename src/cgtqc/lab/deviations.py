@@ -20,12 +20,12 @@ from cgtqc.lab.models import (
     Deviation,
     OosInvestigation,
 )
-from cgtqc.lab.records import acting, choice, find
+from cgtqc.lab.records import LAB_AUTHORITY, acting, acting_for, choice, find
 from cgtqc.store import audit
 from cgtqc.store.models import Lot, Result, utcnow
 from cgtqc.store.users import get_user
 
-ANYONE = ("analyst", "reviewer", "qa", "admin")
+ANYONE = LAB_AUTHORITY["open_deviation"]
 
 
 def open_deviation(
@@ -41,7 +41,7 @@ def open_deviation(
     investigation: OosInvestigation | None = None,
 ) -> Deviation:
     """Open a deviation (anyone may raise one); the owner must be an active user."""
-    acting(session, username, *ANYONE)
+    acting_for(session, username, "open_deviation")
     get_user(session, owner)
     if not title.strip():
         raise InputError("a deviation needs a title", place="--title")
@@ -124,7 +124,7 @@ def set_capa_status(session: Session, username: str, action_id: int, status: str
 
 def set_status(session: Session, username: str, number: str, status: str, reason: str) -> Deviation:
     """Move a deviation on; closing (QA) needs every CAPA action done or verified."""
-    user = acting(session, username, *ANYONE)
+    user = acting_for(session, username, "move_deviation")
     dev = get_deviation(session, number)
     status = choice(status, DEVIATION_STATUSES, "status")
     if status == "closed":

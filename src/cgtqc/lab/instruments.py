@@ -13,17 +13,17 @@ from sqlalchemy.orm import Session
 
 from cgtqc.errors import InputError
 from cgtqc.lab.models import INSTRUMENT_STATUSES, QUALIFICATION_STAGES, Instrument
-from cgtqc.lab.records import acting, choice, find
+from cgtqc.lab.records import LAB_AUTHORITY, acting, acting_for, choice, find
 from cgtqc.store import audit
 
-EDITORS = ("analyst", "reviewer", "qa", "admin")
+EDITORS = LAB_AUTHORITY["calibrate_instrument"]
 
 
 def add_instrument(
     session: Session, username: str, code: str, name: str, kind: str, location: str = ""
 ) -> Instrument:
     """Register an instrument (not yet qualified: IQ, OQ and PQ are recorded as they are completed)."""
-    acting(session, username, *EDITORS)
+    acting_for(session, username, "register_instrument")
     if session.execute(select(Instrument).where(Instrument.code == code)).scalar():
         raise InputError(f"instrument {code!r} exists already")
     inst = Instrument(code=code, name=name, kind=kind, location=location, created_by=username)
@@ -50,7 +50,7 @@ def record_qualification(session: Session, username: str, code: str, stage: str,
 
 def record_calibration(session: Session, username: str, code: str, on: date, due: date) -> Instrument:
     """Record a calibration and the date the next one is due."""
-    acting(session, username, *EDITORS)
+    acting_for(session, username, "calibrate_instrument")
     _after(on, due, "calibration", code)
     inst = get_instrument(session, code)
     audit.update(session, inst, {"calibrated_on": on, "calibration_due": due}, username, "calibrated")

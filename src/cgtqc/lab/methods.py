@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from cgtqc.errors import InputError
 from cgtqc.lab.models import AnalystQualification, MethodVersion
-from cgtqc.lab.records import acting
+from cgtqc.lab.records import acting, acting_for
 from cgtqc.store import audit
 from cgtqc.store.users import get_user
 
@@ -108,7 +108,7 @@ def qualify_analyst(
     session: Session, username: str, analyst: str, label: str, trained_on: date, expires_on: date
 ) -> AnalystQualification:
     """Record an analyst's qualification on a method version (a reviewer or QA as trainer)."""
-    acting(session, username, "reviewer", "qa")
+    acting_for(session, username, "qualify_analyst")
     get_user(session, analyst)
     if expires_on <= trained_on:
         raise InputError(

@@ -24,11 +24,11 @@ from cgtqc.errors import InputError, PermissionDenied
 from cgtqc.lab import methods, signing
 from cgtqc.lab.checks import link_of
 from cgtqc.lab.models import OOS_OUTCOMES, PHASE_I_CHECKLIST, MethodVersion, OosInvestigation, ResultLabLink
-from cgtqc.lab.records import acting, choice, find
+from cgtqc.lab.records import LAB_AUTHORITY, acting, acting_for, choice, find
 from cgtqc.store import audit
 from cgtqc.store.models import Lot, Result, utcnow
 
-SUPERVISORS = ("reviewer", "qa")
+SUPERVISORS = LAB_AUTHORITY["oos_close"]  # who authorises retests and signs the outcome
 
 
 def get_investigation(session: Session, number: str) -> OosInvestigation:
@@ -88,7 +88,7 @@ def record_phase_i(
     session: Session, username: str, number: str, findings: dict[str, str], hypothesis: str | None = None
 ) -> OosInvestigation:
     """Record phase I checklist findings (item -> finding) and the hypothesis being tested."""
-    acting(session, username, "analyst", *SUPERVISORS)
+    acting_for(session, username, "oos_phase_i")
     inv = get_investigation(session, number)
     _open(inv)
     checklist = json.loads(inv.checklist_json)
@@ -273,7 +273,7 @@ def close(
 ) -> OosInvestigation:
     """Close with a supervisor's signature: ``confirmed`` OOS, or ``invalidated`` with an assignable cause
     (the last valid retest, or the one named, becomes reportable)."""
-    user = signing.signer(session, username, password, *SUPERVISORS)
+    user = signing.signer(session, username, password, *LAB_AUTHORITY["oos_close"])
     inv = get_investigation(session, number)
     _open(inv)
     choice(outcome, OOS_OUTCOMES, "outcome")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from cgtqc.errors import InputError
 from cgtqc.lab.models import REAGENT_KINDS, ReagentLot, ResultReagent
-from cgtqc.lab.records import acting, choice, find
+from cgtqc.lab.records import acting, acting_for, choice, find
 from cgtqc.store import audit
 from cgtqc.store.models import Lot, Result
 
@@ -29,7 +29,7 @@ def add_reagent_lot(
     supplier: str = "",
 ) -> ReagentLot:
     """Receive a lot; it stays in quarantine until accepted."""
-    acting(session, username, "analyst", "reviewer", "qa", "admin")
+    acting_for(session, username, "receive_reagent")
     if session.execute(select(ReagentLot).where(ReagentLot.lot_number == lot_number)).scalar():
         raise InputError(f"reagent lot {lot_number!r} exists already")
     rl = ReagentLot(
@@ -55,7 +55,7 @@ def list_reagent_lots(session: Session) -> list[ReagentLot]:
 
 def set_status(session: Session, username: str, lot_number: str, status: str, reason: str) -> ReagentLot:
     """Accept or reject a lot after its incoming check (reviewer or QA)."""
-    acting(session, username, "reviewer", "qa")
+    acting_for(session, username, "accept_reagent")
     rl = get_reagent_lot(session, lot_number)
     if rl.status == "recalled":
         raise InputError(f"reagent lot {lot_number} was recalled; its status cannot change")

@@ -1,18 +1,47 @@
-"""The read-only Lab page: instruments (calibration due), reagent lots (expiry, status), open OOS
-investigations and open deviations, read through the lab service functions the CLI and API use."""
+"""The Lab page: instruments (calibration due), reagent lots (expiry, status), open OOS investigations and
+open deviations, read through the lab service functions the CLI and API use; and its forms, which write
+through the same functions.
+
+Each form checks the CSRF token, then the role through the lab's one authority table
+(``lab.records.LAB_AUTHORITY``: a form the user may not use is shown disabled with the reason, and a post
+from that role is refused with 403), then calls one service function in one transaction (audited there). A
+refusal shows the page again with the one-line reason under the status the API would answer (403, 409, 422)
+and nothing is written. Closing an OOS investigation is a signature: the supervisor's password is entered
+again and checked as every page signature is (failures count towards the lockout).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from cgtqc.lab import deviations, instruments, oos, reagents
-from cgtqc.web.context import PageUser, read_scope, render
+from cgtqc.errors import CgtqcError, InputError, PermissionDenied
+from cgtqc.lab import deviations, instruments, methods, oos, reagents
+from cgtqc.lab.models import DEVIATION_STATUSES, PHASE_I_CHECKLIST, REAGENT_KINDS
+from cgtqc.lab.records import LAB_AUTHORITY, parse_date, refusal
+from cgtqc.lots import service
+from cgtqc.store import sessions
+from cgtqc.store.sessions import Principal
+from cgtqc.web.context import PageUser, check_csrf, read_scope, render, see_other, status_of, write_scope
 
 router = APIRouter()
+
+DONE = {
+    "instrument": "Instrument registered.",
+    "calibration": "Calibration recorded.",
+    "reagent": "Reagent lot received (in quarantine).",
+    "reagent-status": "Reagent lot status changed.",
+    "qualification": "Analyst qualification recorded.",
+    "deviation": "Deviation opened.",
+    "deviation-status": "Deviation status changed.",
+    "phase1": "Phase I findings recorded.",
+    "close": "OOS investigation closed and signed.",
+}
 
 
 def lab_overview(s: Session) -> dict[str, Any]:
@@ -26,12 +55,179 @@ def lab_overview(s: Session) -> dict[str, Any]:
             for d in (deviations.to_dict(s, x) for x in deviations.list_deviations(s))
             if d["status"] != "closed"
         ],
+        "method_versions": [mv.label for mv in methods.list_method_versions(s)],
     }
 
 
-@router.get("/lab", include_in_schema=False)
-def lab_page(request: Request, who: PageUser) -> Response:
-    """Instruments, reagent lots, open OOS investigations and open deviations (read-only)."""
+def _page(request: Request, who: Principal, status: int = 200, message: dict | None = None) -> Response:
     with read_scope(request) as s:
         doc = lab_overview(s)
-    return render(request, "lab.html.j2", user=who, section="lab", **doc)
+    why = {action: refusal(who.username, who.role, action) for action in LAB_AUTHORITY}
+    return render(
+        request,
+        "lab.html.j2",
+        status,
+        user=who,
+        section="lab",
+        messages=[message] if message else [],
+        why=why,
+        checklist=PHASE_I_CHECKLIST,
+        reagent_kinds=REAGENT_KINDS,
+        deviation_statuses=DEVIATION_STATUSES[1:],
+        **doc,
+    )
+
+
+@router.get("/lab", include_in_schema=False)
+def lab_page(request: Request, who: PageUser, done: str = "") -> Response:
+    """Instruments, reagent lots, open OOS investigations and open deviations, with the forms that write
+    them."""
+    return _page(request, who, message={"kind": "ok", "text": DONE[done]} if done in DONE else None)
+
+
+def _text(form: dict[str, str], field: str, required: bool = True) -> str:
+    value = form.get(field, "").strip()
+    if required and not value:
+        raise InputError(f"{field.replace('_', ' ')} is required", place=field)
+    return value
+
+
+async def _change(
+    request: Request,
+    who: Principal,
+    action: str,
+    done: str,
+    change: Callable[[Session, dict[str, str]], object],
+) -> Response:
+    """Check the CSRF token and the role for ``action``, apply ``change`` in one transaction, show the
+    page."""
+    await check_csrf(request, who)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+    def work() -> Response:
+        try:
+            why = refusal(who.username, who.role, action)
+            if why:
+                raise PermissionDenied(why)
+            with write_scope(request) as s:
+                change(s, form)
+        except CgtqcError as exc:
+            return _page(request, who, status_of(exc), {"kind": "error", "text": str(exc)})
+        return see_other(f"/lab?done={done}")
+
+    return await run_in_threadpool(work)  # argon2 and the database, off the event loop
+
+
+@router.post("/lab/instruments", include_in_schema=False)
+async def add_instrument(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        instruments.add_instrument(
+            s, who.username, _text(f, "code"), _text(f, "name"), _text(f, "kind"), _text(f, "location", False)
+        )
+
+    return await _change(request, who, "register_instrument", "instrument", change)
+
+
+@router.post("/lab/calibrations", include_in_schema=False)
+async def calibrate(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        instruments.record_calibration(
+            s, who.username, _text(f, "code"), parse_date(f.get("on"), "on"), parse_date(f.get("due"), "due")
+        )
+
+    return await _change(request, who, "calibrate_instrument", "calibration", change)
+
+
+@router.post("/lab/reagent-lots", include_in_schema=False)
+async def add_reagent_lot(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        reagents.add_reagent_lot(
+            s,
+            who.username,
+            _text(f, "lot_number"),
+            _text(f, "name"),
+            _text(f, "kind"),
+            parse_date(f.get("expires_on"), "expires_on"),
+            _text(f, "storage", False),
+            _text(f, "supplier", False),
+        )
+
+    return await _change(request, who, "receive_reagent", "reagent", change)
+
+
+@router.post("/lab/reagent-status", include_in_schema=False)
+async def reagent_status(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        reagents.set_status(s, who.username, _text(f, "lot_number"), _text(f, "status"), _text(f, "reason"))
+
+    return await _change(request, who, "accept_reagent", "reagent-status", change)
+
+
+@router.post("/lab/qualifications", include_in_schema=False)
+async def qualify(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        methods.qualify_analyst(
+            s,
+            who.username,
+            _text(f, "analyst"),
+            _text(f, "method_version"),
+            parse_date(f.get("trained_on"), "trained_on"),
+            parse_date(f.get("expires_on"), "expires_on"),
+        )
+
+    return await _change(request, who, "qualify_analyst", "qualification", change)
+
+
+@router.post("/lab/deviations", include_in_schema=False)
+async def open_deviation(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        lot = _text(f, "lot", False)
+        deviations.open_deviation(
+            s,
+            who.username,
+            _text(f, "title"),
+            _text(f, "owner"),
+            parse_date(f.get("due_on"), "due_on"),
+            description=_text(f, "description", False),
+            lot=service.get_lot(s, lot) if lot else None,
+        )
+
+    return await _change(request, who, "open_deviation", "deviation", change)
+
+
+@router.post("/lab/deviation-status", include_in_schema=False)
+async def deviation_status(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        deviations.set_status(s, who.username, _text(f, "number"), _text(f, "status"), _text(f, "reason"))
+
+    return await _change(request, who, "move_deviation", "deviation-status", change)
+
+
+@router.post("/lab/oos/{number}/phase1", include_in_schema=False)
+async def phase_i(request: Request, number: str, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        findings = {item: f[item] for item in PHASE_I_CHECKLIST if f.get(item, "").strip()}
+        hypothesis = f.get("hypothesis", "").strip() or None
+        if not findings and hypothesis is None:
+            raise InputError("give at least one finding or the hypothesis", place=number)
+        oos.record_phase_i(s, who.username, number, findings, hypothesis)
+
+    return await _change(request, who, "oos_phase_i", "phase1", change)
+
+
+@router.post("/lab/oos/{number}/close", include_in_schema=False)
+async def close(request: Request, number: str, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        password, outcome = f.get("password", ""), _text(f, "outcome")
+        sessions.check_password(s, who.username, password, purpose=f"signature OOS close {number}")
+        oos.close(
+            s,
+            who.username,
+            password,
+            number,
+            outcome,
+            assignable_cause=f.get("assignable_cause", ""),
+            conclusion=f.get("conclusion", ""),
+        )
+
+    return await _change(request, who, "oos_close", "close", change)
