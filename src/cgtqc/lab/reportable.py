@@ -13,7 +13,6 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from scipy import stats
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,7 +45,9 @@ def grubbs_outlier(values: list[float], alpha: float = ALPHA) -> int | None:
         return None
     i = max(range(n), key=lambda k: abs(values[k] - mean))
     g = abs(values[i] - mean) / sd
-    t = stats.t.ppf(1 - alpha / (2 * n), n - 2)
+    from scipy.special import stdtrit  # Student t quantile; scipy.stats would cost every lot command ~1 s
+
+    t = stdtrit(n - 2, 1 - alpha / (2 * n))
     critical = (n - 1) / math.sqrt(n) * math.sqrt(t * t / (n - 2 + t * t))
     return i if g > critical else None
 

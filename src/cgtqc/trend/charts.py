@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from scipy import integrate, special
 
 from cgtqc.errors import InputError
 from cgtqc.trend.rules import Violation, apply_rules
@@ -65,6 +64,8 @@ def d2(n: int) -> float:
     """Expected range of n standard normal values: ∫ 1 − Φ(x)ⁿ − (1 − Φ(x))ⁿ dx (numerical integration)."""
     if n < 2:
         raise InputError("a range needs subgroups of at least 2 values")
+    from scipy import integrate, special  # here, not at import: lot commands read charts, rarely d2
+
     f = lambda x: 1.0 - special.ndtr(x) ** n - special.ndtr(-x) ** n  # noqa: E731
     return float(integrate.quad(f, -np.inf, np.inf, epsabs=1e-12, epsrel=1e-12)[0])
 
@@ -78,6 +79,8 @@ def d3(n: int) -> float:
 
 def c4(n: int | np.ndarray) -> float | np.ndarray:
     """Bias of the sample standard deviation: √(2/(n−1)) Γ(n/2) / Γ((n−1)/2)."""
+    from scipy import special
+
     n = np.asarray(n, dtype=np.float64)
     out = np.sqrt(2.0 / (n - 1)) * np.exp(special.gammaln(n / 2) - special.gammaln((n - 1) / 2))
     return float(out) if out.ndim == 0 else out
