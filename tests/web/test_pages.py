@@ -172,6 +172,11 @@ MATRIX = [
     ("GET", f"/fragments/lots/{LOT}/results", True, None, (401, 200, 200, 200, 200)),
     ("GET", "/fragments/audit-rows?table=lots", True, None, (401, 200, 200, 200, 200)),
     ("GET", "/fragments/engine-params?engine=endotoxin&key=1", True, None, (401, 200, 200, 200, 200)),
+    ("GET", f"/fragments/lots/{LOT}/plots", True, None, (401, 200, 200, 200, 200)),
+    ("GET", f"/audit?user={ANALYST}&since=2020-01-01", False, None, (303, 200, 200, 200, 200)),
+    ("GET", "/fragments/audit-rows?table=lots&before=1", True, None, (401, 200, 200, 200, 200)),
+    # a plot of a result that has none (the lot's results are manual values)
+    ("GET", f"/lots/{LOT}/plots/1/ddpcr/A01.png", False, None, (303, 404, 404, 404, 404)),
     # writes that the role may do answer 409/422 here (the lot is empty, the form incomplete), so the matrix
     # changes nothing; the ones it may not do answer 403 before anything is looked at
     (
