@@ -354,3 +354,24 @@ def test_supplying_an_oos_lot_through_the_api(api):
     doc = _ok(api.post("/oos/supply", "carol", json=body), 201)
     assert doc == {"lot": "MSC-9", "physician": "Dr Weiss", "authority": "PEI", "qp": "carol"}
     assert _ok(api.get("/audit?table=lab_exceptional_releases"))["total"] == 1
+
+
+def test_phase_ii_findings_are_recorded_before_a_phase_ii_case_closes(api):
+    lab_setup(api)
+    api.create_msc_lot("MSC-9")
+    _ok(_viability(api, "alice", "65"), 201)
+    number = "OOS-MSC-9-01"
+    findings = {"scope": "batch record and process parameters", "findings": "harvest held 3 h too long"}
+    assert api.post(f"/oos/{number}/phase2/findings", "carol", json=findings).status_code == 422  # phase I
+    _ok(api.post(f"/oos/{number}/phase2", "carol", json={"reason": "no laboratory cause"}))
+    close = {"outcome": "confirmed", "password": api.password, "conclusion": "process-related"}
+    r = api.post(f"/oos/{number}/close", "bob", json=close)
+    assert r.status_code == 422 and "record its scope and findings" in r.json()["detail"]
+    r = api.post(f"/oos/{number}/phase2/findings", "bob", json=findings)
+    assert r.status_code == 403 and "has role" in r.json()["detail"]
+    assert (
+        api.post(f"/oos/{number}/phase2/findings", "carol", json={**findings, "scope": ""}).status_code == 422
+    )
+    doc = _ok(api.post(f"/oos/{number}/phase2/findings", "carol", json=findings))
+    assert (doc["phase_ii_scope"], doc["phase_ii_findings"]) == (findings["scope"], findings["findings"])
+    assert _ok(api.post(f"/oos/{number}/close", "bob", json=close))["status"] == "closed"

@@ -142,6 +142,7 @@ MATRIX = {
     ("post", "/oos/{number}/retests"): (SUPERVISORS, lambda: {"json": {"retests": 1, "reason": "r"}}),
     ("post", "/oos/{number}/resamples"): (SUPERVISORS, lambda: {"json": {"resamples": 1, "reason": "r"}}),
     ("post", "/oos/{number}/phase2"): ({"qa"}, lambda: {"json": {"reason": "r"}}),
+    ("post", "/oos/{number}/phase2/findings"): ({"qa"}, lambda: {"json": {"scope": "s", "findings": "f"}}),
     ("post", "/oos/{number}/close"): (
         SUPERVISORS,
         lambda: {"json": {"outcome": "confirmed", "password": "password-123"}},

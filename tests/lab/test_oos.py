@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -154,7 +156,27 @@ def test_confirmed_oos_lot_is_rejected_not_released(url):
     _phase_i(url, number)
     with session_scope(url) as s:
         service.add_result(s, "dave", "MSC-9", manual("viability", 66.1, U), retest_of=number)
+        with pytest.raises(InputError, match="is in phase I; start phase II first"):
+            oos.record_phase_ii(s, "carol", number, "batch record", "harvest held 3 h")
         oos.start_phase_ii(s, "carol", number, "no laboratory error found; retest confirms")
+    with pytest.raises(InputError, match="record its scope and findings before closing"):
+        with session_scope(url) as s:
+            oos.close(s, "bob", PW, number, "confirmed")
+    with pytest.raises(PermissionDenied, match="has role 'reviewer'"):
+        with session_scope(url) as s:
+            oos.record_phase_ii(s, "bob", number, "batch record", "harvest held 3 h")
+    with pytest.raises(InputError, match="needs its scope and its findings"):
+        with session_scope(url) as s:
+            oos.record_phase_ii(s, "carol", number, "batch record", " ")
+    scope, findings = "batch record, process parameters, operator interviews", "harvest held 3 h at 22 °C"
+    with session_scope(url) as s:
+        doc = oos.to_dict(s, oos.record_phase_ii(s, "carol", number, scope, findings))
+        assert (doc["phase_ii_scope"], doc["phase_ii_findings"]) == (scope, findings)
+        trail = audit.log(s, "lab_oos_investigations")
+        assert {e.field for e in trail if e.reason == "phase II findings"} == {
+            "phase_ii_scope",
+            "phase_ii_findings",
+        }
     with pytest.raises(InputError, match="needs the assignable cause"):
         with session_scope(url) as s:
             oos.close(s, "bob", PW, number, "invalidated")
@@ -171,6 +193,7 @@ def test_confirmed_oos_lot_is_rejected_not_released(url):
         disposition.sign(s, "carol", PW, "MSC-9", "rejected")
         assert service.get_lot(s, "MSC-9").status == "rejected"
         assert oos.get_investigation(s, number).phase == "II"
+        assert f"phase II: {findings}" in render_html(s, "MSC-9")  # the certificate's appendix
 
 
 def test_a_failing_retest_opens_no_second_investigation(url):
@@ -309,3 +332,18 @@ def test_resample_through_the_command_line(sqlite_url, monkeypatch):
         and "resample #" in r.stdout
         and "resample reason: tube cracked" in r.stdout
     )
+
+
+def test_phase_ii_findings_through_the_command_line(sqlite_url, monkeypatch):
+    number = _oos_lot(sqlite_url)
+    with session_scope(sqlite_url) as s:
+        oos.start_phase_ii(s, "carol", number, "no laboratory cause found")
+    monkeypatch.setenv("CGTQC_DB", sqlite_url.removeprefix("sqlite:///"))
+    monkeypatch.setenv("CGTQC_PASSWORD", PW)
+    runner = CliRunner()
+    args = ["oos", "phase2-findings", number, "--scope", "batch record", "--findings", "harvest held 3 h"]
+    r = runner.invoke(app, [*args, "--user", "carol", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["phase_ii_findings"] == "harvest held 3 h"
+    shown = runner.invoke(app, ["oos", "show", number]).stdout
+    assert "phase II scope: batch record" in shown and "phase II findings: harvest held 3 h" in shown

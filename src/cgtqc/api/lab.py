@@ -127,6 +127,11 @@ class AuthoriseResamples(_Body):
     )
 
 
+class PhaseIIFindings(_Body):
+    scope: str = Field(min_length=1, max_length=4000, pattern=r"\S", description="what was examined")
+    findings: str = Field(min_length=1, max_length=4000, pattern=r"\S", description="what it found")
+
+
 class OosClose(_Body):
     """The supervisor's signed outcome; the password is entered again."""
 
@@ -512,6 +517,15 @@ def authorise_resamples(request: Request, number: str, body: AuthoriseResamples,
 def phase_ii(request: Request, number: str, body: ReasonOnly, who: User) -> dict[str, Any]:
     """Escalate to the full-scale (phase II) investigation (QA)."""
     return _write(request, lambda s: oos.to_dict(s, oos.start_phase_ii(s, who.username, number, body.reason)))
+
+
+@router.post("/oos/{number}/phase2/findings")
+def phase_ii_findings(request: Request, number: str, body: PhaseIIFindings, who: User) -> dict[str, Any]:
+    """Record the phase II investigation's scope and findings (QA); a phase II case closes only after."""
+    return _write(
+        request,
+        lambda s: oos.to_dict(s, oos.record_phase_ii(s, who.username, number, body.scope, body.findings)),
+    )
 
 
 @router.post("/oos/{number}/close")

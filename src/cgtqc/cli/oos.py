@@ -49,6 +49,13 @@ def _human(doc: dict) -> str:
         + (f" [override: {r['override']}]" if r["override"] else "")
         for r in doc["retests"]
     ]
+    if doc["phase_ii_reason"]:
+        lines.append(f"phase II: {doc['phase_ii_reason']}")
+    if doc["phase_ii_findings"]:
+        lines += [
+            f"phase II scope: {doc['phase_ii_scope']}",
+            f"phase II findings: {doc['phase_ii_findings']}",
+        ]
     if doc["assignable_cause"]:
         lines.append(f"assignable cause: {doc['assignable_cause']}")
     if doc["conclusion"]:
@@ -159,6 +166,22 @@ def phase_ii(
     with gmp_write(db, user, password) as s:
         doc = oos.to_dict(s, oos.start_phase_ii(s, user, number, reason))
     output(doc, json_, f"{number}: phase II")
+
+
+@app.command("phase2-findings")
+def phase_ii_findings(
+    number: str,
+    scope: str = typer.Option(..., "--scope", help="What the full-scale investigation examined"),
+    findings: str = typer.Option(..., "--findings", help="What it found (its outcome)"),
+    user: str = USER_OPTION,
+    password: str | None = PASSWORD_OPTION,
+    db: str | None = DB_OPTION,
+    json_: bool = JSON_OPTION,
+) -> None:
+    """Record the phase II investigation's scope and findings (QA); needed before a phase II case closes."""
+    with gmp_write(db, user, password) as s:
+        doc = oos.to_dict(s, oos.record_phase_ii(s, user, number, scope, findings))
+    output(doc, json_, f"{number}: phase II findings recorded")
 
 
 @app.command()

@@ -176,6 +176,8 @@ class OosInvestigation(Base):
     resample_reason: Mapped[str] = mapped_column(Text, default="")
     authorised_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     phase_ii_reason: Mapped[str] = mapped_column(Text, default="")
+    phase_ii_scope: Mapped[str] = mapped_column(Text, default="")  # what the full-scale investigation covered
+    phase_ii_findings: Mapped[str] = mapped_column(Text, default="")  # what it found (recorded before close)
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     assignable_cause: Mapped[str] = mapped_column(Text, default="")
     conclusion: Mapped[str] = mapped_column(Text, default="")

@@ -7,10 +7,12 @@ method version. A retest measures the original sample again; a resample is a new
 authorised apart and only with the reason the original sample is not representative (compromised,
 mishandled): retests and resamples together stay within the method version's maximum, and each is recorded
 with its kind. Either is entered by another analyst than the original one, unless an override is logged
-with its reason. Phase II is the full-scale investigation. The outcome is signed by a supervisor: confirmed
-OOS (the lot is rejected or goes to the exceptional-release path), or invalidated with an assignable cause,
-after which the retest becomes the reportable result. The original result is never changed or hidden: it stays
-a row of the lot, on the certificate's appendix and in the audit trail (no testing into compliance).
+with its reason. Phase II is the full-scale investigation (production, process, batch records): its scope
+and findings are recorded, and an investigation in phase II closes only once they are. The outcome is
+signed by a supervisor: confirmed OOS (the lot is rejected or goes to the exceptional-release path), or
+invalidated with an assignable cause, after which the retest becomes the reportable result. The original
+result is never changed or hidden: it stays a row of the lot, on the certificate's appendix and in the
+audit trail (no testing into compliance).
 """
 
 from __future__ import annotations
@@ -260,6 +262,29 @@ def start_phase_ii(session: Session, username: str, number: str, reason: str) ->
     return inv
 
 
+def record_phase_ii(
+    session: Session, username: str, number: str, scope: str, findings: str
+) -> OosInvestigation:
+    """Record the full-scale investigation's scope (what was examined) and findings (what it found; QA)."""
+    acting(session, username, "qa")
+    inv = get_investigation(session, number)
+    _open(inv)
+    if inv.phase != "II":
+        raise InputError(
+            f"investigation {number} is in phase {inv.phase}; start phase II first", place=number
+        )
+    if not scope.strip() or not findings.strip():
+        raise InputError("phase II needs its scope and its findings", place=number)
+    audit.update(
+        session,
+        inv,
+        {"phase_ii_scope": scope.strip(), "phase_ii_findings": findings.strip()},
+        username,
+        "phase II findings",
+    )
+    return inv
+
+
 def close(
     session: Session,
     username: str,
@@ -277,6 +302,12 @@ def close(
     inv = get_investigation(session, number)
     _open(inv)
     choice(outcome, OOS_OUTCOMES, "outcome")
+    if inv.phase == "II" and not inv.phase_ii_findings:
+        raise InputError(
+            f"investigation {number} is in phase II: record its scope and findings before closing "
+            "(`cgtqc oos phase2-findings`)",
+            place=number,
+        )
     changes: dict = {
         "status": "closed",
         "outcome": outcome,
@@ -358,6 +389,8 @@ def to_dict(session: Session, inv: OosInvestigation) -> dict:
             for r, link in retests(session, inv)
         ],
         "phase_ii_reason": inv.phase_ii_reason,
+        "phase_ii_scope": inv.phase_ii_scope,
+        "phase_ii_findings": inv.phase_ii_findings,
         "assignable_cause": inv.assignable_cause,
         "conclusion": inv.conclusion,
         "closed_by": inv.closed_by,

@@ -106,6 +106,13 @@ def confirm(url: str, lot_number: str, password: str) -> str:
         oos.start_phase_ii(
             s, "carol", number, "no assignable laboratory cause; the retest confirms the result"
         )
+        oos.record_phase_ii(
+            s,
+            "carol",
+            number,
+            "batch record, process parameters and operator interviews of the passage 2 to harvest steps",
+            "harvest held 3 h beyond the validated time at room temperature (batch record p. 14)",
+        )
         oos.close(
             s,
             "bob",
