@@ -52,3 +52,37 @@ def test_itr_module_leaves_numba_to_the_first_call():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
     assert itr.semiglobal(itr.encode("ACGTACGT"), itr.encode("TTACGTACGTTT"), 2, -4, 4, 1) == (16, 8, 0, 0)
+
+
+def _naive_score(a: str, w: str) -> int:
+    """Best score of all of ``a`` against part of ``w`` by plain recursion over the three Gotoh states
+    (match +2, mismatch -4, a gap of L bases -(4 + L); N never matches): an independent check."""
+    from functools import cache
+
+    neg = -(10**9)
+
+    @cache
+    def best(i: int, j: int, state: str) -> int:  # a[:i] aligned, ending at w[:j], last column ``state``
+        if i == 0:
+            return 0 if state == "M" else neg  # free start in the window
+        out = neg
+        if state == "M" and j > 0:
+            s = 2 if a[i - 1] == w[j - 1] and a[i - 1] != "N" else -4
+            out = max(best(i - 1, j - 1, x) for x in "MDI") + s
+        elif state == "D":  # ITR base against no window base
+            out = max(best(i - 1, j, "M") - 5, best(i - 1, j, "I") - 5, best(i - 1, j, "D") - 1)
+        elif state == "I" and j > 0:  # window base inside the alignment against no ITR base
+            out = max(best(i, j - 1, "M") - 5, best(i, j - 1, "D") - 5, best(i, j - 1, "I") - 1)
+        return out
+
+    return max(best(len(a), j, x) for j in range(len(w) + 1) for x in "MDI")
+
+
+def test_itr_kernel_scores_equal_plain_recursion():
+    rng = random.Random(11)
+    for _ in range(150):
+        a = "".join(rng.choices("ACGTN", weights=[4, 4, 4, 4, 1], k=rng.randrange(1, 9)))
+        w = "".join(rng.choices("ACGTN", weights=[4, 4, 4, 4, 1], k=rng.randrange(0, 13)))
+        for traceback in (True, False):
+            got = itr.semiglobal(itr.encode(a), itr.encode(w), 2, -4, 4, 1, traceback)[0]
+            assert got == _naive_score(a, w), (a, w)
