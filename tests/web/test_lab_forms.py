@@ -97,6 +97,30 @@ def test_each_lab_form_writes_through_the_lab_service_and_is_audited(site):
                 ("lab_oos_investigations", "update", "hypothesis"),
             ],
         ),
+        (
+            f"/lab/oos/{NUMBER}/authorise",
+            {"retests": "1", "resamples": "", "reason": "retest the retained sample"},
+            [
+                ("lab_oos_investigations", "update", "retests_authorised"),
+                ("lab_oos_investigations", "update", "authorised_by"),
+            ],
+        ),
+        (
+            f"/lab/oos/{NUMBER}/phase2",
+            {"reason": "no laboratory cause found"},
+            [
+                ("lab_oos_investigations", "update", "phase"),
+                ("lab_oos_investigations", "update", "phase_ii_reason"),
+            ],
+        ),
+        (
+            f"/lab/oos/{NUMBER}/phase2-findings",
+            {"scope": "batch record, water system", "findings": "WFI loop excursion on the fill day"},
+            [
+                ("lab_oos_investigations", "update", "phase_ii_scope"),
+                ("lab_oos_investigations", "update", "phase_ii_findings"),
+            ],
+        ),
     ]
     for path, data, rows in forms:
         before = lab_audit(site.url)
@@ -110,6 +134,11 @@ def test_each_lab_form_writes_through_the_lab_service_and_is_audited(site):
         assert deviations.get_deviation(s, f"DEV-{TODAY.year}-0002").status == "investigation"
         inv = oos.get_investigation(s, NUMBER)
         assert oos.missing_checklist(inv) == [] and inv.hypothesis == "contaminated tube"
+        assert (inv.retests_authorised, inv.phase, inv.phase_ii_findings) == (
+            1,
+            "II",
+            "WFI loop excursion on the fill day",
+        )
     # closing is a signature: the password again; a wrong one writes nothing in the lab tables
     close = {"outcome": "confirmed", "conclusion": "OOS stands", "password": "not-it"}
     before = lab_audit(site.url)
@@ -135,6 +164,9 @@ FORMS = {
     "/lab/deviations": {"ann", "rex", "quinn", "admin"},
     "/lab/deviation-status": {"ann", "rex", "quinn", "admin"},
     f"/lab/oos/{NUMBER}/phase1": {"ann", "rex", "quinn"},
+    f"/lab/oos/{NUMBER}/authorise": {"rex", "quinn"},
+    f"/lab/oos/{NUMBER}/phase2": {"quinn"},
+    f"/lab/oos/{NUMBER}/phase2-findings": {"quinn"},
     f"/lab/oos/{NUMBER}/close": {"rex", "quinn"},
 }
 
@@ -143,7 +175,7 @@ def test_role_form_matrix_refuses_without_the_authority_and_shows_the_form_disab
     _lab_records(site.url)
     assert set(LAB_AUTHORITY) == {  # every lab action with a form is in this matrix
         "register_instrument", "calibrate_instrument", "receive_reagent", "accept_reagent", "qualify_analyst",
-        "open_deviation", "move_deviation", "oos_phase_i", "oos_close",
+        "open_deviation", "move_deviation", "oos_phase_i", "oos_authorise", "oos_phase_ii", "oos_close",
     }  # fmt: skip
     anonymous = TestClient(site.app, follow_redirects=False)
     before = lab_audit(site.url)
@@ -198,6 +230,7 @@ def test_a_bad_value_answers_422_with_one_line_and_writes_nothing(site):
             "due_on: &#39;soon&#39; is not a date",
         ),
         (f"/lab/oos/{NUMBER}/phase1", {"weather": "rainy"}, "at least one finding"),
+        (f"/lab/oos/{NUMBER}/authorise", {"retests": "two", "reason": "r"}, "&#39;two&#39; is not a number"),
     ]
     for path, data, words in bad:
         r = post(rex, path, data)

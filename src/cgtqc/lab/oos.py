@@ -26,7 +26,7 @@ from cgtqc.errors import InputError, PermissionDenied
 from cgtqc.lab import methods, signing
 from cgtqc.lab.checks import link_of
 from cgtqc.lab.models import OOS_OUTCOMES, PHASE_I_CHECKLIST, MethodVersion, OosInvestigation, ResultLabLink
-from cgtqc.lab.records import LAB_AUTHORITY, acting, acting_for, choice, find
+from cgtqc.lab.records import LAB_AUTHORITY, acting_for, choice, find
 from cgtqc.store import audit
 from cgtqc.store.models import Lot, Result, utcnow
 
@@ -153,7 +153,7 @@ def authorise_retests(
     session: Session, username: str, number: str, count: int, reason: str
 ) -> OosInvestigation:
     """A supervisor authorises ``count`` retests in all, within the method version's maximum."""
-    acting(session, username, *SUPERVISORS)
+    acting_for(session, username, "oos_authorise")
     inv = get_investigation(session, number)
     _open(inv)
     _phase_i_done(inv, "retests")
@@ -176,7 +176,7 @@ def authorise_resamples(
 ) -> OosInvestigation:
     """A supervisor authorises ``count`` resamples in all (new samples of the lot), only with the reason the
     original sample is not representative; retests and resamples together within the method's maximum."""
-    acting(session, username, *SUPERVISORS)
+    acting_for(session, username, "oos_authorise")
     inv = get_investigation(session, number)
     _open(inv)
     if not reason.strip():
@@ -253,7 +253,7 @@ def check_retest(
 
 def start_phase_ii(session: Session, username: str, number: str, reason: str) -> OosInvestigation:
     """Escalate to the full-scale investigation (production, process, batch records; QA)."""
-    acting(session, username, "qa")
+    acting_for(session, username, "oos_phase_ii")
     inv = get_investigation(session, number)
     _open(inv)
     if not reason.strip():
@@ -266,7 +266,7 @@ def record_phase_ii(
     session: Session, username: str, number: str, scope: str, findings: str
 ) -> OosInvestigation:
     """Record the full-scale investigation's scope (what was examined) and findings (what it found; QA)."""
-    acting(session, username, "qa")
+    acting_for(session, username, "oos_phase_ii")
     inv = get_investigation(session, number)
     _open(inv)
     if inv.phase != "II":

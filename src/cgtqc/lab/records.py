@@ -27,6 +27,8 @@ LAB_AUTHORITY: dict[str, tuple[str, ...]] = {
     "open_deviation": _ANY_ROLE,
     "move_deviation": _ANY_ROLE,  # closing is QA's, a rule of the record
     "oos_phase_i": ("analyst", "reviewer", "qa"),
+    "oos_authorise": ("reviewer", "qa"),  # retests and resamples
+    "oos_phase_ii": ("qa",),  # escalation and its scope and findings
     "oos_close": ("reviewer", "qa"),  # the supervisor's signature
 }
 

@@ -40,6 +40,9 @@ DONE = {
     "deviation": "Deviation opened.",
     "deviation-status": "Deviation status changed.",
     "phase1": "Phase I findings recorded.",
+    "authorised": "Retests and resamples authorised.",
+    "phase2": "Phase II started.",
+    "phase2-findings": "Phase II scope and findings recorded.",
     "close": "OOS investigation closed and signed.",
 }
 
@@ -213,6 +216,46 @@ async def phase_i(request: Request, number: str, who: PageUser) -> Response:
         oos.record_phase_i(s, who.username, number, findings, hypothesis)
 
     return await _change(request, who, "oos_phase_i", "phase1", change)
+
+
+def _count(form: dict[str, str], field: str) -> int | None:
+    """A whole number typed in ``field`` (None when left empty)."""
+    text = form.get(field, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > 100:
+        raise InputError(f"{text!r} is not a number of {field}", place=field)
+    return int(text)
+
+
+@router.post("/lab/oos/{number}/authorise", include_in_schema=False)
+async def authorise(request: Request, number: str, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        retests, resamples, reason = _count(f, "retests"), _count(f, "resamples"), _text(f, "reason")
+        if retests is None and resamples is None:
+            raise InputError("give the number of retests and/or resamples", place=number)
+        if retests is not None:
+            oos.authorise_retests(s, who.username, number, retests, reason)
+        if resamples is not None:
+            oos.authorise_resamples(s, who.username, number, resamples, reason)
+
+    return await _change(request, who, "oos_authorise", "authorised", change)
+
+
+@router.post("/lab/oos/{number}/phase2", include_in_schema=False)
+async def phase_ii(request: Request, number: str, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        oos.start_phase_ii(s, who.username, number, _text(f, "reason"))
+
+    return await _change(request, who, "oos_phase_ii", "phase2", change)
+
+
+@router.post("/lab/oos/{number}/phase2-findings", include_in_schema=False)
+async def phase_ii_findings(request: Request, number: str, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        oos.record_phase_ii(s, who.username, number, _text(f, "scope"), _text(f, "findings"))
+
+    return await _change(request, who, "oos_phase_ii", "phase2-findings", change)
 
 
 @router.post("/lab/oos/{number}/close", include_in_schema=False)
