@@ -92,3 +92,13 @@ def test_openapi_describes_the_cursors_and_the_page(sqlite_api):
     ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     page = doc["components"]["schemas"][ref]
     assert {"total", "limit", "entries", "older", "newer"} <= set(page["properties"])
+
+
+def test_lot_filter_pages_the_lots_trail_as_the_lot_route_lists_it(sqlite_api):
+    sqlite_api.create_msc_lot("MSC-0001")
+    sqlite_api.create_msc_lot("MSC-0002")
+    sqlite_api.enter_all("MSC-0001", skip=("endotoxin",))
+    whole = sqlite_api.get("/lots/MSC-0001/audit").json()
+    pages = walk(sqlite_api, "limit=4&lot=MSC-0001", "before", "older")
+    assert sorted(i for p in pages for i in p) == sorted(e["id"] for e in whole) and len(pages) > 1
+    assert sqlite_api.get("/audit?lot=NOPE").status_code == 422

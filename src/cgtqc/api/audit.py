@@ -58,6 +58,9 @@ def log(
     table: str | None = Query(None, max_length=64, description="Only entries of this table"),
     record: int | None = Query(None, ge=0, le=2**31 - 1, description="Only entries of this record id"),
     user: str | None = Query(None, max_length=64, description="Only entries by this user"),
+    lot: str | None = Query(
+        None, max_length=64, description="Only entries of this lot's record, samples, results and signatures"
+    ),
     since: date | None = Query(None, description="Only entries recorded on or after this UTC day"),
     until: date | None = Query(None, description="Only entries recorded on or before this UTC day"),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Entries per page"),
@@ -72,7 +75,7 @@ def log(
     if "offset" in request.query_params:
         raise InputError("offset paging is gone: follow the page's 'older' cursor as before=", place="offset")
     with read_scope(request) as s:
-        return audit_page(s, AuditFilter(table, record, user, None, since, until), limit, before, after)
+        return audit_page(s, AuditFilter(table, record, user, lot, since, until), limit, before, after)
 
 
 @router.get("/verify")
