@@ -20,12 +20,10 @@ from cgtqc.lab.models import (
     Deviation,
     OosInvestigation,
 )
-from cgtqc.lab.records import LAB_AUTHORITY, acting, acting_for, choice, find
+from cgtqc.lab.records import acting_for, choice, find
 from cgtqc.store import audit
 from cgtqc.store.models import Lot, Result, utcnow
 from cgtqc.store.users import get_user
-
-ANYONE = LAB_AUTHORITY["open_deviation"]
 
 
 def open_deviation(
@@ -87,7 +85,7 @@ def add_capa(
     session: Session, username: str, number: str, kind: str, description: str, owner: str, due_on: date
 ) -> CapaAction:
     """Add a corrective or preventive action; the deviation moves to 'capa'."""
-    acting(session, username, "reviewer", "qa")
+    acting_for(session, username, "add_capa")
     get_user(session, owner)
     dev = get_deviation(session, number)
     if dev.status == "closed":
@@ -107,7 +105,7 @@ def add_capa(
 
 def set_capa_status(session: Session, username: str, action_id: int, status: str, reason: str) -> CapaAction:
     """Mark an action done (its owner or QA) or verified (QA: effectiveness checked)."""
-    user = acting(session, username, *ANYONE)
+    user = acting_for(session, username, "capa_status")
     action = session.get(CapaAction, action_id)
     if action is None:
         raise InputError(f"no CAPA action #{action_id}")

@@ -13,10 +13,8 @@ from sqlalchemy.orm import Session
 
 from cgtqc.errors import InputError
 from cgtqc.lab.models import INSTRUMENT_STATUSES, QUALIFICATION_STAGES, Instrument
-from cgtqc.lab.records import LAB_AUTHORITY, acting, acting_for, choice, find
+from cgtqc.lab.records import acting_for, choice, find
 from cgtqc.store import audit
-
-EDITORS = LAB_AUTHORITY["calibrate_instrument"]
 
 
 def add_instrument(
@@ -41,7 +39,7 @@ def list_instruments(session: Session) -> list[Instrument]:
 
 def record_qualification(session: Session, username: str, code: str, stage: str, on: date) -> Instrument:
     """Record the completion of IQ, OQ or PQ (QA or a reviewer approves qualification)."""
-    acting(session, username, "reviewer", "qa")
+    acting_for(session, username, "qualify_instrument")
     stage = choice(stage.lower(), QUALIFICATION_STAGES, "stage")
     inst = get_instrument(session, code)
     audit.update(session, inst, {f"{stage}_on": on}, username, f"{stage.upper()} completed")
@@ -59,7 +57,7 @@ def record_calibration(session: Session, username: str, code: str, on: date, due
 
 def record_maintenance(session: Session, username: str, code: str, on: date, due: date) -> Instrument:
     """Record preventive maintenance and the date the next one is due."""
-    acting(session, username, *EDITORS)
+    acting_for(session, username, "calibrate_instrument")
     _after(on, due, "maintenance", code)
     inst = get_instrument(session, code)
     audit.update(session, inst, {"maintained_on": on, "maintenance_due": due}, username, "maintained")
@@ -68,7 +66,7 @@ def record_maintenance(session: Session, username: str, code: str, on: date, due
 
 def set_status(session: Session, username: str, code: str, status: str, reason: str) -> Instrument:
     """Take an instrument out of service, back in, or retire it (a reason is required)."""
-    acting(session, username, "reviewer", "qa", "admin")
+    acting_for(session, username, "instrument_status")
     inst = get_instrument(session, code)
     audit.update(session, inst, {"status": choice(status, INSTRUMENT_STATUSES, "status")}, username, reason)
     return inst

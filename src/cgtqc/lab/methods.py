@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from cgtqc.errors import InputError
 from cgtqc.lab.models import AnalystQualification, MethodVersion
-from cgtqc.lab.records import acting, acting_for
+from cgtqc.lab.records import acting_for
 from cgtqc.store import audit
 from cgtqc.store.users import get_user
 
@@ -35,7 +35,7 @@ def add_method_version(
     outlier_test_allowed: bool = False,
 ) -> MethodVersion:
     """Make a method version effective (QA); the method's current version ends the day this one starts."""
-    acting(session, username, "qa")
+    acting_for(session, username, "add_method_version")
     if ":" in method or not method.strip() or not version.strip():
         raise InputError("a method needs a name without ':' and a version", place="method")
     if max_retests < 0:
@@ -142,7 +142,7 @@ def qualify_analyst(
 
 
 def revoke_analyst(session: Session, username: str, analyst: str, label: str, reason: str) -> None:
-    acting(session, username, "reviewer", "qa")
+    acting_for(session, username, "qualify_analyst")
     mv = get_method_version(session, label)
     q = session.execute(
         select(AnalystQualification).where(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from cgtqc.errors import InputError
 from cgtqc.lab.models import REAGENT_KINDS, ReagentLot, ResultReagent
-from cgtqc.lab.records import acting, acting_for, choice, find
+from cgtqc.lab.records import acting_for, choice, find
 from cgtqc.store import audit
 from cgtqc.store.models import Lot, Result
 
@@ -80,16 +80,21 @@ def affected(session: Session, rl: ReagentLot) -> tuple[list[Result], list[Lot]]
 
 
 def affected_to_dict(results: list[Result], lots: list[Lot]) -> dict:
-    """The affected results and product lots (of ``affected`` or ``recall``) as plain data."""
+    """The affected results (each with its product lot) and product lots (of ``affected`` or ``recall``) as
+    plain data."""
+    number = {lot.id: lot.lot_number for lot in lots}
     return {
-        "results": [{"id": r.id, "cqa": r.cqa, "stage": r.stage, "value": r.value} for r in results],
+        "results": [
+            {"id": r.id, "lot": number[r.lot_id], "cqa": r.cqa, "stage": r.stage, "value": r.value}
+            for r in results
+        ],
         "product_lots": [lot.lot_number for lot in lots],
     }
 
 
 def recall(session: Session, username: str, lot_number: str, reason: str) -> tuple[list[Result], list[Lot]]:
     """Recall a lot (QA): it serves no further result; returns the affected results and product lots."""
-    acting(session, username, "qa")
+    acting_for(session, username, "recall_reagent")
     if not reason.strip():
         raise InputError("a recall needs a reason", place="--reason")
     rl = get_reagent_lot(session, lot_number)

@@ -21,11 +21,17 @@ _ANY_ROLE = ("analyst", "reviewer", "qa", "admin")
 LAB_AUTHORITY: dict[str, tuple[str, ...]] = {
     "register_instrument": _ANY_ROLE,
     "calibrate_instrument": _ANY_ROLE,  # calibration and maintenance
+    "qualify_instrument": ("reviewer", "qa"),  # IQ, OQ, PQ
+    "instrument_status": ("reviewer", "qa", "admin"),  # out of service, back in, retired
     "receive_reagent": _ANY_ROLE,
     "accept_reagent": ("reviewer", "qa"),  # accept or reject after the incoming check
-    "qualify_analyst": ("reviewer", "qa"),
+    "recall_reagent": ("qa",),
+    "add_method_version": ("qa",),
+    "qualify_analyst": ("reviewer", "qa"),  # qualify and revoke
     "open_deviation": _ANY_ROLE,
     "move_deviation": _ANY_ROLE,  # closing is QA's, a rule of the record
+    "add_capa": ("reviewer", "qa"),
+    "capa_status": _ANY_ROLE,  # done: its owner or QA; verified: QA (rules of the record)
     "oos_phase_i": ("analyst", "reviewer", "qa"),
     "oos_authorise": ("reviewer", "qa"),  # retests and resamples
     "oos_phase_ii": ("qa",),  # escalation and its scope and findings

@@ -30,8 +30,18 @@ class Reportable:
     excluded: list[float] = field(default_factory=list)
     note: str = ""
 
+    @property
+    def rule(self) -> str:
+        """How the value was reached, in words (kept in the result's provenance)."""
+        return rule_of(self.used, self.note)
+
     def to_dict(self) -> dict:
         return {"value": self.value, "used": self.used, "excluded": self.excluded, "note": self.note}
+
+
+def rule_of(used: list[float], note: str) -> str:
+    """The rule in words: the outlier test's note, else a mean of the values used, else a single value."""
+    return note or ("mean of the replicates" if len(used) > 1 else "single value")
 
 
 def grubbs_outlier(values: list[float], alpha: float = ALPHA) -> int | None:
@@ -108,6 +118,7 @@ def current_record(session: Session, result: Result) -> ReportableResult | None:
 def record_to_dict(session: Session, rec: ReportableResult) -> dict:
     """A reportable-result record as plain data."""
     mv = session.get(MethodVersion, rec.method_version_id)
+    used = json.loads(rec.used_json)
     return {
         "id": rec.id,
         "result_id": rec.result_id,
@@ -116,11 +127,12 @@ def record_to_dict(session: Session, rec: ReportableResult) -> dict:
         "method_version": mv.label,
         "value": rec.value,
         "values": json.loads(rec.values_json),
-        "used": json.loads(rec.used_json),
+        "used": used,
         "excluded": json.loads(rec.excluded_json),
         "averaged": rec.averaged,
         "outlier_test": rec.outlier_test,
         "note": rec.note,
+        "rule": rule_of(used, rec.note),
         "recorded_by": rec.recorded_by,
         "recorded_at": rec.recorded_at.isoformat(timespec="seconds"),
     }

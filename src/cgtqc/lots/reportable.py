@@ -62,7 +62,7 @@ def enter_reportable(
         "replicates": list(values),
         "used": r.used,
         "excluded": r.excluded,
-        "rule": r.note or ("mean of the replicates" if len(r.used) > 1 else "single value"),
+        "rule": r.rule,
     }
     m = Measurement(mv.cqa, r.value, unit, Provenance("manual-entry", __version__, params))
     added = service.add_result(

@@ -1,6 +1,7 @@
-"""The Lab page: instruments (calibration due), reagent lots (expiry, status), open OOS investigations and
-open deviations, read through the lab service functions the CLI and API use; and its forms, which write
-through the same functions.
+"""The Lab page: instruments (qualification, calibration and maintenance due), reagent lots (expiry,
+status; what a recalled lot affects), method versions and analyst qualifications, open OOS investigations,
+open deviations with their CAPA actions and what is overdue, read through the lab service functions the CLI
+and API use; and its forms, which write through the same functions.
 
 Each form checks the CSRF token, then the role through the lab's one authority table
 (``lab.records.LAB_AUTHORITY``: a form the user may not use is shown disabled with the reason, and a post
@@ -13,6 +14,7 @@ again and checked as every page signature is (failures count towards the lockout
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,7 +24,15 @@ from starlette.concurrency import run_in_threadpool
 
 from cgtqc.errors import CgtqcError, InputError, PermissionDenied
 from cgtqc.lab import deviations, instruments, methods, oos, reagents
-from cgtqc.lab.models import DEVIATION_STATUSES, PHASE_I_CHECKLIST, REAGENT_KINDS
+from cgtqc.lab.models import (
+    CAPA_KINDS,
+    CAPA_STATUSES,
+    DEVIATION_STATUSES,
+    INSTRUMENT_STATUSES,
+    PHASE_I_CHECKLIST,
+    QUALIFICATION_STAGES,
+    REAGENT_KINDS,
+)
 from cgtqc.lab.records import LAB_AUTHORITY, parse_date, refusal
 from cgtqc.lots import service
 from cgtqc.store import sessions
@@ -34,11 +44,19 @@ router = APIRouter()
 DONE = {
     "instrument": "Instrument registered.",
     "calibration": "Calibration recorded.",
+    "instrument-qualification": "Instrument qualification stage recorded.",
+    "maintenance": "Maintenance recorded.",
+    "instrument-status": "Instrument status changed.",
     "reagent": "Reagent lot received (in quarantine).",
     "reagent-status": "Reagent lot status changed.",
+    "recall": "Reagent lot recalled; the results and product lots it affects are listed under Recalled lots.",
+    "method-version": "Method version added.",
     "qualification": "Analyst qualification recorded.",
+    "revocation": "Analyst qualification revoked.",
     "deviation": "Deviation opened.",
     "deviation-status": "Deviation status changed.",
+    "capa": "CAPA action added.",
+    "capa-status": "CAPA action status changed.",
     "phase1": "Phase I findings recorded.",
     "authorised": "Retests and resamples authorised.",
     "phase2": "Phase II started.",
@@ -49,16 +67,24 @@ DONE = {
 
 def lab_overview(s: Session) -> dict[str, Any]:
     """What the Lab page shows, as plain data."""
+    lots = reagents.list_reagent_lots(s)
     return {
         "instruments": [instruments.to_dict(i) for i in instruments.list_instruments(s)],
-        "reagent_lots": [reagents.to_dict(r) for r in reagents.list_reagent_lots(s)],
+        "reagent_lots": [reagents.to_dict(r) for r in lots],
+        "recalled": {
+            r.lot_number: reagents.affected_to_dict(*reagents.affected(s, r))
+            for r in lots
+            if r.status == "recalled"
+        },
         "investigations": [oos.to_dict(s, i) for i in oos.list_investigations(s, open_only=True)],
         "deviations": [
             d
             for d in (deviations.to_dict(s, x) for x in deviations.list_deviations(s))
             if d["status"] != "closed"
         ],
-        "method_versions": [mv.label for mv in methods.list_method_versions(s)],
+        "overdue": deviations.overdue_items(s, date.today()),
+        "method_versions": [methods.to_dict(mv) for mv in methods.list_method_versions(s)],
+        "qualifications": [methods.qualification_to_dict(q, mv) for q, mv in methods.qualifications(s)],
     }
 
 
@@ -77,14 +103,18 @@ def _page(request: Request, who: Principal, status: int = 200, message: dict | N
         checklist=PHASE_I_CHECKLIST,
         reagent_kinds=REAGENT_KINDS,
         deviation_statuses=DEVIATION_STATUSES[1:],
+        instrument_statuses=INSTRUMENT_STATUSES,
+        stages=QUALIFICATION_STAGES,
+        capa_kinds=CAPA_KINDS,
+        capa_statuses=CAPA_STATUSES[1:],
         **doc,
     )
 
 
 @router.get("/lab", include_in_schema=False)
 def lab_page(request: Request, who: PageUser, done: str = "") -> Response:
-    """Instruments, reagent lots, open OOS investigations and open deviations, with the forms that write
-    them."""
+    """Instruments, reagent lots, method versions, analyst qualifications, open OOS investigations and open
+    deviations with their CAPA actions, with the forms that write them."""
     return _page(request, who, message={"kind": "ok", "text": DONE[done]} if done in DONE else None)
 
 
@@ -93,6 +123,21 @@ def _text(form: dict[str, str], field: str, required: bool = True) -> str:
     if required and not value:
         raise InputError(f"{field.replace('_', ' ')} is required", place=field)
     return value
+
+
+def _count(form: dict[str, str], field: str, most: int = 100, required: bool = False) -> int | None:
+    """A whole number up to ``most`` typed in ``field`` (None when left empty and not ``required``)."""
+    text = _text(form, field, required)
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > most:
+        raise InputError(f"{text!r} is not a number of {field.replace('_', ' ')} up to {most}", place=field)
+    return int(text)
+
+
+def _done_and_due(form: dict[str, str]) -> tuple[str, date, date]:
+    """The instrument code, the day a calibration or maintenance was done and the day the next is due."""
+    return _text(form, "code"), parse_date(form.get("on"), "on"), parse_date(form.get("due"), "due")
 
 
 async def _change(
@@ -134,11 +179,35 @@ async def add_instrument(request: Request, who: PageUser) -> Response:
 @router.post("/lab/calibrations", include_in_schema=False)
 async def calibrate(request: Request, who: PageUser) -> Response:
     def change(s: Session, f: dict[str, str]) -> None:
-        instruments.record_calibration(
-            s, who.username, _text(f, "code"), parse_date(f.get("on"), "on"), parse_date(f.get("due"), "due")
-        )
+        instruments.record_calibration(s, who.username, *_done_and_due(f))
 
     return await _change(request, who, "calibrate_instrument", "calibration", change)
+
+
+@router.post("/lab/instrument-qualifications", include_in_schema=False)
+async def qualify_instrument(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        instruments.record_qualification(
+            s, who.username, _text(f, "code"), _text(f, "stage"), parse_date(f.get("on"), "on")
+        )
+
+    return await _change(request, who, "qualify_instrument", "instrument-qualification", change)
+
+
+@router.post("/lab/maintenance", include_in_schema=False)
+async def maintain(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        instruments.record_maintenance(s, who.username, *_done_and_due(f))
+
+    return await _change(request, who, "calibrate_instrument", "maintenance", change)
+
+
+@router.post("/lab/instrument-status", include_in_schema=False)
+async def instrument_status(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        instruments.set_status(s, who.username, _text(f, "code"), _text(f, "status"), _text(f, "reason"))
+
+    return await _change(request, who, "instrument_status", "instrument-status", change)
 
 
 @router.post("/lab/reagent-lots", include_in_schema=False)
@@ -166,6 +235,33 @@ async def reagent_status(request: Request, who: PageUser) -> Response:
     return await _change(request, who, "accept_reagent", "reagent-status", change)
 
 
+@router.post("/lab/reagent-recalls", include_in_schema=False)
+async def recall_reagent(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        reagents.recall(s, who.username, _text(f, "lot_number"), _text(f, "reason"))
+
+    return await _change(request, who, "recall_reagent", "recall", change)
+
+
+@router.post("/lab/method-versions", include_in_schema=False)
+async def add_method_version(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        methods.add_method_version(
+            s,
+            who.username,
+            _text(f, "method"),
+            _text(f, "version"),
+            _text(f, "cqa"),
+            parse_date(f.get("effective_from"), "effective_from"),
+            validation_report=_text(f, "validation_report", False),
+            max_retests=_count(f, "max_retests", 10, required=True),
+            averaging_allowed="averaging_allowed" in f,
+            outlier_test_allowed="outlier_test_allowed" in f,
+        )
+
+    return await _change(request, who, "add_method_version", "method-version", change)
+
+
 @router.post("/lab/qualifications", include_in_schema=False)
 async def qualify(request: Request, who: PageUser) -> Response:
     def change(s: Session, f: dict[str, str]) -> None:
@@ -179,6 +275,16 @@ async def qualify(request: Request, who: PageUser) -> Response:
         )
 
     return await _change(request, who, "qualify_analyst", "qualification", change)
+
+
+@router.post("/lab/revocations", include_in_schema=False)
+async def revoke(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        methods.revoke_analyst(
+            s, who.username, _text(f, "analyst"), _text(f, "method_version"), _text(f, "reason")
+        )
+
+    return await _change(request, who, "qualify_analyst", "revocation", change)
 
 
 @router.post("/lab/deviations", include_in_schema=False)
@@ -206,6 +312,35 @@ async def deviation_status(request: Request, who: PageUser) -> Response:
     return await _change(request, who, "move_deviation", "deviation-status", change)
 
 
+@router.post("/lab/capa-actions", include_in_schema=False)
+async def add_capa(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        deviations.add_capa(
+            s,
+            who.username,
+            _text(f, "number"),
+            _text(f, "kind"),
+            _text(f, "description"),
+            _text(f, "owner"),
+            parse_date(f.get("due_on"), "due_on"),
+        )
+
+    return await _change(request, who, "add_capa", "capa", change)
+
+
+@router.post("/lab/capa-status", include_in_schema=False)
+async def capa_status(request: Request, who: PageUser) -> Response:
+    def change(s: Session, f: dict[str, str]) -> None:
+        action = _text(f, "action")
+        if not action.isdigit() or len(action) > 9:
+            raise InputError(f"{action!r} is not a CAPA action number", place="action")
+        deviations.set_capa_status(
+            s, who.username, int(action), _text(f, "status"), _text(f, "reason", False)
+        )
+
+    return await _change(request, who, "capa_status", "capa-status", change)
+
+
 @router.post("/lab/oos/{number}/phase1", include_in_schema=False)
 async def phase_i(request: Request, number: str, who: PageUser) -> Response:
     def change(s: Session, f: dict[str, str]) -> None:
@@ -216,16 +351,6 @@ async def phase_i(request: Request, number: str, who: PageUser) -> Response:
         oos.record_phase_i(s, who.username, number, findings, hypothesis)
 
     return await _change(request, who, "oos_phase_i", "phase1", change)
-
-
-def _count(form: dict[str, str], field: str) -> int | None:
-    """A whole number typed in ``field`` (None when left empty)."""
-    text = form.get(field, "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or int(text) > 100:
-        raise InputError(f"{text!r} is not a number of {field}", place=field)
-    return int(text)
 
 
 @router.post("/lab/oos/{number}/authorise", include_in_schema=False)
