@@ -10,12 +10,13 @@ then runs three phases, each a fixed number of requests spread over the clients 
 - ``POST /api/v1/lots/{lot}/results``     a manual endotoxin result on a lot that has none (all distinct)
 
 The lot page is read cold first (every lot once, in random order: the first read of each lot since the
-server started, so each one is computed; the server memoises a lot page per audit chain head) and then warm
-(random lots, memoised). The read phases run saturating (each client sends its next request as soon as the
-last answered) and paced (each client waits a random 0..2x``--think`` seconds between requests, as a person
-at a page does). With ``--workers N`` the PostgreSQL server runs N processes (``cgtqc serve --workers``).
-It prints requests/s, p50/p99 latency and the server process's CPU time per request, then stops the server
-and verifies the audit chain (``audit.verify``: hash chain, every audited row replayed) and the result rows.
+server started, so each one is computed; the server memoises a lot page per audit chain head; half of the
+lots saturating, half paced) and then warm (random lots, memoised). The read phases run saturating (each
+client sends its next request as soon as the last answered) and paced (each client waits a random
+0..2x``--think`` seconds between requests, as a person at a page does). With ``--workers N`` the PostgreSQL
+server runs N processes (``cgtqc serve --workers``). It prints requests/s, p50/p99 latency, the server's
+and the client's CPU time per request and the load average, then stops the server and verifies the audit
+chain (``audit.verify``: hash chain, every audited row replayed) and the result rows.
 
     .venv/bin/python benchmarks/server_load.py                 # both backends, 1,000 lots, 50 clients
     .venv/bin/python benchmarks/server_load.py --backend sqlite --lots 200 --requests 500
@@ -67,6 +68,10 @@ SEEDED = {  # every MSC test but endotoxin, which the post phase enters
     ("mycoplasma", "release"): ("Not detected", ""),
 }
 TIME_LIMIT_S = 600  # per phase: the loop stops by itself
+KEEPALIVE_S = 3.0
+"""A client drops its idle connection before uvicorn does (5 s): a request sent on a connection the server is
+closing at that moment fails with 'Server disconnected without sending a response' (two runs did, at the
+first request after the 50 logins)."""
 
 
 def free_port() -> int:
@@ -196,7 +201,9 @@ def start_server(url: str, port: int, workers: int = 1) -> subprocess.Popen:
 async def login(base: str, clients: int) -> list[httpx.AsyncClient]:
     out = []
     for k in range(clients):
-        c = httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=1))
+        c = httpx.AsyncClient(
+            base_url=base, timeout=60, limits=httpx.Limits(max_connections=1, keepalive_expiry=KEEPALIVE_S)
+        )
         user = ANALYSTS[k % len(ANALYSTS)]
         r = await c.post("/api/v1/auth/token", data={"username": user, "password": PASSWORD})
         r.raise_for_status()
@@ -209,8 +216,8 @@ def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its live descendants (the workers) so far (Linux /proc)."""
+def descendants(pid: int) -> set[int]:
+    """The process and its live descendants (the server's workers), from /proc."""
     children: dict[int, list[int]] = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
@@ -218,15 +225,23 @@ def cpu_seconds(pid: int) -> float:
                 children.setdefault(int(_stat(int(d.name))[1]), []).append(int(d.name))
             except (OSError, IndexError):
                 continue
-    total, todo = 0, [pid]
+    out, todo = set(), [pid]
     while todo:
         p = todo.pop()
+        out.add(p)
+        todo += children.get(p, [])
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its live descendants (the workers) so far (Linux /proc)."""
+    total = 0
+    for p in descendants(pid):
         try:
             fields = _stat(p)
         except OSError:
             continue
         total += int(fields[11]) + int(fields[12])
-        todo += children.get(p, [])
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -257,9 +272,10 @@ async def phase(
             if think:
                 await asyncio.sleep(rng.uniform(0, 2 * think))
 
-    t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
+    t0, cpu0, own0 = time.perf_counter(), cpu_seconds(pid), time.process_time()
     await asyncio.gather(*(worker(c) for c in clients))
     wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    own = time.process_time() - own0
     lat = sorted(latencies)
     return {
         "requests": len(lat),
@@ -270,6 +286,7 @@ async def phase(
         "p99_ms": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
         "wall_s": wall,
         "server_cpu_ms": 1000 * cpu / max(1, len(lat)),
+        "client_cpu_ms": 1000 * own / max(1, len(lat)),
         "load_1min": os.getloadavg()[0],
     }
 
@@ -283,19 +300,22 @@ async def load(base: str, pid: int, numbers: list[str], args: argparse.Namespace
         order = rng.sample(numbers, len(numbers))
         warm, cold = order[: args.clients], order[args.clients :]  # warm-up lots are not read cold
         await phase(cs, [("GET", f"/api/v1/lots/{x}", {}) for x in warm] + [lot_list] * args.clients, pid)
+        label = f"think {args.think:g} s"
+        half = len(cold) // 2 if args.think else len(cold)  # paced: the other half, still never read
         out = {
-            "lot page, cold": await phase(cs, [("GET", f"/api/v1/lots/{x}", {}) for x in cold], pid),
-            "lot list": await phase(cs, [lot_list] * n, pid),
-            "lot page, warm": await phase(
-                cs, [("GET", f"/api/v1/lots/{rng.choice(numbers)}", {}) for _ in range(n)], pid
-            ),
+            "lot page, cold": await phase(cs, [("GET", f"/api/v1/lots/{x}", {}) for x in cold[:half]], pid)
         }
         if args.think:
+            pages = [("GET", f"/api/v1/lots/{x}", {}) for x in cold[half:]]
+            out[f"lot page, cold, {label}"] = await phase(cs, pages, pid, args.think)
+        out["lot list"] = await phase(cs, [lot_list] * n, pid)
+        pages = [("GET", f"/api/v1/lots/{rng.choice(numbers)}", {}) for _ in range(n)]
+        out["lot page, warm"] = await phase(cs, pages, pid)
+        if args.think:
             paced = n // 2
-            label = f"think {args.think:g} s"
             out[f"lot list, {label}"] = await phase(cs, [lot_list] * paced, pid, args.think)
             pages = [("GET", f"/api/v1/lots/{rng.choice(numbers)}", {}) for _ in range(paced)]
-            out[f"lot page, {label}"] = await phase(cs, pages, pid, args.think)
+            out[f"lot page, warm, {label}"] = await phase(cs, pages, pid, args.think)
         targets = rng.sample(numbers, min(args.posts, len(numbers)))
         data = {"cqa": "endotoxin", "value": "0.4", "unit": "EU/mL"}
         posts = [("POST", f"/api/v1/lots/{t}/results", {"data": data}) for t in targets]
@@ -313,8 +333,10 @@ def run_backend(name: str, url: str, args: argparse.Namespace, workers: int = 1)
     engine(url).dispose()
     port = free_port()
     server = start_server(url, port, workers)
+    before = descendants(server.pid)
     try:
         figures = asyncio.run(load(f"http://127.0.0.1:{port}", server.pid, numbers, args))
+        restarted = len(before - descendants(server.pid))  # a worker killed and replaced by uvicorn
     finally:
         server.terminate()
         server.wait(30)
@@ -338,6 +360,7 @@ def run_backend(name: str, url: str, args: argparse.Namespace, workers: int = 1)
         "audit_problems": [str(p) for p in problems[:3]],
         "verify_s": verify_s,
         "results_rows_ok": results == expected,
+        "processes_replaced": restarted,
     }
 
 
@@ -365,13 +388,14 @@ def main() -> None:
                 for workers in args.workers:
                     db = pg if workers == args.workers[0] else new_database(pg, f"bench_w{workers}")
                     reports.append(run_backend("postgresql", db, args, workers))
-    head = f"{'backend':<14} {'phase':<22} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8}"
-    print(head + f" {'p99 ms':>8} {'server CPU ms/req':>18} {'load':>5}")
+    head = f"{'backend':<14} {'phase':<28} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8}"
+    print(head + f" {'p99 ms':>8} {'server CPU ms/req':>18} {'client CPU':>10} {'load':>5}")
     for rep in reports:
         for label, f in rep["phases"].items():
             print(
-                f"{rep['backend']:<14} {label:<22} {f['requests']:>8} {f['errors']:>6} {f['rps']:>8.1f} "
-                f"{f['p50_ms']:>8.1f} {f['p99_ms']:>8.1f} {f['server_cpu_ms']:>18.1f} {f['load_1min']:>5.1f}"
+                f"{rep['backend']:<14} {label:<28} {f['requests']:>8} {f['errors']:>6} {f['rps']:>8.1f} "
+                f"{f['p50_ms']:>8.1f} {f['p99_ms']:>8.1f} {f['server_cpu_ms']:>18.1f} "
+                f"{f['client_cpu_ms']:>10.1f} {f['load_1min']:>5.1f}"
             )
         state = "intact" if rep["audit_intact"] else f"BROKEN {rep['audit_problems']}"
         print(
@@ -379,6 +403,7 @@ def main() -> None:
             f"({rep['audit_entries']} entries, verified in {rep['verify_s']:.1f} s); result rows "
             + ("as expected" if rep["results_rows_ok"] else "MISMATCH")
             + "; load average at the end {:.1f} {:.1f} {:.1f}".format(*rep["load_average"])
+            + f"; server processes replaced during the run: {rep['processes_replaced']}"
         )
         for label, f in rep["phases"].items():
             if f["first_error"]:
