@@ -36,8 +36,8 @@ from cgtqc.stats import wilson_interval
 
 ENGINE = "cgtqc.seq.aav.engine"
 VECTOR_TYPE_PROBE_READS = 2000  # first reads of a file that decide ss/sc when the vector type is not given
-# reads per chunk a worker thread takes: small, so the threads' last chunks end close together (2,000-read
-# chunks left one core idle for up to ~1 s at the end); up to 4 chunks per thread are in flight
+# reads per chunk a worker thread takes: small, so the threads' last chunks end close together (a 2,000-read
+# chunk is ~2 s of alignment that one core may run alone at the end); up to 4 chunks per thread in flight
 CHUNK_READS = 500
 
 
