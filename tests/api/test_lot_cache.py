@@ -193,3 +193,8 @@ def test_the_memo_is_bounded_and_expires_with_the_day(sqlite_url):
         day[0] = date(2026, 1, 2)
         assert cache.get(s, "c", lambda: b"c, next day") == b"c, next day"
         assert ReadCache(maxsize=0).get(s, "a", lambda: b"off") == b"off"
+        small = ReadCache(maxbytes=10)
+        small.get(s, "big", lambda: b"x" * 11)
+        for key in ("a", "b", "c"):
+            small.get(s, key, lambda: b"12345")
+        assert len(small) == 2 and small.nbytes == 10  # too big to keep; "a" evicted for the bytes

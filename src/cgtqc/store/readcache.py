@@ -40,10 +40,15 @@ def generation(session: Session, today: date | None = None) -> Generation:
 
 
 class ReadCache:
-    """A bounded LRU memo of read answers (immutable bytes) per ``(generation, key)``; thread-safe."""
+    """An LRU memo of read answers (immutable bytes) per ``(generation, key)``, bounded in answers and in
+    bytes (a lot list of 1,000 lots is ~200 kB, a lot page ~12 kB); thread-safe."""
 
-    def __init__(self, maxsize: int = 2048, today: Callable[[], date] | None = None) -> None:
+    def __init__(
+        self, maxsize: int = 2048, maxbytes: int = 64 << 20, today: Callable[[], date] | None = None
+    ) -> None:
         self.maxsize = maxsize
+        self.maxbytes = maxbytes
+        self.nbytes = 0
         self._today = today or (lambda: utcnow().date())
         self._items: OrderedDict[tuple[Generation, Hashable], bytes] = OrderedDict()
         self._lock = threading.Lock()
@@ -67,14 +72,16 @@ class ReadCache:
                 return hit
             self.misses += 1
         value = compute()
-        if value is not None and generation(session, self._today()) == gen:
+        if value is not None and len(value) <= self.maxbytes and generation(session, self._today()) == gen:
             with self._lock:
+                old = self._items.pop((gen, key), None)
+                self.nbytes += len(value) - (len(old) if old is not None else 0)
                 self._items[(gen, key)] = value
-                self._items.move_to_end((gen, key))
-                while len(self._items) > self.maxsize:
-                    self._items.popitem(last=False)
+                while len(self._items) > self.maxsize or self.nbytes > self.maxbytes:
+                    self.nbytes -= len(self._items.popitem(last=False)[1])
         return value
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self.nbytes = 0
