@@ -7,11 +7,12 @@ chain against every record only when asked (``?verify=1``), since that reads the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
@@ -74,10 +75,22 @@ def _cursor(text: str, place: str) -> int | None:
     return int(t)
 
 
-def _audit_rows(
-    request: Request, lot: str, table: str, user: str, since: str, until: str, before: str, after: str
-) -> dict[str, Any]:
+@dataclass
+class AuditQuery:
+    """The audit page's query string (the page and its fragment take the same one)."""
+
+    lot: str = ""
+    table: str = ""
+    user: str = ""
+    since: str = ""
+    until: str = ""
+    before: str = ""
+    after: str = ""
+
+
+def _audit_rows(request: Request, q: AuditQuery) -> dict[str, Any]:
     """One page of the trail for the filter (``lots.audit_pages``), with the links to its neighbours."""
+    lot, table, user, since, until = q.lot, q.table, q.user, q.since, q.until
     table = table if table in AUDITED else ""
     f = AuditFilter(
         table or None,
@@ -88,7 +101,7 @@ def _audit_rows(
         _day(until, "until"),
     )
     with read_scope(request) as s:
-        page = audit_page(s, f, AUDIT_ROWS, _cursor(before, "before"), _cursor(after, "after"))
+        page = audit_page(s, f, AUDIT_ROWS, _cursor(q.before, "before"), _cursor(q.after, "after"))
     filters = {
         "lot": lot.strip(),
         "table": table,
@@ -116,19 +129,13 @@ def _audit_rows(
 def audit_page_view(
     request: Request,
     who: PageUser,
-    lot: str = "",
-    table: str = "",
-    user: str = "",
-    since: str = "",
-    until: str = "",
-    before: str = "",
-    after: str = "",
+    q: AuditQuery = Depends(),
     verify: bool = False,
 ) -> Response:
     """The trail, newest first, a page at a time; with ``verify=1`` the chain is also replayed against every
     record."""
     try:
-        rows = _audit_rows(request, lot, table, user, since, until, before, after)
+        rows = _audit_rows(request, q)
     except CgtqcError as exc:
         return error_page(request, who, exc, back="/audit")
     problems: list[str] | None = None
@@ -145,17 +152,11 @@ def audit_page_view(
 def audit_rows(
     request: Request,
     who: PageUser,
-    lot: str = "",
-    table: str = "",
-    user: str = "",
-    since: str = "",
-    until: str = "",
-    before: str = "",
-    after: str = "",
+    q: AuditQuery = Depends(),
 ) -> Response:
     """HTMX fragment: one page of the audit table (rows and the page links) for the filter."""
     try:
-        rows = _audit_rows(request, lot, table, user, since, until, before, after)
+        rows = _audit_rows(request, q)
         return render(request, "_audit_rows.html.j2", user=who, **rows)
     except CgtqcError as exc:
         return error_page(request, who, exc)
