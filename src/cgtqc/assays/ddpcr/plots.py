@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cgtqc.errors import InputError
+from cgtqc.plotting import pyplot
 from cgtqc.results import sha256_file
 
 if TYPE_CHECKING:
@@ -36,16 +37,6 @@ SMALL_CLUSTER = 400  # clusters this small are drawn whole
 COLOURS = dict(zip(NAMES, ("#9a9a9a", "#1f6fb2", "#2e8b57", "#d9822b"), strict=True))
 UNCALLED = "#d0d0d0"
 LINE = "#c0392b"
-
-
-def _pyplot() -> Any:
-    """matplotlib's pyplot on the Agg backend, imported when a plot is drawn (not when listing)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 @dataclass(frozen=True)
@@ -221,7 +212,7 @@ def _two_d_panel(ax: Any, calls: WellCalls, keep: np.ndarray) -> None:
 
 def plot_well(calls: WellCalls, title: str = "", fmt: str = "png") -> bytes:
     """The well's amplitude plots as one PNG (or SVG) image (see the module docstring)."""
-    plt = _pyplot()
+    plt = pyplot()
     n = calls.ch1.size
     keep = thinned(calls.clusters)
     panels = 3 if calls.duplex else 2

@@ -13,9 +13,9 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cgtqc.errors import InputError
+from cgtqc.plotting import pyplot
 from cgtqc.seq.integration.safety import AE_BODY, DOMINANT
 from cgtqc.seq.integration.sitetable import read_sites
 
@@ -24,16 +24,6 @@ NEAR = "#c0392b"
 PLAIN = "#4a7ab5"
 MULTIHIT = "#8e6bb5"
 OTHERS = "#cccccc"
-
-
-def _pyplot() -> Any:
-    """matplotlib's pyplot on the Agg backend, imported when a plot is drawn (not when listing)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 @dataclass(frozen=True)
@@ -88,7 +78,7 @@ def plot_clones(found: list[Clone], title: str = "", top: int = TOP, fmt: str = 
         labels.append(f"others ({len(rest):,} clones)")
         values.append(100 * sum(c.relative for c in rest))
         colours.append(OTHERS)
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(labels) + 1.6), dpi=80)
     y = list(range(len(labels)))[::-1]
     ax.barh(y, values, color=colours)

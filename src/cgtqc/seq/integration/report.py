@@ -30,6 +30,7 @@ import numpy as np
 
 from cgtqc import __version__
 from cgtqc.errors import InputError
+from cgtqc.plotting import pyplot
 from cgtqc.results import Measurement, Provenance, ValidityCheck, atomic_write, file_input, to_json
 from cgtqc.seq.integration.diversity import diversity
 from cgtqc.seq.integration.genes import GeneSet
@@ -374,11 +375,7 @@ def _png(fig: Any) -> str:
 
 def plots(report: LongitudinalReport) -> list[tuple[str, str, str]]:
     """(file stem, title, base64 PNG) of the stacked clone abundance, the diversity trend and the VCN."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     out = []
     x = np.arange(len(report.labels))
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(x) + 3), 4.5))
