@@ -86,13 +86,19 @@ def _open(inv: OosInvestigation) -> None:
         raise InputError(f"investigation {inv.number} is closed ({inv.outcome})")
 
 
+def _open_for(session: Session, username: str, action: str, number: str) -> OosInvestigation:
+    """The open investigation ``number``, once ``username`` is found to hold the authority for ``action``."""
+    acting_for(session, username, action)
+    inv = get_investigation(session, number)
+    _open(inv)
+    return inv
+
+
 def record_phase_i(
     session: Session, username: str, number: str, findings: dict[str, str], hypothesis: str | None = None
 ) -> OosInvestigation:
     """Record phase I checklist findings (item -> finding) and the hypothesis being tested."""
-    acting_for(session, username, "oos_phase_i")
-    inv = get_investigation(session, number)
-    _open(inv)
+    inv = _open_for(session, username, "oos_phase_i", number)
     checklist = json.loads(inv.checklist_json)
     for item, finding in findings.items():
         choice(item, PHASE_I_CHECKLIST, "checklist item")
@@ -153,9 +159,7 @@ def authorise_retests(
     session: Session, username: str, number: str, count: int, reason: str
 ) -> OosInvestigation:
     """A supervisor authorises ``count`` retests in all, within the method version's maximum."""
-    acting_for(session, username, "oos_authorise")
-    inv = get_investigation(session, number)
-    _open(inv)
+    inv = _open_for(session, username, "oos_authorise", number)
     _phase_i_done(inv, "retests")
     _maximum(session, inv, count, inv.resamples_authorised)
     used = retests_used(session, inv, "retest")
@@ -176,9 +180,7 @@ def authorise_resamples(
 ) -> OosInvestigation:
     """A supervisor authorises ``count`` resamples in all (new samples of the lot), only with the reason the
     original sample is not representative; retests and resamples together within the method's maximum."""
-    acting_for(session, username, "oos_authorise")
-    inv = get_investigation(session, number)
-    _open(inv)
+    inv = _open_for(session, username, "oos_authorise", number)
     if not reason.strip():
         raise InputError(
             "a resample needs the reason the original sample is not representative (e.g. compromised)",
@@ -253,9 +255,7 @@ def check_retest(
 
 def start_phase_ii(session: Session, username: str, number: str, reason: str) -> OosInvestigation:
     """Escalate to the full-scale investigation (production, process, batch records; QA)."""
-    acting_for(session, username, "oos_phase_ii")
-    inv = get_investigation(session, number)
-    _open(inv)
+    inv = _open_for(session, username, "oos_phase_ii", number)
     if not reason.strip():
         raise InputError("phase II needs a reason (what phase I did not explain)", place=number)
     audit.update(session, inv, {"phase": "II", "phase_ii_reason": reason}, username, "phase II started")
@@ -266,9 +266,7 @@ def record_phase_ii(
     session: Session, username: str, number: str, scope: str, findings: str
 ) -> OosInvestigation:
     """Record the full-scale investigation's scope (what was examined) and findings (what it found; QA)."""
-    acting_for(session, username, "oos_phase_ii")
-    inv = get_investigation(session, number)
-    _open(inv)
+    inv = _open_for(session, username, "oos_phase_ii", number)
     if inv.phase != "II":
         raise InputError(
             f"investigation {number} is in phase {inv.phase}; start phase II first", place=number
