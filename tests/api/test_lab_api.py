@@ -244,6 +244,13 @@ def test_raw_file_upload_carries_its_lab_record_checked_as_the_runner_does(sqlit
     )
     (test,) = [t for t in doc["detail"]["tests"] if t["cqa"] == "endotoxin"]
     assert test["verdict"] == "pass" and test["result"]["provenance"]["engine"] == "endotoxin"
+    lab = test["result"]["lab"]  # the lot detail names the result's lab record, as the lot page does
+    assert (lab["instrument"], lab["reagents"], lab["method_version"], lab["valid"]) == (
+        "PR-01", ["LAL-3"], "LAL:1", True
+    )
+    detail = _ok(api.get("/lots/MSC-9"))
+    labs = {r["id"]: r["lab"] for r in detail["results"]}
+    assert labs[test["result"]["id"]] == lab
     used = _ok(api.get("/reagent-lots/LAL-3"))["used_by"]
     assert used["product_lots"] == ["MSC-9"] and [r["cqa"] for r in used["results"]] == ["endotoxin"]
     trail = _ok(api.get("/audit?table=lab_result_links"))

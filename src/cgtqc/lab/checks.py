@@ -137,9 +137,20 @@ def link_of(session: Session, result_id: int) -> ResultLabLink | None:
 
 def describe(session: Session, result_id: int) -> dict:
     """The lab record of a result for display: instrument, reagent lots, method version, analyst, role."""
-    link = link_of(session, result_id)
-    if link is None:
+    return describe_results(session, [result_id]).get(result_id, {})
+
+
+def describe_results(session: Session, result_ids: list[int]) -> dict[int, dict]:
+    """:func:`describe` of many results: one query finds which have a lab record (most have none)."""
+    if not result_ids:
         return {}
+    query = select(ResultLabLink).where(ResultLabLink.result_id.in_(result_ids))
+    links = session.execute(query).scalars().all()
+    return {link.result_id: _describe_link(session, link) for link in links}
+
+
+def _describe_link(session: Session, link: ResultLabLink) -> dict:
+    result_id = link.result_id
     inst = session.get(Instrument, link.instrument_id) if link.instrument_id else None
     mv = session.get(MethodVersion, link.method_version_id) if link.method_version_id else None
     lots = session.execute(

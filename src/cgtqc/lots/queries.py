@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from cgtqc.lab.checks import describe_results
 from cgtqc.lots.disposition import evaluate_lot
 from cgtqc.lots.service import current_results, notifications_of, specification_for
 from cgtqc.lots.signatures import signatures_of
@@ -105,7 +106,9 @@ def status_counts(session: Session) -> dict[str, int]:
     return {s: int(rows.get(s, 0)) for s in LOT_STATUSES}
 
 
-def result_dict(r: Result, current: bool) -> dict[str, Any]:
+def result_dict(r: Result, current: bool, lab: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A result as the API answers it; ``lab``: its lab record (instrument, reagents, method version,
+    analyst, validity, reportable value), empty when it has none."""
     return {
         "id": r.id,
         "cqa": r.cqa,
@@ -124,6 +127,7 @@ def result_dict(r: Result, current: bool) -> dict[str, Any]:
         "reviewed_by": r.reviewed_by,
         "reviewed_at": _iso(r.reviewed_at),
         "current": current,
+        "lab": lab or {},
     }
 
 
@@ -135,10 +139,11 @@ def lot_detail(session: Session, lot_number: str) -> dict[str, Any] | None:
         return None
     ev = evaluate_lot(session, lot)
     current = {r.id for r in current_results(lot).values()}
+    lab = describe_results(session, [r.id for r in lot.results])
     tests = []
     for o in ev.outcomes:
         d = o.to_dict()
-        d["result"] = result_dict(o.result, True) if o.result is not None else None
+        d["result"] = result_dict(o.result, True, lab.get(o.result.id)) if o.result is not None else None
         tests.append(d)
     return {
         "lot": lot.lot_number,
@@ -165,7 +170,7 @@ def lot_detail(session: Session, lot_number: str) -> dict[str, Any] | None:
             for x in lot.samples
         ],
         "tests": tests,
-        "results": [result_dict(r, r.id in current) for r in lot.results],
+        "results": [result_dict(r, r.id in current, lab.get(r.id)) for r in lot.results],
         "signatures": [
             {
                 "id": g.id,

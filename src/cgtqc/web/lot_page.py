@@ -59,6 +59,7 @@ def _outcomes(s: Session, ev: LotEvaluation) -> list[dict[str, Any]]:
     """Each test's result with its provenance, validity checks, lab record (instrument, reagent lots, method
     version) and the OOS investigation it is the original or a retest of."""
     out = []
+    lab = lab_checks.describe_results(s, [o.result.id for o in ev.outcomes if o.result])
     for i, o in enumerate(ev.outcomes):
         prov = json.loads(o.result.provenance_json) if o.result else None
         checks = json.loads(o.result.checks_json) if o.result else []
@@ -71,7 +72,7 @@ def _outcomes(s: Session, ev: LotEvaluation) -> list[dict[str, Any]]:
                 "evaluation": o.evaluation,
                 "provenance": prov,
                 "checks": checks,
-                "lab": lab_checks.describe(s, o.result.id) if o.result else {},
+                "lab": lab.get(o.result.id, {}) if o.result else {},
                 "oos": {"number": inv.number, "status": inv.status, "outcome": inv.outcome} if inv else None,
             }
         )
