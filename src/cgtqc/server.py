@@ -7,8 +7,11 @@ file), then keeps on ``app.state``:
 - ``sessionmaker``: a SQLAlchemy session factory on the store's engine;
 - ``session_scope()``: a context manager, one transaction (commit on success, rollback on error);
 - ``write_scope()``: the same for writes; on SQLite it also holds a process-wide lock, because SQLite has one
-  writer at a time and the audit chain must stay linear (PostgreSQL takes the chain's advisory lock at the
-  first audit entry instead, ``audit.lock_chain``: one chain across threads and server processes alike);
+  writer at a time and the audit chain must stay linear; on PostgreSQL it takes the chain's advisory lock
+  (``audit.lock_chain``) before anything is read, so a write's checks ("this test has no result yet") and
+  its writes are one step across threads and server processes alike;
+- ``sign_in_scope()``: a write scope for logging in and out, which takes the advisory lock only at its audit
+  entry (a failed login's), so logins do not queue behind one another's password hashing;
 - ``secure_cookies``, ``idle_timeout`` and ``upload_dir`` (raw files of uploads and the engines' artefacts);
 - ``read_cache``: the lot pages and lot lists the API answered, memoised per audit chain head
   (:mod:`cgtqc.store.readcache`; ``read_cache=0`` turns it off).
@@ -35,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cgtqc import __version__
 from cgtqc.api import install as install_api
+from cgtqc.store import audit
 from cgtqc.store.db import engine, migrate
 from cgtqc.store.readcache import ReadCache
 from cgtqc.store.sessions import IDLE_TIMEOUT
@@ -109,14 +113,21 @@ def create_app(
             session.close()
 
     @contextmanager
-    def write_scope() -> Iterator[Session]:
+    def sign_in_scope() -> Iterator[Session]:
         with lock if lock is not None else nullcontext(), session_scope() as session:
+            yield session
+
+    @contextmanager
+    def write_scope() -> Iterator[Session]:
+        with sign_in_scope() as session:
+            audit.lock_chain(session)  # before the write's checks, so checks and writes are one step
             yield session
 
     app.state.db_url = url
     app.state.sessionmaker = factory
     app.state.session_scope = session_scope
     app.state.write_scope = write_scope
+    app.state.sign_in_scope = sign_in_scope
     app.state.secure_cookies = secure_cookies
     app.state.idle_timeout = idle_timeout
     app.state.upload_dir = Path(upload_dir) if upload_dir else _default_upload_dir(url)

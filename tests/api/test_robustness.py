@@ -42,6 +42,11 @@ def _writer(base: str, k: int, barrier: threading.Barrier, errors: list[str]) ->
                 assert r.status_code == 201, r.text
             r = c.patch("/api/v1/lots/SHARED", json={"storage": f"freezer {k}", "reason": f"writer {k}"})
             assert r.status_code == 200, r.text
+            # every writer races to enter the shared lot's first viability: one result, the rest refused
+            first = {"cqa": "viability", "value": f"{70 + k}", "unit": "%"}
+            r = c.post("/api/v1/lots/SHARED/results", data=first)
+            assert r.status_code in (201, 422), r.text
+            assert r.status_code == 201 or "already has a result" in r.json()["detail"], r.text
     except BaseException as exc:  # noqa: BLE001 - reported by the test thread
         errors.append(f"writer {k}: {exc}")
 
@@ -68,8 +73,10 @@ def test_concurrent_writers_on_postgresql_lose_no_audit_entry(pg_url, tmp_path, 
         entries = list(s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars())
         new = entries[-(len(entries) - before) :]
         logins = CLIENTS  # each client's login is a security event
-        assert len(new) == logins + CLIENTS * (1 + len(RESULTS) + 1)
-        assert s.execute(select(func.count()).select_from(Result)).scalar() == CLIENTS * len(RESULTS)
+        assert len(new) == logins + CLIENTS * (1 + len(RESULTS) + 1) + 1  # + the one shared viability
+        assert s.execute(select(func.count()).select_from(Result)).scalar() == CLIENTS * len(RESULTS) + 1
+        shared = s.execute(select(Lot.id).where(Lot.lot_number == "SHARED")).scalar()
+        assert s.execute(select(func.count()).where(Result.lot_id == shared)).scalar() == 1
         assert s.execute(select(func.count()).select_from(Lot)).scalar() == CLIENTS + 1
         # linear: each entry's parent is the one before it, and no two entries share a parent
         assert all(b.prev_hash == a.entry_hash for a, b in zip(entries, entries[1:], strict=False))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from pydantic import BaseModel
 
-from cgtqc.api.deps import bearer_token, principal, write_scope
+from cgtqc.api.deps import bearer_token, principal, sign_in_scope
 from cgtqc.errors import PermissionDenied
 from cgtqc.store import sessions
 from cgtqc.store.sessions import AUTHORITY, Principal
@@ -29,7 +29,7 @@ class Me(BaseModel):
 def token(request: Request, username: str = Form(...), password: str = Form(...)) -> Token:
     """OAuth2 password flow: a bearer token for the API (idle timeout applies); failures count to lockout."""
     try:
-        with write_scope(request) as s:
+        with sign_in_scope(request) as s:
             tok, _who = sessions.login(s, username, password, "bearer")
     except PermissionDenied as exc:  # wrong password, unknown or disabled user, locked account
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
@@ -52,5 +52,5 @@ def logout(
     request: Request, who: Principal = Depends(principal), tok: str | None = Depends(bearer_token)
 ) -> None:
     """Revoke this token."""
-    with write_scope(request) as s:
+    with sign_in_scope(request) as s:
         sessions.logout(s, tok)

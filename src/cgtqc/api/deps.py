@@ -34,6 +34,11 @@ def write_scope(request: Request) -> AbstractContextManager[Session]:
     return request.app.state.write_scope()
 
 
+def sign_in_scope(request: Request) -> AbstractContextManager[Session]:
+    """One transaction for logging in or out (the chain lock only at its audit entry)."""
+    return request.app.state.sign_in_scope()
+
+
 class NotFound(CgtqcError):
     """A lot, specification or user that does not exist (404)."""
 

@@ -75,6 +75,10 @@ def write_scope(request: Request) -> AbstractContextManager[Session]:
     return request.app.state.write_scope()
 
 
+def sign_in_scope(request: Request) -> AbstractContextManager[Session]:
+    return request.app.state.sign_in_scope()
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 

@@ -23,7 +23,7 @@ from cgtqc.web.context import (
     current_user,
     render,
     see_other,
-    write_scope,
+    sign_in_scope,
 )
 
 router = APIRouter()
@@ -75,7 +75,7 @@ def login(
             request, target, 403, "The login form expired or was not sent by this site; try again.", username
         )
     try:
-        with write_scope(request) as s:
+        with sign_in_scope(request) as s:
             token, _who = sessions.login(s, username.strip(), password, "cookie")
     except CgtqcError as exc:
         return _login_form(request, target, 401, str(exc), username)
@@ -92,7 +92,7 @@ async def logout(request: Request) -> Response:
         await check_csrf(request, who)
 
         def close() -> None:
-            with write_scope(request) as s:
+            with sign_in_scope(request) as s:
                 sessions.logout(s, request.cookies.get(SESSION_COOKIE))
 
         await run_in_threadpool(close)
