@@ -1,11 +1,13 @@
 """Small statistics every engine shares: binomial intervals and multiple-testing correction.
 
-One implementation each, on statsmodels, so a percentage of reads, events or droplets gets the same interval
-wherever it is computed.
+One implementation each, so a percentage of reads, events or droplets gets the same interval wherever it is
+computed: the Wilson interval is statsmodels' formula written out (bit-identical, tested) so that engines do
+not import statsmodels (~0.5-1 s) for it; the false discovery rate is statsmodels' own.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from cgtqc.errors import InputError
@@ -17,10 +19,17 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
         return 0.0, 1.0
     if not 0 <= k <= n:
         raise InputError(f"count {k} outside 0..{n}", place="binomial interval")
-    from statsmodels.stats.proportion import proportion_confint  # imported when used: ~0.5 s
+    from scipy.special import ndtri  # the normal quantile scipy.stats uses, without importing it (~0.5 s)
 
-    lo, hi = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
-    return (0.0 if k == 0 else max(0.0, float(lo)), 1.0 if k == n else min(1.0, float(hi)))
+    # statsmodels' proportion_confint(method="wilson"), operation for operation (bit-identical; tested)
+    crit = -float(ndtri((1 - confidence) / 2.0))
+    crit2 = crit**2
+    q = k / n
+    denom = 1 + crit2 / n
+    center = (q + crit2 / (2 * n)) / denom
+    dist = crit * math.sqrt(q * (1.0 - q) / n + crit2 / (4.0 * float(n) ** 2)) / denom
+    lo, hi = center - dist, center + dist
+    return (0.0 if k == 0 else max(0.0, lo), 1.0 if k == n else min(1.0, hi))
 
 
 def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:

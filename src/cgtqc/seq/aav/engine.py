@@ -399,8 +399,8 @@ def classify_reads(
 
 
 def _warm_up() -> None:
-    """Load the ITR kernel (numba, ~0.6 CPU s) and import what the summary needs (statsmodels for the Wilson
-    intervals, ~1 CPU s) while the workers align their first reads: not in a worker that the others then
+    """Load the ITR kernel (numba, ~0.6 CPU s) and import what the summary needs (scipy.special for the
+    Wilson intervals) while the workers align their first reads: not in a worker that the others then
     wait for, nor on one core after the last read."""
     from cgtqc.seq.aav.itr import encode, semiglobal
 
