@@ -67,10 +67,20 @@ def lock_chain(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
 
 
+def chain_head(session: Session) -> tuple[int, str]:
+    """The newest entry's id and hash, (0, GENESIS) on an empty trail: one primary-key read, through Core
+    (the memo of read answers asks it on every read, ``store.readcache``)."""
+    head = (
+        session.connection()
+        .execute(select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
+        .first()
+    )
+    return (head[0], head[1]) if head is not None else (0, GENESIS)
+
+
 def _last_hash(session: Session) -> str:
     lock_chain(session)  # one writer extends the chain at a time
-    last = session.execute(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
-    return last or GENESIS
+    return chain_head(session)[1]
 
 
 def _append(

@@ -20,22 +20,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cgtqc.store.models import AuditEntry, utcnow
+from cgtqc.store import audit
+from cgtqc.store.models import utcnow
 
 Generation = tuple[int, str, date]
 
 
 def generation(session: Session, today: date | None = None) -> Generation:
     """The state of every GMP record, as one key: the audit chain's head (id and hash) and the UTC date."""
-    head = (
-        session.connection()  # Core, not the ORM: one primary-key lookup on every memoised read
-        .execute(select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1))
-        .first()
-    )
-    seq, digest = (head[0], head[1]) if head is not None else (0, "")
+    seq, digest = audit.chain_head(session)
     return (seq, digest, today or utcnow().date())
 
 
