@@ -146,8 +146,7 @@ def overdue(
     json_: bool = JSON_OPTION,
 ) -> None:
     """Open deviations and CAPA actions past their due date."""
-    from datetime import date
 
     with store_session(db) as s:
-        rows = deviations.overdue(s, parse_date(on, "--on", required=False) or date.today())
+        rows = deviations.overdue(s, parse_date(on, "--on", required=False))
     output(rows, json_, "\n".join(rows) or "nothing overdue")

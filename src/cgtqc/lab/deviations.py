@@ -138,8 +138,10 @@ def set_status(session: Session, username: str, number: str, status: str, reason
     return dev
 
 
-def overdue_items(session: Session, on: date) -> list[dict]:
-    """Open deviations and CAPA actions past their due date on ``on``, each with its one-line summary."""
+def overdue_items(session: Session, on: date | None = None) -> list[dict]:
+    """Open deviations and CAPA actions past their due date on ``on`` (today when not given), each with its
+    one-line summary."""
+    on = on or date.today()
     out = [
         {
             "record": d.number,
@@ -166,7 +168,7 @@ def overdue_items(session: Session, on: date) -> list[dict]:
     return out
 
 
-def overdue(session: Session, on: date) -> list[str]:
+def overdue(session: Session, on: date | None = None) -> list[str]:
     """Open deviations and actions past their due date, one line each."""
     return [item["line"] for item in overdue_items(session, on)]
 

@@ -82,7 +82,7 @@ def lab_overview(s: Session) -> dict[str, Any]:
             for d in (deviations.to_dict(s, x) for x in deviations.list_deviations(s))
             if d["status"] != "closed"
         ],
-        "overdue": deviations.overdue_items(s, date.today()),
+        "overdue": deviations.overdue_items(s),
         "method_versions": [methods.to_dict(mv) for mv in methods.list_method_versions(s)],
         "qualifications": [methods.qualification_to_dict(q, mv) for q, mv in methods.qualifications(s)],
     }

@@ -92,7 +92,7 @@ def open_deviation(request: Request, body: DeviationCreate, who: User) -> dict[s
 @router.get("/deviations/overdue")
 def overdue(request: Request, who: User, on: date | None = None) -> list[dict[str, Any]]:
     """Deviations not closed and open CAPA actions past their due date on ``on`` (default today)."""
-    return read(request, lambda s: deviations.overdue_items(s, on or date.today()))
+    return read(request, lambda s: deviations.overdue_items(s, on))
 
 
 @router.get("/deviations/{number}")
