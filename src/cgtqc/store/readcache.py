@@ -34,24 +34,55 @@ def generation(session: Session, today: date | None = None) -> Generation:
     return (seq, digest, today or utcnow().date())
 
 
-class ReadCache:
-    """An LRU memo of read answers (immutable bytes) per ``(generation, key)``, bounded in answers and in
-    bytes (a lot list of 1,000 lots is ~200 kB, a lot page ~12 kB); thread-safe."""
+class BytesLRU:
+    """A thread-safe LRU of immutable answers (bytes), bounded in entries and in bytes; also the lot page's
+    cache of drawn plot images (``web.plots``)."""
+
+    def __init__(self, maxsize: int = 2048, maxbytes: int = 64 << 20) -> None:
+        self.maxsize = maxsize
+        self.maxbytes = maxbytes
+        self.nbytes = 0
+        self._items: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def lookup(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def keep(self, key: Hashable, value: bytes) -> None:
+        """Keep ``value`` (one larger than ``maxbytes`` is not kept), evicting the least recently used."""
+        if len(value) > self.maxbytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self.nbytes += len(value) - (len(old) if old is not None else 0)
+            self._items[key] = value
+            while len(self._items) > self.maxsize or self.nbytes > self.maxbytes:
+                self.nbytes -= len(self._items.popitem(last=False)[1])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.nbytes = 0
+
+
+class ReadCache(BytesLRU):
+    """The memo of read answers per ``(generation, key)`` (a lot list of 1,000 lots is ~200 kB, a lot page
+    ~12 kB)."""
 
     def __init__(
         self, maxsize: int = 2048, maxbytes: int = 64 << 20, today: Callable[[], date] | None = None
     ) -> None:
-        self.maxsize = maxsize
-        self.maxbytes = maxbytes
-        self.nbytes = 0
+        super().__init__(maxsize, maxbytes)
         self._today = today or (lambda: utcnow().date())
-        self._items: OrderedDict[tuple[Generation, Hashable], bytes] = OrderedDict()
-        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
 
     def get(self, session: Session, key: Hashable, compute: Callable[[], bytes | None]) -> bytes | None:
         """The memoised answer of ``key`` at the database's current state, else ``compute()`` (kept when the
@@ -59,24 +90,12 @@ class ReadCache:
         if self.maxsize <= 0:
             return compute()
         gen = generation(session, self._today())
-        with self._lock:
-            hit = self._items.get((gen, key))
-            if hit is not None:
-                self._items.move_to_end((gen, key))
-                self.hits += 1
-                return hit
-            self.misses += 1
+        hit = self.lookup((gen, key))
+        if hit is not None:
+            self.hits += 1
+            return hit
+        self.misses += 1
         value = compute()
-        if value is not None and len(value) <= self.maxbytes and generation(session, self._today()) == gen:
-            with self._lock:
-                old = self._items.pop((gen, key), None)
-                self.nbytes += len(value) - (len(old) if old is not None else 0)
-                self._items[(gen, key)] = value
-                while len(self._items) > self.maxsize or self.nbytes > self.maxbytes:
-                    self.nbytes -= len(self._items.popitem(last=False)[1])
+        if value is not None and generation(session, self._today()) == gen:
+            self.keep((gen, key), value)
         return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.nbytes = 0

@@ -24,8 +24,6 @@ import hashlib
 import html
 import json
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from fastapi.responses import Response
 
 from cgtqc.lots import service
 from cgtqc.plotting import PLOT_SUFFIXES
+from cgtqc.store.readcache import BytesLRU
 from cgtqc.web.context import read_scope
 
 MIME = {".png": "image/png", ".svg": "image/svg+xml"}
@@ -188,26 +187,19 @@ def _draw(run: Path, prov: dict[str, Any], kind: str, key: str, fmt: str) -> byt
     return plot_clones(clones(run / "out"), "Clone abundance", fmt=fmt)
 
 
-class ImageCache:
-    """A small thread-safe LRU of drawn images by content key."""
+class ImageCache(BytesLRU):
+    """The drawn images by content key (two requests may draw the same image once each)."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
-        self.size = size
-        self._items: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(maxsize=size)
         self.draws = 0
 
     def get(self, key: str, draw: Callable[[], bytes]) -> bytes:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        data = draw()  # outside the lock: two requests may draw the same image once each
-        with self._lock:
+        data = self.lookup(key)
+        if data is None:
+            data = draw()
             self.draws += 1
-            self._items[key] = data
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self.keep(key, data)
         return data
 
 
