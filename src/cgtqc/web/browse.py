@@ -8,7 +8,6 @@ chain against every record only when asked (``?verify=1``), since that reads the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,6 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from cgtqc.errors import CgtqcError, InputError
+from cgtqc.lab.records import parse_date
 from cgtqc.lots import queries, service
 from cgtqc.lots.audit_pages import AuditFilter, audit_page
 from cgtqc.lots.signatures import verify_signatures
@@ -59,13 +59,6 @@ def spec_page(request: Request, product: str, who: PageUser, version: str | None
     )
 
 
-def _day(text: str, place: str) -> date | None:
-    try:
-        return date.fromisoformat(text.strip()) if text.strip() else None
-    except ValueError:
-        raise InputError(f"{text.strip()!r} is not a day (YYYY-MM-DD)", place=place) from None
-
-
 def _cursor(text: str, place: str) -> int | None:
     t = text.strip()
     if not t:
@@ -97,8 +90,8 @@ def _audit_rows(request: Request, q: AuditQuery) -> dict[str, Any]:
         None,
         user.strip() or None,
         lot.strip() or None,
-        _day(since, "since"),
-        _day(until, "until"),
+        parse_date(since, "since", required=False),
+        parse_date(until, "until", required=False),
     )
     with read_scope(request) as s:
         page = audit_page(s, f, AUDIT_ROWS, _cursor(q.before, "before"), _cursor(q.after, "after"))
