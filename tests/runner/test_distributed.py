@@ -127,3 +127,26 @@ def test_an_existing_scheduler_by_address(seq_lot, baseline, tmp_path):
                       out=out, scheduler=cluster.scheduler_address, chunk_reads=50)
         assert run.scheduler == f"dask {cluster.scheduler_address}"
     assert not run.failed and _results(out) == baseline
+
+
+class _CancelsTheFirstTask(DaskScheduler):
+    """A real cluster on which the first task is cancelled, as Dask cancels a lost worker's forgotten task."""
+
+    cancelled = False
+
+    def submit(self, fn, *args, key):
+        fut = super().submit(fn, *args, key=key)
+        if not self.cancelled:
+            self.cancelled = True
+            self.client.cancel(fut)
+        return fut
+
+
+def test_a_task_the_cluster_cancels_is_submitted_again(seq_lot, baseline, tmp_path):
+    out = tmp_path / "out"
+    with _CancelsTheFirstTask(workers=2) as dask:
+        run = run_lot(seq_lot, db_url=fresh_db(tmp_path / "db"), user="alice", password=PASSWORD, out=out,
+                      scheduler=dask, chunk_reads=3)
+        assert dask.cancelled
+    assert not run.failed, [t.error for t in run.failed]
+    assert _results(out) == baseline

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def execute_tests(
     cache = Cache(out / ".cache")
     reg = registry()
     runs = [TestRun(t) for t in manifest.tests]
-    pending: dict[Any, tuple[TestRun, Any]] = {}  # future -> (test run, chunk or None)
+    pending: dict[Any, tuple[TestRun, Any, _Task]] = {}  # future -> (test run, chunk or None, task)
     chunked: dict[str, dict[str, Any]] = {}  # test id -> context, chunks, partials
     for tr in runs:
         t = tr.test
@@ -105,9 +106,9 @@ def execute_tests(
         inputs = {k: [str(p) for p in v] for k, v in t.inputs.items()}
         if engine.chunking is None:
             progress.start(t, 1, "tests")
-            fut = scheduler.submit(run_engine, engine.name, inputs, t.params.model_dump(),
-                                   str(out / "tests" / t.id), key=f"{engine.name}-{tr.key}")
-            pending[fut] = (tr, None)
+            args = (run_engine, engine.name, inputs, t.params.model_dump(), str(out / "tests" / t.id))
+            task = _Task(scheduler, args, f"{engine.name}-{tr.key}")
+            pending[task.submit()] = (tr, None, task)
             continue
         try:
             c = engine.chunking
@@ -130,38 +131,74 @@ def execute_tests(
                 state["left"] -= 1
                 progress.advance(t, 1, max(chunk.n_reads, 0))
                 continue
-            fut = scheduler.submit(run_chunk, engine.name, handle, chunk,
-                                   key=f"{engine.name}-{tr.key}-{size}-{chunk.source}-{chunk.index}")
-            pending[fut] = (tr, (i, chunk))
+            task = _Task(scheduler, (run_chunk, engine.name, handle, chunk),
+                         f"{engine.name}-{tr.key}-{size}-{chunk.source}-{chunk.index}", context)
+            pending[task.submit()] = (tr, (i, chunk), task)
         if state["left"] == 0:
             _merge(tr, state, cache, out, progress)
-    for fut in scheduler.as_completed(list(pending)):
-        tr, where = pending.pop(fut)
-        if tr.error:
-            continue
-        try:
-            value = fut.result()
-        except Exception as exc:  # noqa: BLE001 - an engine failing must not stop the others
-            tr.error = f"{type(exc).__name__}: {exc}"
-            progress.done(tr.test, tr.error)
-            continue
-        if where is None:
-            tr.result = EngineResult.from_dict(value)
-            cache.put_result(tr.key, value)
-            tr.seconds = time.perf_counter() - tr.seconds
-            progress.advance(tr.test)
-            progress.done(tr.test, None)
-            continue
-        i, chunk = where
-        state = chunked[tr.test.id]
-        cache.put_chunk(tr.key, state["size"], chunk, value)
-        state["partials"][i] = value
-        state["left"] -= 1
-        tr.reads += max(chunk.n_reads, 0)
-        progress.advance(tr.test, 1, max(chunk.n_reads, 0))
-        if state["left"] == 0:
-            _merge(tr, state, cache, out, progress)
+    while pending:  # a task the cluster cancelled (a lost worker) is submitted again, here, in the next pass
+        for fut in scheduler.as_completed(list(pending)):
+            tr, where, task = pending.pop(fut)
+            if tr.error:
+                continue
+            try:
+                value = fut.result()
+            except CancelledError as exc:
+                if task.tries < RESUBMITS:
+                    pending[task.submit()] = (tr, where, task)
+                    continue
+                tr.error = f"{type(exc).__name__}: {exc}"
+                progress.done(tr.test, tr.error)
+                continue
+            except Exception as exc:  # noqa: BLE001 - an engine failing must not stop the others
+                tr.error = f"{type(exc).__name__}: {exc}"
+                progress.done(tr.test, tr.error)
+                continue
+            _completed(tr, where, value, chunked, cache, out, progress)
     return runs
+
+
+def _completed(
+    tr: TestRun, where: Any, value: Any, chunked: dict[str, dict[str, Any]], cache: Cache, out: Path,
+    progress: Progress,
+) -> None:
+    """Record a finished task: a whole test's result, or one chunk's partial (merging the last one)."""
+    if where is None:
+        tr.result = EngineResult.from_dict(value)
+        cache.put_result(tr.key, value)
+        tr.seconds = time.perf_counter() - tr.seconds
+        progress.advance(tr.test)
+        progress.done(tr.test, None)
+        return
+    i, chunk = where
+    state = chunked[tr.test.id]
+    cache.put_chunk(tr.key, state["size"], chunk, value)
+    state["partials"][i] = value
+    state["left"] -= 1
+    tr.reads += max(chunk.n_reads, 0)
+    progress.advance(tr.test, 1, max(chunk.n_reads, 0))
+    if state["left"] == 0:
+        _merge(tr, state, cache, out, progress)
+
+
+RESUBMITS = 3  # a task the cluster cancelled is submitted again this many times at most
+
+
+class _Task:
+    """One task: :meth:`submit` sends it and, when the cluster cancels it (Dask forgets a task whose worker
+    or scattered input was lost: "already forgotten"), the same task again under a new key, the context
+    re-scattered."""
+
+    def __init__(self, scheduler: Scheduler, args: tuple, key: str, context: Any = None) -> None:
+        self.scheduler, self.args, self.key, self.context, self.tries = scheduler, args, key, context, -1
+
+    def submit(self) -> Any:
+        self.tries += 1
+        args = self.args
+        if self.tries and self.context is not None:  # the chunk's context handle may be the lost input
+            args = (*args[:2], self.scheduler.scatter(self.context), *args[3:])
+        key = self.key if not self.tries else f"{self.key}-again{self.tries}"
+        return self.scheduler.submit(*args, key=key)
 
 
 def _merge(tr: TestRun, state: dict, cache: Cache, out: Path, progress: Progress) -> None:
