@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
-DEBS := chromium chromium-driver postgresql poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core minimap2 samtools curl
+DEBS := chromium chromium-driver postgresql poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core minimap2 samtools curl gcc python3-dev
 
 .PHONY: demo test lint debs clean
 

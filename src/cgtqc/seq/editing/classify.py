@@ -16,14 +16,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
 from cgtqc.errors import InputError
-from cgtqc.seq.editing.align import Aligner, reverse_complement
+from cgtqc.seq.editing.align import Aligner, _kernel, reverse_complement
 
-GAP = 45
-N_BASE = 78
 NUCS = "ACGTN-"
 
 
@@ -61,96 +58,16 @@ class WindowParams:
     gap_incentive: int = 1
 
 
-@numba.njit(cache=True, nogil=True)
-def call_read(aln_read, aln_ref, include):
-    """Modification calls of one alignment (reversed or not: reads left to right).
+call_read = _kernel.call_read
+"""``call_read(aln_read, aln_ref, include)``: the modification calls of one alignment (uint8 rows, read
+left to right; ``include`` the window mask over reference positions): (insertion_n, deletion_n,
+substitution_n) inside the window, then the numbers of all insertions, deletions (events) and
+substitutions anywhere. An insertion counts when the reference bases on both sides are in the window, a
+deletion when any deleted base is, a substitution when its position is and the read base is not N."""
 
-    Returns (insertion_n, deletion_n, substitution_n) inside the window and the numbers of all
-    insertions, deletions (events) and substitutions anywhere.
-    """
-    k = aln_ref.shape[0]
-    L = include.shape[0]
-    idx = 0
-    start_ins = -1
-    cur_ins = 0
-    start_del = -1
-    ins_n = 0
-    del_n = 0
-    sub_n = 0
-    all_ins = 0
-    all_del = 0
-    all_sub = 0
-    refpos = np.empty(k, dtype=np.int64)
-    for c in range(k):
-        rc = aln_ref[c]
-        qc = aln_read[c]
-        if rc != GAP:
-            refpos[c] = idx
-            if rc != qc and qc != GAP and qc != N_BASE:
-                all_sub += 1
-                if idx < L and include[idx]:
-                    sub_n += 1
-            if start_ins != -1:
-                all_ins += 1
-                if start_ins < L and idx < L and include[start_ins] and include[idx]:
-                    ins_n += cur_ins
-                start_ins = -1
-            cur_ins = 0
-            idx += 1
-        else:
-            refpos[c] = -1 if idx == 0 else -idx
-            if idx > 0 and start_ins == -1:
-                start_ins = idx - 1
-            cur_ins += 1
-        if qc == GAP and start_del == -1:
-            start_del = refpos[c] if c >= 1 else 0
-        elif qc != GAP and start_del != -1:
-            end_del = refpos[c]
-            all_del += 1
-            hit = False
-            for p in range(max(start_del, 0), min(end_del, L)):
-                if include[p]:
-                    hit = True
-                    break
-            if hit:
-                del_n += end_del - start_del
-            start_del = -1
-    if start_del != -1:
-        end_del = refpos[k - 1] + 1
-        all_del += 1
-        hit = False
-        for p in range(max(start_del, 0), min(end_del, L)):
-            if include[p]:
-                hit = True
-                break
-        if hit:
-            del_n += end_del - start_del
-    return ins_n, del_n, sub_n, all_ins, all_del, all_sub
-
-
-@numba.njit(cache=True, nogil=True)
-def add_base_counts(aln_read, aln_ref, counts, weight):
-    """Add the read's base (A C G T N -) at every reference position to ``counts[6, L]``."""
-    idx = 0
-    for c in range(aln_ref.shape[0]):
-        if aln_ref[c] == GAP:
-            continue
-        q = aln_read[c]
-        if q == 65:
-            r = 0
-        elif q == 67:
-            r = 1
-        elif q == 71:
-            r = 2
-        elif q == 84:
-            r = 3
-        elif q == GAP:
-            r = 5
-        else:
-            r = 4
-        if idx < counts.shape[1]:
-            counts[r, idx] += weight
-        idx += 1
+add_base_counts = _kernel.add_base_counts
+"""``add_base_counts(aln_read, aln_ref, counts, weight)``: add ``weight`` for the read's base (A C G T N -)
+at every reference position to ``counts`` (int64, shape (6, len(reference)))."""
 
 
 def ref_positions(aln_ref: str) -> list[int]:

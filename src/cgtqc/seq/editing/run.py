@@ -34,7 +34,7 @@ from cgtqc.results import InputFile, Measurement, Provenance, ValidityCheck
 from cgtqc.seq.editing.setup import DeletionSetup, Quantification
 from cgtqc.seq.editing.spec import ENGINE, EditingParams
 
-if TYPE_CHECKING:  # the engines load numba and mappy: imported when a run needs them
+if TYPE_CHECKING:  # the engines load numpy and mappy: imported when a run needs them
     from cgtqc.seq.chunks import ReadChunk
     from cgtqc.seq.editing.largedel.engine import LargeDeletionResult
     from cgtqc.seq.editing.offtarget.engine import NominationResult, OffTargetSite

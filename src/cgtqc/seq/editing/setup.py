@@ -1,7 +1,7 @@
 """What a run of the editing engine decides once, as plain data: the context every chunk of reads carries.
 
 The lot runner ships this context to every worker (pickled, often several at once), so it holds strings and
-numbers only and this module imports nothing: unpickling it loads neither numba, scipy nor mappy. The
+numbers only and this module imports nothing: unpickling it loads neither numpy, scipy nor mappy. The
 heavy objects built from it (the compiled aligners of the references, the minimap2 index of the amplicon)
 are made once per process by :func:`cgtqc.seq.editing.engine.quantify_reads` and
 :func:`cgtqc.seq.editing.largedel.engine.call_reads`, keyed by ``key`` / ``digest``.

@@ -8,7 +8,7 @@ One engine, three analyses chosen by ``analysis``:
   (Cas-OFFinder rules) and pooled amplicon reads of the edited sample and its mock;
 - ``largedel``: % of spanning long reads with a deletion of at least ``min_deletion_size`` bp.
 
-Only pydantic and the registry are imported here: the numba aligner, mappy and numpy load when a run starts.
+Only pydantic and the registry are imported here: the C aligner, mappy and numpy load when a run starts.
 """
 
 from __future__ import annotations

@@ -1,0 +1,935 @@
+/* The compiled kernels of the editing engine: CRISPResso2-compatible banded Gotoh alignment with its
+ * certificate of exactness, strand seeds, the LCS bound of the both-strand choice and the window calls.
+ *
+ * The recurrence, its tie-breaking and the band certificate are documented in align.py; the batch
+ * rules in batch.py. Every entry point takes numpy arrays (any object with the buffer protocol), checks
+ * their element type, dimensions and sizes before touching them (a bad argument raises TypeError or
+ * ValueError), and releases the GIL while it computes, so the pipeline's threads run in parallel.
+ * Scores are 64-bit integers.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GAP 45    /* '-' */
+#define N_BASE 78 /* 'N' */
+#define MAX_MATCH 5
+#define PM 1
+#define PI 2
+#define PJ 3
+#define SEED_MIN 2
+#define SEED_COUNT 5
+#define BY_SEEDS 3
+#define NEG_BOUND (-((int64_t)1 << 50))
+
+static inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t iabs(int64_t a) { return a < 0 ? -a : a; }
+static inline int64_t floordiv(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1;
+    return q;
+}
+
+/* ------------------------------------------------------------------ argument checks */
+
+typedef struct {
+    Py_buffer b;
+    int held;
+} Arr;
+
+static void release(Arr *a, int n) {
+    for (int i = 0; i < n; i++)
+        if (a[i].held) {
+            PyBuffer_Release(&a[i].b);
+            a[i].held = 0;
+        }
+}
+
+/* kind: 'u' unsigned, 'i' signed, 'b' bool or byte; size in bytes */
+static int format_ok(const char *fmt, char kind, Py_ssize_t size, Py_ssize_t itemsize) {
+    if (itemsize != size) return 0;
+    if (fmt == NULL) return kind == 'u' && size == 1;
+    if (*fmt == '<' || *fmt == '=' || *fmt == '@' || *fmt == '|') fmt++;
+    if (fmt[0] == '\0' || fmt[1] != '\0') return 0;
+    char c = fmt[0];
+    switch (kind) {
+    case 'u': return c == 'B' || c == 'H' || c == 'I' || c == 'L' || c == 'Q' || (size == 1 && c == 'c');
+    case 'i': return c == 'b' || c == 'h' || c == 'i' || c == 'l' || c == 'q';
+    case 'b': return c == '?' || c == 'B' || c == 'b' || c == 'c';
+    }
+    return 0;
+}
+
+/* Take a C-contiguous buffer of ``ndim`` dimensions and the given element kind and size. */
+static int get(PyObject *obj, Arr *a, const char *name, char kind, Py_ssize_t size, int ndim, int writable) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &a->b, flags) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s: expected a %sC-contiguous array, got %.80s", name,
+                     writable ? "writable " : "", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    a->held = 1;
+    const char *kinds = kind == 'u' ? "unsigned" : (kind == 'i' ? "signed" : "bool/uint8");
+    if (!format_ok(a->b.format, kind, size, a->b.itemsize)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected %s %zd-byte elements, got format '%s' of %zd bytes", name,
+                     kinds, size, a->b.format ? a->b.format : "B", a->b.itemsize);
+        return -1;
+    }
+    if (ndim > 0 && a->b.ndim != ndim) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %d dimension(s), got %d", name, ndim, a->b.ndim);
+        return -1;
+    }
+    return 0;
+}
+
+static inline Py_ssize_t len0(Arr *a) { return a->b.ndim == 0 ? 1 : a->b.shape[0]; }
+#define U8(a) ((uint8_t *)(a).b.buf)
+#define I64(a) ((int64_t *)(a).b.buf)
+
+static int fail(PyObject *exc, const char *msg) {
+    PyErr_SetString(exc, msg);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ alignment */
+
+typedef struct {
+    const uint8_t *ref;
+    int64_t m;
+    const int64_t *inc;
+    const int64_t *mat; /* 256 x 256 */
+    int64_t gap_open, gap_extend, band, per_gap2;
+    uint8_t *ptr;
+    uint8_t *out_read, *out_ref;
+    int64_t *S;  /* (3, m + 1, W) */
+    int64_t W;
+    uint8_t *prev;
+    int64_t *state;
+} Work;
+
+#define SM(w, i) ((w)->S + (int64_t)(i) * (w)->W)
+#define SI(w, i) ((w)->S + ((w)->m + 1 + (int64_t)(i)) * (w)->W)
+#define SJ(w, i) ((w)->S + (2 * ((w)->m + 1) + (int64_t)(i)) * (w)->W)
+
+/* Fill the band lo <= i - j <= hi from ``start_row`` (earlier rows kept from the previous read), trace
+ * back; the alignment is written reversed. Returns the number of columns; identical ones and the score out. */
+static int64_t dp(Work *w, const uint8_t *read, int64_t n, int64_t lo, int64_t hi, int64_t start_row,
+                  int64_t *ident_out, int64_t *final_out) {
+    const int64_t m = w->m, ge = w->gap_extend, go = w->gap_open;
+    const uint8_t *ref = w->ref;
+    const int64_t *inc = w->inc;
+    uint8_t *ptr = w->ptr;
+    const int64_t wd = n + 1;
+    const int64_t min_score = go * n * m;
+    const int64_t neg = -((int64_t)1 << 28);
+    if (start_row <= 1) {
+        start_row = 1;
+        int64_t *pm = SM(w, 0), *pi = SI(w, 0), *pj = SJ(w, 0);
+        for (int64_t j = 0; j < n + 2; j++) pm[j] = pi[j] = pj[j] = neg;
+        int64_t jmax0 = imin(n, -lo);
+        pm[0] = 0;
+        pi[0] = min_score;
+        pj[0] = min_score;
+        ptr[0] = 0;
+        for (int64_t j = 1; j <= jmax0; j++) {
+            pm[j] = min_score;
+            pi[j] = ge * j + inc[0];
+            pj[j] = min_score;
+            ptr[j] = PI | (PI << 2);
+        }
+    }
+    for (int64_t i = start_row; i <= m; i++) {
+        int64_t jlo = imax(1, i - hi), jhi = imin(n, i - lo);
+        int64_t rowp = i * wd;
+        const int64_t *pm = SM(w, i - 1), *pi = SI(w, i - 1), *pj = SJ(w, i - 1);
+        int64_t *cm = SM(w, i), *ci = SI(w, i), *cj = SJ(w, i);
+        cm[jhi + 1] = neg;
+        ci[jhi + 1] = neg;
+        cj[jhi + 1] = neg;
+        int64_t left_m, left_i;
+        if (jlo == 1 && i <= hi) {
+            left_m = min_score;
+            left_i = min_score;
+            cm[0] = min_score;
+            ci[0] = min_score;
+            cj[0] = ge * i + inc[0];
+            ptr[rowp] = PJ | (PJ << 4);
+        } else {
+            left_m = neg;
+            left_i = neg;
+            cm[jlo - 1] = neg;
+            ci[jlo - 1] = neg;
+            cj[jlo - 1] = neg;
+        }
+        int64_t diag_m = pm[jlo - 1], diag_i = pi[jlo - 1], diag_j = pj[jlo - 1];
+        const int64_t inc_i = inc[i], inc_im1 = inc[i - 1];
+        const int64_t op_row = i == m ? ge : go;
+        const int64_t *srow = w->mat + 256 * (int64_t)ref[i - 1];
+        uint8_t *prow = ptr + rowp;
+        for (int64_t j = jlo; j <= jhi; j++) {
+            const int64_t up_m = pm[j], up_i = pi[j], up_j = pj[j];
+            const int64_t op = j == n ? ge : op_row;
+            /* I: read base inserted, from the left; ties extend */
+            const int64_t i_from_m = op + left_m + inc_i;
+            const int64_t i_ext = ge + left_i + inc_i;
+            const int i_open = i_from_m > i_ext;
+            const int64_t iv = i_open ? i_from_m : i_ext;
+            /* J: reference base deleted, from above; ties extend */
+            const int64_t j_from_m = op + up_m + inc_im1;
+            const int64_t j_ext = ge + up_j;
+            const int j_open = j_from_m > j_ext;
+            const int64_t jv = j_open ? j_from_m : j_ext;
+            /* M: ties prefer I, then J, then M */
+            const int64_t sc = srow[read[j - 1]];
+            const int64_t mv = diag_m + sc, iv2 = diag_i + sc, jv2 = diag_j + sc;
+            const int take_m = mv > jv2 && mv > iv2;
+            const int take_j = !take_m && jv2 > iv2 && jv2 >= mv;
+            const int64_t best = take_m ? mv : (take_j ? jv2 : iv2);
+            const int mcode = take_m ? PM : (take_j ? PJ : PI);
+            cm[j] = best;
+            ci[j] = iv;
+            cj[j] = jv;
+            prow[j] = (uint8_t)(mcode | ((i_open ? PM : PI) << 2) | ((j_open ? PM : PJ) << 4));
+            left_m = best;
+            left_i = iv;
+            diag_m = up_m;
+            diag_i = up_i;
+            diag_j = up_j;
+        }
+    }
+    const int64_t fm = SM(w, m)[n], fi = SI(w, m)[n], fj = SJ(w, m)[n];
+    int cur;
+    int64_t final;
+    if (fm > fj) {
+        if (fm > fi) { cur = PM; final = fm; } else { cur = PI; final = fi; }
+    } else {
+        if (fj > fi) { cur = PJ; final = fj; } else { cur = PI; final = fi; }
+    }
+    int64_t i = m, j = n, k = 0, ident = 0;
+    uint8_t *oa = w->out_read, *ob = w->out_ref;
+    while (i > 0 || j > 0) {
+        const uint8_t p = ptr[i * wd + j];
+        if (cur == PM) {
+            const uint8_t cr = i > 0 ? ref[i - 1] : ref[0];
+            const uint8_t cq = j > 0 ? read[j - 1] : read[0];
+            oa[k] = cq;
+            ob[k] = cr;
+            ident += cq == cr;
+            cur = p & 3;
+            if (i > 0) i--;
+            if (j > 0) j--;
+        } else if (cur == PJ) {
+            oa[k] = GAP;
+            ob[k] = i > 0 ? ref[i - 1] : ref[0];
+            cur = (p >> 4) & 3;
+            if (i > 0) i--;
+        } else {
+            oa[k] = j > 0 ? read[j - 1] : read[0];
+            ob[k] = GAP;
+            cur = (p >> 2) & 3;
+            if (j > 0) j--;
+        }
+        k++;
+    }
+    *ident_out = ident;
+    *final_out = final;
+    return k;
+}
+
+/* Twice the best score of a path from a band-edge cell of value ``pref`` with ``rest`` bases left that
+ * needs at least ``gaps`` gap columns. */
+static inline int64_t exit_bound2(int64_t pref, int64_t rest, int64_t gaps, int64_t per_gap2) {
+    if (rest < gaps) return NEG_BOUND;
+    if (per_gap2 >= MAX_MATCH) return 2 * pref + per_gap2 * rest;
+    return 2 * pref + MAX_MATCH * (rest - gaps) + per_gap2 * gaps;
+}
+
+/* Twice an upper bound of any path leaving the band through a band-edge cell. */
+static int64_t edge_bound2(Work *w, int64_t n, int64_t lo, int64_t hi) {
+    const int64_t m = w->m, d = m - n, pg = w->per_gap2;
+    int64_t best = NEG_BOUND;
+    for (int64_t i = 0; i <= m; i++) {
+        if (hi < m && i < m && i - hi >= 0) {
+            int64_t jb = i - hi;
+            int64_t pref = imax(SM(w, i)[jb], imax(SI(w, i)[jb], SJ(w, i)[jb]));
+            best = imax(best, exit_bound2(pref, (m - i) + (n - jb), 1 + hi + 1 - d, pg));
+        }
+        if (lo > -n && i - lo < n && i - lo >= 0) {
+            int64_t jb = i - lo;
+            int64_t pref = imax(SM(w, i)[jb], imax(SI(w, i)[jb], SJ(w, i)[jb]));
+            best = imax(best, exit_bound2(pref, (m - i) + (n - jb), 1 + d - lo + 1, pg));
+        }
+    }
+    return best;
+}
+
+/* Best score with at most one gap: a lower bound of the optimum in any band holding offsets 0..D. */
+static int64_t single_gap_score(Work *w, const uint8_t *read, int64_t n, int64_t *suf) {
+    const int64_t m = w->m, d = m - n;
+    const uint8_t *ref = w->ref;
+    const int64_t *mat = w->mat;
+    if (d == 0) {
+        int64_t s = 0;
+        for (int64_t k = 0; k < m; k++) s += mat[256 * ref[k] + read[k]];
+        return s;
+    }
+    const int64_t size = iabs(d), shortest = imin(m, n);
+    const int64_t gap = w->gap_open + (size - 1) * w->gap_extend;
+    suf[shortest] = 0;
+    for (int64_t k = shortest - 1; k >= 0; k--) {
+        if (d > 0)
+            suf[k] = suf[k + 1] + mat[256 * ref[k + d] + read[k]];
+        else
+            suf[k] = suf[k + 1] + mat[256 * ref[k] + read[k - d]];
+    }
+    int64_t best = suf[0] + gap, pre = 0;
+    for (int64_t p = 1; p <= shortest; p++) {
+        pre += mat[256 * ref[p - 1] + read[p - 1]];
+        int64_t v = pre + suf[p] + gap;
+        if (v > best) best = v;
+    }
+    return best;
+}
+
+/* Twice an upper bound of any path visiting an offset outside lo..hi, from its gap count only. */
+static int64_t outside_bound2(int64_t m, int64_t n, int64_t lo, int64_t hi, int64_t per_gap2) {
+    const int64_t d = m - n;
+    int64_t g = m + n + 1;
+    if (hi < m) g = imin(g, iabs(hi + 1) + iabs(hi + 1 - d));
+    if (lo > -n) g = imin(g, iabs(lo - 1) + iabs(lo - 1 - d));
+    if (g > m + n) return NEG_BOUND;
+    if (per_gap2 >= MAX_MATCH) return per_gap2 * (m + n);
+    return MAX_MATCH * (m + n - g) + per_gap2 * g;
+}
+
+/* Banded alignment accepted only with a certificate of exactness, else the band widens (align.py). */
+static int64_t align_auto(Work *w, const uint8_t *read, int64_t n, int64_t *suf, int64_t *ident_out) {
+    const int64_t m = w->m, d = m - n, band = w->band, pg = w->per_gap2;
+    int64_t *state = w->state;
+    int64_t wd = band, w_sure = band;
+    if (band < m + n && pg < MAX_MATCH) {
+        int64_t lb = single_gap_score(w, read, n, suf);
+        int64_t g = floordiv(MAX_MATCH * (m + n) - 2 * lb, MAX_MATCH - pg) + 1;
+        w_sure = imax(1, floordiv(g - 2 - iabs(d) + 1, 2));
+        if (w_sure < band) {
+            wd = w_sure >= 3 ? w_sure - 1 : w_sure;
+            if (state[3] == 1 && state[0] == n) {
+                int64_t w_prev = state[2] - imax(0, d);
+                if (wd <= w_prev && w_prev <= w_sure + 1) wd = w_prev;
+            }
+        }
+    }
+    for (;;) {
+        int64_t lo = imin(0, d) - wd, hi = imax(0, d) + wd;
+        int full = lo <= -n && hi >= m;
+        if (full) {
+            lo = -n;
+            hi = m;
+        }
+        int64_t start = 1;
+        if (state[3] == 1 && state[0] == n && state[1] == lo && state[2] == hi) {
+            int64_t p = 0;
+            while (p < n && w->prev[p] == read[p]) p++;
+            start = imin(m, imax(1, p + lo + 1));
+        }
+        int64_t ident, final;
+        int64_t k = dp(w, read, n, lo, hi, start, &ident, &final);
+        memcpy(w->prev, read, (size_t)n);
+        state[0] = n;
+        state[1] = lo;
+        state[2] = hi;
+        state[3] = 1;
+        if (full || 2 * final > outside_bound2(m, n, lo, hi, pg) || 2 * final > edge_bound2(w, n, lo, hi)) {
+            *ident_out = ident;
+            return k;
+        }
+        wd = wd < w_sure ? w_sure : wd * 3;
+    }
+}
+
+/* Arguments shared by align() and align_batch(): reference, scores and work buffers. Checks that every
+ * buffer holds reads of up to ``n_max`` bases. ``a`` receives 11 buffers. */
+static int get_work(PyObject **o, Arr *a, Work *w, int64_t n_max) {
+    /* o: ref, inc, mat, gap_open, gap_extend, band, per_gap2, ptr, out_read, out_ref, S, prev, state */
+    if (get(o[0], &a[0], "ref", 'u', 1, 1, 0) < 0 || get(o[1], &a[1], "inc", 'i', 8, 1, 0) < 0 ||
+        get(o[2], &a[2], "mat", 'i', 8, 2, 0) < 0)
+        return -1;
+    w->gap_open = PyLong_AsLongLong(o[3]);
+    w->gap_extend = PyLong_AsLongLong(o[4]);
+    w->band = PyLong_AsLongLong(o[5]);
+    w->per_gap2 = PyLong_AsLongLong(o[6]);
+    if (PyErr_Occurred()) return -1;
+    if (get(o[7], &a[3], "ptr", 'u', 1, 1, 1) < 0 || get(o[8], &a[4], "out_read", 'u', 1, 1, 1) < 0 ||
+        get(o[9], &a[5], "out_ref", 'u', 1, 1, 1) < 0 || get(o[10], &a[6], "S", 'i', 8, 3, 1) < 0 ||
+        get(o[11], &a[7], "prev", 'u', 1, 1, 1) < 0 || get(o[12], &a[8], "state", 'i', 8, 1, 1) < 0)
+        return -1;
+    int64_t m = len0(&a[0]);
+    w->ref = U8(a[0]);
+    w->m = m;
+    w->inc = I64(a[1]);
+    w->mat = I64(a[2]);
+    w->ptr = U8(a[3]);
+    w->out_read = U8(a[4]);
+    w->out_ref = U8(a[5]);
+    w->S = I64(a[6]);
+    w->W = a[6].b.shape[2];
+    w->prev = U8(a[7]);
+    w->state = I64(a[8]);
+    if (m < 1) return fail(PyExc_ValueError, "ref: the reference is empty");
+    if (len0(&a[1]) < m + 1) return fail(PyExc_ValueError, "inc: needs len(ref) + 1 entries");
+    if (a[2].b.shape[0] != 256 || a[2].b.shape[1] != 256)
+        return fail(PyExc_ValueError, "mat: expected a 256 x 256 matrix");
+    if (a[6].b.shape[0] != 3 || a[6].b.shape[1] != m + 1 || w->W < n_max + 2)
+        return fail(PyExc_ValueError, "S: expected shape (3, len(ref) + 1, >= longest read + 2)");
+    if (len0(&a[3]) < (m + 1) * (n_max + 1)) return fail(PyExc_ValueError, "ptr: too small for the reads");
+    if (len0(&a[4]) < m + n_max || len0(&a[5]) < m + n_max)
+        return fail(PyExc_ValueError, "out_read/out_ref: need len(ref) + longest read bytes");
+    if (len0(&a[7]) < n_max) return fail(PyExc_ValueError, "prev: needs the longest read's length");
+    if (len0(&a[8]) < 4) return fail(PyExc_ValueError, "state: needs 4 entries");
+    if (w->band < 1) return fail(PyExc_ValueError, "band: must be >= 1");
+    return 0;
+}
+
+PyDoc_STRVAR(align_doc,
+             "align(read, ref, inc, mat, gap_open, gap_extend, band, per_gap2, ptr, out_read, out_ref, S, prev, "
+             "state) -> (columns, identical)\n\nBanded alignment of one read with its certificate; the alignment "
+             "is written reversed into out_read/out_ref.");
+
+static PyObject *py_align(PyObject *self, PyObject *args) {
+    PyObject *o[14];
+    if (!PyArg_UnpackTuple(args, "align", 14, 14, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
+                           &o[9], &o[10], &o[11], &o[12], &o[13]))
+        return NULL;
+    Arr a[10] = {0};
+    Work w;
+    PyObject *ret = NULL;
+    if (get(o[0], &a[9], "read", 'u', 1, 1, 0) < 0) goto done;
+    int64_t n = len0(&a[9]);
+    if (n < 1) {
+        fail(PyExc_ValueError, "read: empty (align an empty read in Python)");
+        goto done;
+    }
+    if (get_work(o + 1, a, &w, n) < 0) goto done;
+    int64_t *suf = malloc(sizeof(int64_t) * (size_t)(n + w.m + 2));
+    if (!suf) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t k, ident;
+    Py_BEGIN_ALLOW_THREADS k = align_auto(&w, U8(a[9]), n, suf, &ident);
+    Py_END_ALLOW_THREADS free(suf);
+    ret = Py_BuildValue("(LL)", (long long)k, (long long)ident);
+done:
+    release(a, 10);
+    return ret;
+}
+
+/* ------------------------------------------------------------------ window calls */
+
+typedef struct {
+    int64_t ins_n, del_n, sub_n, all_ins, all_del, all_sub;
+} Calls;
+
+/* Modification calls of one alignment (read left to right): inside the window ``include`` and anywhere.
+ * ``refpos`` is a work array of ``k`` entries. */
+static Calls call_read(const uint8_t *aln_read, const uint8_t *aln_ref, int64_t k, const uint8_t *include,
+                       int64_t L, int64_t *refpos) {
+    Calls c = {0, 0, 0, 0, 0, 0};
+    int64_t idx = 0, start_ins = -1, cur_ins = 0, start_del = -1;
+    for (int64_t col = 0; col < k; col++) {
+        const uint8_t rc = aln_ref[col], qc = aln_read[col];
+        if (rc != GAP) {
+            refpos[col] = idx;
+            if (rc != qc && qc != GAP && qc != N_BASE) {
+                c.all_sub++;
+                if (idx < L && include[idx]) c.sub_n++;
+            }
+            if (start_ins != -1) {
+                c.all_ins++;
+                if (start_ins < L && idx < L && include[start_ins] && include[idx]) c.ins_n += cur_ins;
+                start_ins = -1;
+            }
+            cur_ins = 0;
+            idx++;
+        } else {
+            refpos[col] = idx == 0 ? -1 : -idx;
+            if (idx > 0 && start_ins == -1) start_ins = idx - 1;
+            cur_ins++;
+        }
+        if (qc == GAP && start_del == -1) {
+            start_del = col >= 1 ? refpos[col] : 0;
+        } else if (qc != GAP && start_del != -1) {
+            int64_t end_del = refpos[col];
+            c.all_del++;
+            for (int64_t p = imax(start_del, 0); p < imin(end_del, L); p++)
+                if (include[p]) {
+                    c.del_n += end_del - start_del;
+                    break;
+                }
+            start_del = -1;
+        }
+    }
+    if (start_del != -1) {
+        int64_t end_del = refpos[k - 1] + 1;
+        c.all_del++;
+        for (int64_t p = imax(start_del, 0); p < imin(end_del, L); p++)
+            if (include[p]) {
+                c.del_n += end_del - start_del;
+                break;
+            }
+    }
+    return c;
+}
+
+PyDoc_STRVAR(call_read_doc,
+             "call_read(aln_read, aln_ref, include) -> (insertion_n, deletion_n, substitution_n, all insertions, "
+             "all deletions, all substitutions)\n\nModification calls of one alignment: inside the window "
+             "(bool mask over reference positions) and anywhere.");
+
+static PyObject *py_call_read(PyObject *self, PyObject *args) {
+    PyObject *o[3];
+    if (!PyArg_UnpackTuple(args, "call_read", 3, 3, &o[0], &o[1], &o[2])) return NULL;
+    Arr a[3] = {0};
+    PyObject *ret = NULL;
+    if (get(o[0], &a[0], "aln_read", 'u', 1, 1, 0) < 0 || get(o[1], &a[1], "aln_ref", 'u', 1, 1, 0) < 0 ||
+        get(o[2], &a[2], "include", 'b', 1, 1, 0) < 0)
+        goto done;
+    int64_t k = len0(&a[1]);
+    if (len0(&a[0]) < k) {
+        fail(PyExc_ValueError, "aln_read: shorter than aln_ref");
+        goto done;
+    }
+    int64_t stack[512];
+    int64_t *refpos = k <= 512 ? stack : malloc(sizeof(int64_t) * (size_t)k);
+    if (!refpos) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Calls c = call_read(U8(a[0]), U8(a[1]), k, U8(a[2]), len0(&a[2]), refpos);
+    if (refpos != stack) free(refpos);
+    ret = Py_BuildValue("(LLLLLL)", (long long)c.ins_n, (long long)c.del_n, (long long)c.sub_n,
+                        (long long)c.all_ins, (long long)c.all_del, (long long)c.all_sub);
+done:
+    release(a, 3);
+    return ret;
+}
+
+PyDoc_STRVAR(add_base_counts_doc,
+             "add_base_counts(aln_read, aln_ref, counts, weight)\n\nAdd ``weight`` for the read's base (A C G T N "
+             "-) at every reference position to ``counts`` (int64, 6 x L).");
+
+static PyObject *py_add_base_counts(PyObject *self, PyObject *args) {
+    PyObject *o[3];
+    long long weight;
+    if (!PyArg_ParseTuple(args, "OOOL:add_base_counts", &o[0], &o[1], &o[2], &weight)) return NULL;
+    Arr a[3] = {0};
+    PyObject *ret = NULL;
+    if (get(o[0], &a[0], "aln_read", 'u', 1, 1, 0) < 0 || get(o[1], &a[1], "aln_ref", 'u', 1, 1, 0) < 0 ||
+        get(o[2], &a[2], "counts", 'i', 8, 2, 1) < 0)
+        goto done;
+    if (a[2].b.shape[0] != 6) {
+        fail(PyExc_ValueError, "counts: expected 6 rows (A C G T N -)");
+        goto done;
+    }
+    int64_t k = len0(&a[1]), L = a[2].b.shape[1], idx = 0;
+    if (len0(&a[0]) < k) {
+        fail(PyExc_ValueError, "aln_read: shorter than aln_ref");
+        goto done;
+    }
+    const uint8_t *ar = U8(a[0]), *bf = U8(a[1]);
+    int64_t *counts = I64(a[2]);
+    for (int64_t c = 0; c < k; c++) {
+        if (bf[c] == GAP) continue;
+        uint8_t q = ar[c];
+        int r = q == 'A' ? 0 : q == 'C' ? 1 : q == 'G' ? 2 : q == 'T' ? 3 : q == GAP ? 5 : 4;
+        if (idx < L) counts[r * L + idx] += weight;
+        idx++;
+    }
+    ret = Py_NewRef(Py_None);
+done:
+    release(a, 3);
+    return ret;
+}
+
+PyDoc_STRVAR(call_many_doc,
+             "call_many(buf, starts, lengths, caps, include, out)\n\ncall_read of many alignments in one buffer "
+             "(read row at starts[j], reference row caps[j] bytes later, lengths[j] columns): out[j] = "
+             "insertions, deletions, substitutions in the window.");
+
+static PyObject *py_call_many(PyObject *self, PyObject *args) {
+    PyObject *o[6];
+    if (!PyArg_UnpackTuple(args, "call_many", 6, 6, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5])) return NULL;
+    Arr a[6] = {0};
+    PyObject *ret = NULL;
+    int64_t *refpos = NULL;
+    if (get(o[0], &a[0], "buf", 'u', 1, 1, 0) < 0 || get(o[1], &a[1], "starts", 'i', 8, 1, 0) < 0 ||
+        get(o[2], &a[2], "lengths", 'i', 8, 1, 0) < 0 || get(o[3], &a[3], "caps", 'i', 8, 1, 0) < 0 ||
+        get(o[4], &a[4], "include", 'b', 1, 1, 0) < 0 || get(o[5], &a[5], "out", 'i', 8, 2, 1) < 0)
+        goto done;
+    int64_t nj = len0(&a[1]), size = len0(&a[0]), longest = 0;
+    if (len0(&a[2]) < nj || len0(&a[3]) < nj || a[5].b.shape[0] < nj || a[5].b.shape[1] != 3) {
+        fail(PyExc_ValueError, "starts, lengths, caps and out (n x 3) must have one row per alignment");
+        goto done;
+    }
+    const int64_t *st = I64(a[1]), *ln = I64(a[2]), *cp = I64(a[3]);
+    for (int64_t j = 0; j < nj; j++) {
+        if (st[j] < 0 || ln[j] < 0 || cp[j] < 0 || st[j] + cp[j] + ln[j] > size || st[j] + ln[j] > size) {
+            fail(PyExc_ValueError, "call_many: an alignment lies outside the buffer");
+            goto done;
+        }
+        longest = imax(longest, ln[j]);
+    }
+    refpos = malloc(sizeof(int64_t) * (size_t)(longest + 1));
+    if (!refpos) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const uint8_t *buf = U8(a[0]), *inc = U8(a[4]);
+    int64_t L = len0(&a[4]), *out = I64(a[5]);
+    Py_BEGIN_ALLOW_THREADS for (int64_t j = 0; j < nj; j++) {
+        Calls c = call_read(buf + st[j], buf + st[j] + cp[j], ln[j], inc, L, refpos);
+        out[3 * j] = c.ins_n;
+        out[3 * j + 1] = c.del_n;
+        out[3 * j + 2] = c.sub_n;
+    }
+    Py_END_ALLOW_THREADS ret = Py_NewRef(Py_None);
+done:
+    free(refpos);
+    release(a, 6);
+    return ret;
+}
+
+/* ------------------------------------------------------------------ strand seeds and LCS bound */
+
+static const uint8_t *base_code(void) {
+    static uint8_t code[256];
+    static int ready = 0;
+    if (!ready) {
+        memset(code, 4, sizeof code);
+        code['A'] = 0;
+        code['C'] = 1;
+        code['G'] = 2;
+        code['T'] = 3;
+        ready = 1;
+    }
+    return code;
+}
+
+/* +1 forward, -1 reverse, 0 both: CRISPResso2's seed rule from the k-mers of the read. */
+static int seed_strand(const uint8_t *read, int64_t n, const uint16_t *table, int64_t k, const uint8_t *code) {
+    const uint64_t kmask = ((uint64_t)1 << (2 * k)) - 1;
+    uint64_t h = 0;
+    int64_t valid = 0;
+    unsigned found = 0;
+    for (int64_t t = 0; t < n; t++) {
+        uint8_t c = code[read[t]];
+        if (c > 3) {
+            valid = 0;
+            h = 0;
+            continue;
+        }
+        h = ((h << 2) | c) & kmask;
+        valid++;
+        if (valid >= k) found |= table[h];
+    }
+    int fw = 0, rv = 0;
+    for (int b = 0; b < SEED_COUNT; b++) {
+        fw += (found >> b) & 1;
+        rv += (found >> (SEED_COUNT + b)) & 1;
+    }
+    if (fw > SEED_MIN && rv == 0) return 1;
+    if (fw == 0 && rv > SEED_MIN) return -1;
+    return 0;
+}
+
+/* Per byte value, the bit mask of the reference positions holding it (``words`` 64-bit words each). */
+static void lcs_masks(const uint8_t *ref, int64_t m, int64_t words, uint64_t *pm) {
+    memset(pm, 0, sizeof(uint64_t) * 256 * (size_t)words);
+    for (int64_t i = 0; i < m; i++) pm[ref[i] * words + i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+/* Length of the longest common subsequence of a read and the reference (bit-parallel, Allison-Dix / Hyyro:
+ * V' = (V + U) | (V - U), U = V & match(c); the zero bits among the first m are the LCS). */
+static int64_t lcs_length(const uint8_t *read, int64_t n, const uint64_t *pm, int64_t words, int64_t m,
+                          uint64_t *v) {
+    for (int64_t w = 0; w < words; w++) v[w] = ~(uint64_t)0;
+    for (int64_t t = 0; t < n; t++) {
+        const uint64_t *row = pm + read[t] * words;
+        uint64_t carry = 0;
+        for (int64_t w = 0; w < words; w++) {
+            uint64_t x = v[w], u = x & row[w];
+            uint64_t s1 = x + u, c1 = s1 < x;
+            uint64_t s2 = s1 + carry, c2 = s2 < s1;
+            v[w] = s2 | (x & ~u);
+            carry = c1 | c2;
+        }
+    }
+    int64_t ones = 0;
+    for (int64_t i = 0; i < m; i++) ones += (v[i / 64] >> (i % 64)) & 1;
+    return m - ones;
+}
+
+PyDoc_STRVAR(lcs_length_doc, "lcs_length(read, ref) -> int\n\nLength of the longest common subsequence "
+                             "(the bit-parallel bound the batch kernel uses to skip a strand).");
+
+static PyObject *py_lcs_length(PyObject *self, PyObject *args) {
+    PyObject *o[2];
+    if (!PyArg_UnpackTuple(args, "lcs_length", 2, 2, &o[0], &o[1])) return NULL;
+    Arr a[2] = {0};
+    PyObject *ret = NULL;
+    if (get(o[0], &a[0], "read", 'u', 1, 1, 0) < 0 || get(o[1], &a[1], "ref", 'u', 1, 1, 0) < 0) goto done;
+    int64_t m = len0(&a[1]), words = (m + 63) / 64;
+    if (words < 1) words = 1;
+    uint64_t *pm = malloc(sizeof(uint64_t) * (size_t)(257 * words));
+    if (!pm) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    lcs_masks(U8(a[1]), m, words, pm);
+    int64_t r = lcs_length(U8(a[0]), len0(&a[0]), pm, words, m, pm + 256 * words);
+    free(pm);
+    ret = PyLong_FromLongLong(r);
+done:
+    release(a, 2);
+    return ret;
+}
+
+/* ------------------------------------------------------------------ the batch */
+
+static inline double identity(const int64_t *row) { return (double)(100 * row[0]) / (double)row[1]; }
+
+typedef struct {
+    const uint8_t *buf;
+    const int64_t *offs, *order;
+    int64_t n_order;
+    int64_t *strands, *res;
+    const uint8_t *include;
+    int64_t L;
+    const uint8_t *comp;
+    const uint16_t *seeds;
+    int64_t seed_k;
+    int emit;
+    uint8_t *aln_out;
+    const int64_t *aln_off;
+    int64_t *aln_len;
+} Batch;
+
+static void align_batch(Work *w, Batch *bt, int64_t n_max, uint8_t *tmp, uint8_t *fa, uint8_t *fb,
+                        int64_t *refpos, int64_t *suf, uint64_t *pm, int64_t words, uint64_t *vwork) {
+    const int64_t m = w->m;
+    const uint8_t *code = base_code();
+    lcs_masks(w->ref, m, words, pm);
+    for (int64_t q = 0; q < bt->n_order; q++) {
+        const int64_t r = bt->order[q];
+        int64_t st = bt->strands[r];
+        if (st == 2) continue;
+        const uint8_t *read = bt->buf + bt->offs[r];
+        const int64_t n = bt->offs[r + 1] - bt->offs[r];
+        int64_t *res = bt->res + 10 * r; /* res[r, s, c] = res[5 * s + c] */
+        if (st == BY_SEEDS) {
+            st = seed_strand(read, n, bt->seeds, bt->seed_k, code);
+            bt->strands[r] = st;
+        }
+        if (st != 1)
+            for (int64_t t = 0; t < n; t++) tmp[t] = bt->comp[read[n - 1 - t]];
+        int first = 0;
+        int64_t lcs_fw = 0, lcs_rv = 0;
+        if (st == 0 && n > 0) {
+            lcs_fw = lcs_length(read, n, pm, words, m, vwork);
+            lcs_rv = lcs_length(tmp, n, pm, words, m, vwork);
+            if (lcs_rv > lcs_fw) first = 1;
+        }
+        const int64_t longest = imax(m, n);
+        for (int step = 0; step < 2; step++) {
+            const int s = step == 0 ? first : 1 - first;
+            if ((s == 0 && st == -1) || (s == 1 && st == 1)) continue;
+            const uint8_t *seq = s == 1 ? tmp : read;
+            int64_t *row = res + 5 * s;
+            if (n == 0) {
+                row[0] = 0;
+                row[1] = m;
+                continue;
+            }
+            if (st == 0 && step == 1) {
+                const int64_t o_ident = res[5 * first], o_k = res[5 * first + 1];
+                int skip;
+                if (s == 1) /* reverse second: it must score strictly higher than the forward to count */
+                    skip = lcs_rv * o_k <= o_ident * longest;
+                else /* forward second: skip only if below by more than the 3-decimal rounding could hide */
+                    skip = 100000 * (o_ident * longest - lcs_fw * o_k) > 2 * o_k * longest;
+                if (skip) {
+                    row[0] = 0;
+                    row[1] = 1;
+                    row[2] = row[3] = row[4] = 0;
+                    continue;
+                }
+            }
+            int64_t ident;
+            const int64_t k = align_auto(w, seq, n, suf, &ident);
+            for (int64_t t = 0; t < k; t++) {
+                fa[t] = w->out_read[k - 1 - t];
+                fb[t] = w->out_ref[k - 1 - t];
+            }
+            Calls c = call_read(fa, fb, k, bt->include, bt->L, refpos);
+            row[0] = ident;
+            row[1] = k;
+            row[2] = c.ins_n;
+            row[3] = c.del_n;
+            row[4] = c.sub_n;
+            if (bt->emit) {
+                int keep = 1;
+                if (st == 0 && step == 1) {
+                    /* the forward is kept unless the reverse's identity is higher; both within the rounding
+                     * of identity_score: the caller decides (-1) */
+                    const double fw = identity(res), rv = identity(res + 5);
+                    const int fw_wins = rv <= fw;
+                    if (!fw_wins && (rv - fw <= 0.0011 && fw - rv <= 0.0011)) {
+                        bt->aln_len[r] = -1;
+                        continue;
+                    }
+                    keep = (s == 0) == fw_wins;
+                }
+                if (keep) {
+                    const int64_t o = bt->aln_off[r], cap = m + n;
+                    memcpy(bt->aln_out + o, fa, (size_t)k);
+                    memcpy(bt->aln_out + o + cap, fb, (size_t)k);
+                    bt->aln_len[r] = k;
+                }
+            }
+        }
+    }
+}
+
+PyDoc_STRVAR(align_batch_doc,
+             "align_batch(buf, offs, order, strands, include, comp, ref, inc, mat, gap_open, gap_extend, band, "
+             "per_gap2, ptr, out_read, out_ref, S, prev, state, res, seeds, seed_k, emit, aln_out, aln_off, "
+             "aln_len)\n\nAlign reads buf[offs[r]:offs[r+1]] (r in order) to one reference and call them in the "
+             "window; see cgtqc.seq.editing.batch.align_and_call.");
+
+static PyObject *py_align_batch(PyObject *self, PyObject *args) {
+    PyObject *o[26];
+    if (!PyArg_UnpackTuple(args, "align_batch", 26, 26, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                           &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &o[14], &o[15], &o[16], &o[17], &o[18],
+                           &o[19], &o[20], &o[21], &o[22], &o[23], &o[24], &o[25]))
+        return NULL;
+    /* 0 buf 1 offs 2 order 3 strands 4 include 5 comp; 6..18 ref inc mat go ge band per_gap2 ptr out_read
+     * out_ref S prev state; 19 res 20 seeds 21 seed_k 22 emit 23 aln_out 24 aln_off 25 aln_len */
+    Arr a[20] = {0};
+    Work w;
+    Batch bt;
+    PyObject *ret = NULL;
+    void *mem = NULL;
+    if (get(o[0], &a[9], "buf", 'u', 1, 1, 0) < 0 || get(o[1], &a[10], "offs", 'i', 8, 1, 0) < 0 ||
+        get(o[2], &a[11], "order", 'i', 8, 1, 0) < 0 || get(o[3], &a[12], "strands", 'i', 8, 1, 1) < 0 ||
+        get(o[4], &a[13], "include", 'b', 1, 1, 0) < 0 || get(o[5], &a[14], "comp", 'u', 1, 1, 0) < 0 ||
+        get(o[19], &a[15], "res", 'i', 8, 3, 1) < 0 || get(o[20], &a[16], "seeds", 'u', 2, 1, 0) < 0)
+        goto done;
+    bt.seed_k = PyLong_AsLongLong(o[21]);
+    bt.emit = PyObject_IsTrue(o[22]);
+    if (PyErr_Occurred() || bt.emit < 0) goto done;
+    const int64_t n_reads = len0(&a[10]) - 1, size = len0(&a[9]);
+    const int64_t *offs = I64(a[10]), *order = I64(a[11]);
+    if (n_reads < 0) {
+        fail(PyExc_ValueError, "offs: needs at least one entry");
+        goto done;
+    }
+    int64_t n_max = 1;
+    for (int64_t r = 0; r < n_reads; r++) {
+        if (offs[r] < 0 || offs[r + 1] < offs[r] || offs[r + 1] > size) {
+            fail(PyExc_ValueError, "offs: read offsets must increase and stay inside buf");
+            goto done;
+        }
+        n_max = imax(n_max, offs[r + 1] - offs[r]);
+    }
+    for (int64_t q = 0; q < len0(&a[11]); q++)
+        if (order[q] < 0 || order[q] >= n_reads) {
+            fail(PyExc_ValueError, "order: a read index is out of range");
+            goto done;
+        }
+    if (len0(&a[12]) < n_reads || a[15].b.shape[0] < n_reads || a[15].b.shape[1] != 2 ||
+        a[15].b.shape[2] != 5) {
+        fail(PyExc_ValueError, "strands (n) and res (n x 2 x 5) need one row per read");
+        goto done;
+    }
+    if (len0(&a[14]) != 256) {
+        fail(PyExc_ValueError, "comp: expected 256 entries");
+        goto done;
+    }
+    if (bt.seed_k < 1 || bt.seed_k > 16 || len0(&a[16]) < ((int64_t)1 << (2 * bt.seed_k))) {
+        fail(PyExc_ValueError, "seeds: needs 4 ** seed_k entries (1 <= seed_k <= 16)");
+        goto done;
+    }
+    if (get_work(o + 6, a, &w, n_max) < 0) goto done;
+    const int64_t m = w.m;
+    if (bt.emit) {
+        if (get(o[23], &a[17], "aln_out", 'u', 1, 1, 1) < 0 || get(o[24], &a[18], "aln_off", 'i', 8, 1, 0) < 0 ||
+            get(o[25], &a[19], "aln_len", 'i', 8, 1, 1) < 0)
+            goto done;
+        if (len0(&a[18]) < n_reads || len0(&a[19]) < n_reads) {
+            fail(PyExc_ValueError, "aln_off and aln_len need one entry per read");
+            goto done;
+        }
+        const int64_t *ao = I64(a[18]);
+        for (int64_t r = 0; r < n_reads; r++)
+            if (ao[r] < 0 || ao[r] + 2 * (m + offs[r + 1] - offs[r]) > len0(&a[17])) {
+                fail(PyExc_ValueError, "aln_out: too small for the alignment slots");
+                goto done;
+            }
+        bt.aln_out = U8(a[17]);
+        bt.aln_off = ao;
+        bt.aln_len = I64(a[19]);
+    }
+    bt.buf = U8(a[9]);
+    bt.offs = offs;
+    bt.order = order;
+    bt.n_order = len0(&a[11]);
+    bt.strands = I64(a[12]);
+    bt.res = I64(a[15]);
+    bt.include = U8(a[13]);
+    bt.L = len0(&a[13]);
+    bt.comp = U8(a[14]);
+    bt.seeds = (const uint16_t *)a[16].b.buf;
+    int64_t words = imax(1, (m + 63) / 64), cols = m + n_max + 1;
+    size_t bytes = sizeof(uint64_t) * (size_t)(257 * words) + sizeof(int64_t) * (size_t)(2 * cols + 2) +
+                   (size_t)(n_max + 2 * cols + 64);
+    mem = malloc(bytes);
+    if (!mem) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    uint64_t *pm = mem, *vwork = pm + 256 * words;
+    int64_t *refpos = (int64_t *)(vwork + words), *suf = refpos + cols;
+    uint8_t *tmp = (uint8_t *)(suf + cols + 2), *fa = tmp + n_max, *fb = fa + cols;
+    Py_BEGIN_ALLOW_THREADS align_batch(&w, &bt, n_max, tmp, fa, fb, refpos, suf, pm, words, vwork);
+    Py_END_ALLOW_THREADS ret = Py_NewRef(Py_None);
+done:
+    free(mem);
+    release(a, 20);
+    return ret;
+}
+
+/* ------------------------------------------------------------------ module */
+
+static PyMethodDef methods[] = {
+    {"align", py_align, METH_VARARGS, align_doc},
+    {"align_batch", py_align_batch, METH_VARARGS, align_batch_doc},
+    {"call_read", py_call_read, METH_VARARGS, call_read_doc},
+    {"call_many", py_call_many, METH_VARARGS, call_many_doc},
+    {"add_base_counts", py_add_base_counts, METH_VARARGS, add_base_counts_doc},
+    {"lcs_length", py_lcs_length, METH_VARARGS, lcs_length_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_kernel",
+    "Compiled kernels of the editing engine (alignment, strand seeds, window calls).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__kernel(void) {
+    base_code();
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,150 @@
+"""The compiled kernel (cgtqc.seq.editing._kernel): bad arguments raise Python errors instead of crashing,
+the window calls match a plain-Python statement of CRISPResso2's rules, and the engine loads without numba."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cgtqc.seq.editing.align import EDNAFULL, Aligner
+from cgtqc.seq.editing.batch import align_and_call, alignment_slots, call_many
+from cgtqc.seq.editing.classify import add_base_counts, call_read
+
+REF = "CGGATGTTCCAATCAGTACGCAGAGAGTCGCCGTCTCCAAGGTGAAAGCG"  # 50 bases
+
+
+def _u8(s: str) -> np.ndarray:
+    return np.frombuffer(s.encode(), dtype=np.uint8)
+
+
+def _work(aligner: Aligner, n: int) -> list:
+    aligner._buffers(n)
+    return [aligner.ref_b, aligner.inc, EDNAFULL, -20, -2, 8, -4, aligner._ptr, aligner._out_a,
+            aligner._out_b, aligner._S, aligner._prev, aligner._state]
+
+
+def test_align_refuses_bad_arguments():
+    from cgtqc.seq.editing import _kernel
+
+    a = Aligner(REF, np.zeros(len(REF) + 1, dtype=np.int64))
+    read = _u8(REF[:40])
+    work = _work(a, 40)
+    assert _kernel.align(read, *work)[0] == len(REF)
+    with pytest.raises(TypeError, match="read"):
+        _kernel.align(read.astype(np.int64), *work)
+    with pytest.raises(TypeError, match="S"):
+        _kernel.align(read, *work[:10], a._S.astype(np.int32), *work[11:])
+    with pytest.raises(ValueError, match="S"):
+        _kernel.align(_u8(REF * 3), *work)  # longer than the buffers were made for
+    with pytest.raises(ValueError, match="mat"):
+        _kernel.align(read, *work[:2], EDNAFULL[:100], *work[3:])
+    with pytest.raises(TypeError, match="ptr"):
+        _kernel.align(read, *work[:7], bytes(a._ptr), *work[8:])  # not writable
+    with pytest.raises(TypeError):
+        _kernel.align(read, *work[:-1])
+    with pytest.raises(TypeError, match="contiguous"):
+        _kernel.align(read[::2], *work)
+
+
+def test_batch_refuses_out_of_range_offsets_and_order():
+    a = Aligner(REF, np.zeros(len(REF) + 1, dtype=np.int64))
+    buf = _u8(REF + REF)
+    include = np.ones(len(REF), dtype=np.bool_)
+    st_ = np.zeros(2, dtype=np.int64)
+    with pytest.raises(ValueError, match="offs"):
+        align_and_call(a, buf, np.array([0, 50, 40]), st_, include)
+    with pytest.raises(ValueError, match="order"):
+        align_and_call(a, buf, np.array([0, 50, 100]), st_, include, order=np.array([0, 2]))
+    with pytest.raises(ValueError, match="res"):
+        align_and_call(a, buf, np.array([0, 50, 100]), st_, include, res=np.zeros((1, 2, 5), dtype=np.int64))
+    with pytest.raises(TypeError, match="strands"):
+        align_and_call(a, buf, np.array([0, 50, 100]), st_.astype(np.int32), include)
+    emit = alignment_slots(np.array([0, 50, 100]), len(REF))
+    small = (emit[0][:10], emit[1], emit[2])
+    with pytest.raises(ValueError, match="aln_out"):
+        align_and_call(a, buf, np.array([0, 50, 100]), st_, include, emit=small)
+    res = align_and_call(a, buf, np.array([0, 50, 100]), st_, include, emit=emit)
+    assert res[:, 0, :2].tolist() == [[50, 50], [50, 50]]
+
+
+def test_calls_refuse_bad_arguments():
+    include = np.ones(5, dtype=np.bool_)
+    with pytest.raises(TypeError, match="include"):
+        call_read(_u8("ACGTA"), _u8("ACGTA"), include.astype(np.int64))
+    with pytest.raises(ValueError, match="aln_read"):
+        call_read(_u8("ACG"), _u8("ACGTA"), include)
+    with pytest.raises(ValueError, match="counts"):
+        add_base_counts(_u8("ACGTA"), _u8("ACGTA"), np.zeros((5, 5), dtype=np.int64), 1)
+    with pytest.raises(ValueError, match="outside"):
+        out = np.zeros((1, 3), np.int64)
+        call_many(_u8("ACGTA"), np.array([0]), np.array([5]), np.array([5]), include, out)
+
+
+def _plain_calls(a: str, b: str, include: list[bool]) -> tuple[int, int, int]:
+    """CRISPResso2's window rules stated plainly: an insertion counts when the reference bases on both
+    sides are in the window, a deletion when any deleted base is, a substitution (not to N) at its place."""
+    L = len(include)
+    ins = dels = subs = 0
+    pos = -1  # reference index of the last reference base seen
+    c = 0
+    while c < len(b):
+        if b[c] == "-":  # insertion run
+            e = c
+            while e < len(b) and b[e] == "-":
+                e += 1
+            if pos >= 0 and e < len(b) and include[pos] and pos + 1 < L and include[pos + 1]:
+                ins += e - c
+            c = e
+            continue
+        if a[c] == "-":  # deletion run (reference columns with a gap in the read; insertions end it too)
+            e = c
+            start = pos + 1
+            while e < len(b) and a[e] == "-" and b[e] != "-":
+                e += 1
+            end = start + (e - c)
+            if e < len(b) and b[e] == "-":  # CRISPResso2 ends a deletion at an insertion column
+                end = -(pos + (e - c) + 1) if pos + (e - c) + 1 else -1
+            if any(include[p] for p in range(max(start, 0), min(end, L))):
+                dels += end - start
+            pos += e - c
+            c = e
+            continue
+        pos += 1
+        if a[c] != b[c] and a[c] != "N" and include[pos]:
+            subs += 1
+        c += 1
+    return ins, dels, subs
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 49), st.sampled_from("ACGTN-+")), max_size=6),
+    window=st.tuples(st.integers(0, 49), st.integers(1, 20)),
+)
+def test_window_calls_match_the_rules(edits, window):
+    read = list(REF)
+    for pos, what in edits:
+        p = pos % len(read)
+        if what == "-" and len(read) > 1:
+            del read[p]
+        elif what == "+":
+            read.insert(p, "T")
+        elif what != "-":
+            read[p] = what
+    a, b, _ = Aligner(REF, np.zeros(len(REF) + 1, dtype=np.int64)).align("".join(read))
+    include = [window[0] <= i < window[0] + window[1] for i in range(len(REF))]
+    got = call_read(_u8(a), _u8(b), np.array(include, dtype=np.bool_))[:3]
+    if "-" in b and any(b[c] == "-" and c > 0 and a[c - 1] == "-" for c in range(len(b))):
+        return  # a deletion directly followed by an insertion: a corner the plain statement leaves out
+    assert tuple(got) == _plain_calls(a, b, include)
+
+
+def test_engine_loads_without_numba():
+    code = "import sys, cgtqc.seq.editing.engine, cgtqc.cli.editing; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
