@@ -3,9 +3,9 @@
 Runs the command's work in this process, one stage after the other and on one thread (reading and
 aligning are not overlapped here, so each stage is timed alone), and prints the CPU seconds
 (``time.process_time``: all threads of the process) of: the interpreter start, the imports (numpy, the
-``cgtqc`` command and its typer/rich front, the editing engine with numba), numba's CPU-target start,
-reading and counting the FASTQ, the alignment kernel and the Python around it, counting the calls and
-building the allele rows, and writing each output. Usage:
+``cgtqc`` command and its typer/rich front, the editing engine with its C kernel), building the
+references, reading and counting the FASTQ, the alignment kernel and the Python around it, counting the
+calls and building the allele rows, and writing each output. Usage:
 ``python benchmarks/editing_breakdown.py READS.fastq [--amplicon SEQ --guide SEQ]`` (defaults: the FANCF
 amplicon and guide of ``editing_bench.py``).
 """
@@ -52,14 +52,14 @@ def main() -> None:
     from cgtqc.seq.editing.allele_table import allele_table_text, around_cut_text, sorted_alleles
     from cgtqc.seq.fastq import count_sequences
 
-    lap("import the editing engine (numba)")
+    lap("import the editing engine (C kernel)")
     sys.path.insert(0, str(Path(__file__).parent))
     from editing_bench import AMPLICON, GUIDE
 
     amp, guide = args.amplicon or AMPLICON, args.guide or GUIDE
     q = engine.setup_quantification([amp], guides=[guide])
     ctx = engine._context(q)
-    lap("numba CPU-target start, references built")
+    lap("references and aligners built")
     sc = count_sequences(args.reads)
     lap(f"read, check, hash and count the FASTQ ({sc.reads:,} reads, {len(sc.counts):,} distinct)")
     seqs = list(sc.counts)

@@ -267,16 +267,16 @@ class _AlignAsRead:
         self.ctx, self.threads, self.reuse, self.alignments = ctx, threads, reuse, alignments
         self.reading = True  # while the reader holds one core, a slice is aligned on one thread fewer
         self.pool = ThreadPoolExecutor(1)
-        self.pending: list[bytes] = []
+        self.pending: list[str] = []
         self.jobs: list[tuple[list[str], list[Alignment] | None, Future[list[Variant]]]] = []
 
-    def add(self, new: list[bytes]) -> None:
+    def add(self, new: list[str]) -> None:
         self.pending += new
         if len(self.pending) >= PROGRESS_SLICE:
             self._submit()
 
     def _submit(self) -> None:
-        seqs = b"\n".join(self.pending).decode("ascii").split("\n")
+        seqs = self.pending
         self.pending = []
         alns: list[Alignment] | None = [] if self.alignments else None
         job = self.pool.submit(self._classify, seqs, alns)
