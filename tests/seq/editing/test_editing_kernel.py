@@ -173,3 +173,83 @@ def test_fast_count_across_block_boundaries(tmp_path):
     import hashlib
 
     assert got.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _around_plain(rows, total, cut, left, right):
+    """The around-cut grouping as plain Python (the engine's code before the kernel took it over)."""
+    def column(ref, cut):
+        col = cut
+        while True:
+            nxt = cut + ref.count("-", 0, col + 1)
+            if nxt == col:
+                return col
+            col = nxt
+
+    groups = {}
+    for a in rows:
+        col = column(a.reference_sequence, cut)
+        lo, hi = col - left + 1, col + right + 1
+        key = (a.aligned_sequence[lo:hi], a.reference_sequence[lo:hi], a.read_status == "UNMODIFIED",
+               a.n_deleted, a.n_inserted, a.n_mutated)
+        p = a.reads / total * 100
+        g = groups.get(key)
+        if g is None:
+            groups[key] = [a.reads, p, 0.0]
+        else:
+            g[0] += a.reads
+            y = p - g[2]
+            t = g[1] + y
+            g[2] = t - g[1] - y
+            g[1] = t
+    lines = ["\t".join(["Aligned_Sequence", "Reference_Sequence", "Unedited", "n_deleted", "n_inserted",
+                        "n_mutated", "#Reads", "%Reads"])]
+    for k in sorted(groups, key=lambda k: (-groups[k][0], k)):
+        reads, pct, _ = groups[k]
+        lines.append(f"{k[0]}\t{k[1]}\t{k[2]}\t{k[3]}\t{k[4]}\t{k[5]}\t{int(reads)}\t{pct!r}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+_allele = st.tuples(
+    st.text(alphabet="ACGT-", min_size=0, max_size=30),
+    st.text(alphabet="ACG-", min_size=0, max_size=30),
+    st.sampled_from(["UNMODIFIED", "MODIFIED"]),
+    st.integers(0, 2),
+    st.integers(0, 2),
+    st.integers(0, 1),
+    st.integers(1, 50),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(_allele, max_size=40), cut=st.integers(0, 30), left=st.integers(1, 8),
+       right=st.integers(1, 8))
+def test_around_cut_groups_equal_plain_python(rows, cut, left, right):
+    from cgtqc.seq.editing.allele_table import around_cut_text
+    from cgtqc.seq.editing.results import Allele
+
+    alleles = [Allele(a[:5] or "A", r, "Reference", s, d, i, m, n) for a, r, s, d, i, m, n in rows]
+    # few distinct windows, so that groups form: aligned rows are short prefixes of each other
+    total = sum(a.reads for a in alleles) or 1
+    want = _around_plain(alleles, total, cut, left, right)
+    assert around_cut_text(alleles, total, cut, left, right) == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(keys=st.lists(st.text(alphabet="ACGTNa", min_size=0, max_size=6), unique=True, max_size=30),
+       counts=st.data())
+def test_reverse_complement_merge_equals_plain_python(keys, counts):
+    from cgtqc.seq.editing.align import reverse_complement
+    from cgtqc.seq.editing.pipeline import merged_counts
+
+    c = counts.draw(st.lists(st.integers(0, 5), min_size=len(keys), max_size=len(keys)))
+    want = list(c)
+    pos = {k: i for i, k in enumerate(keys)}
+    for i, k in enumerate(keys):
+        j = pos.get(reverse_complement(k))
+        if j is None or want[i] == 0 or want[j] == 0:
+            continue
+        v = want[i] + want[j]
+        want[j] = 0
+        want[i] = v
+    assert merged_counts(keys, c) == want

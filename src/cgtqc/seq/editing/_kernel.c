@@ -912,6 +912,254 @@ done:
     return ret;
 }
 
+
+/* ------------------------------------------------------------------ counting helpers (Python objects) */
+
+static const char *ascii_of(PyObject *s, Py_ssize_t *n, const char *what) {
+    if (!PyUnicode_Check(s) || PyUnicode_KIND(s) != PyUnicode_1BYTE_KIND) {
+        PyErr_Format(PyExc_TypeError, "%s: expected str of one-byte characters", what);
+        return NULL;
+    }
+    *n = PyUnicode_GET_LENGTH(s);
+    return (const char *)PyUnicode_1BYTE_DATA(s);
+}
+
+static uint64_t hash_mem(const char *s, size_t n, uint64_t h) {
+    h ^= 0x9e3779b97f4a7c15ULL + n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * 0x100000001b3ULL;
+    h ^= h >> 32;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+PyDoc_STRVAR(rc_pairs_doc,
+             "rc_pairs(keys) -> list[tuple[int, int]]\n\nEvery (i, j) where the reverse complement of keys[i] "
+             "(upper case, A C G T N complemented, other letters kept) equals keys[j], in order of i.");
+
+static PyObject *py_rc_pairs(PyObject *self, PyObject *keys) {
+    if (!PyList_Check(keys)) {
+        PyErr_SetString(PyExc_TypeError, "rc_pairs: expected a list of str");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    size_t nslots = 16;
+    while (nslots < (size_t)(2 * n + 2)) nslots *= 2;
+    int64_t *slots = malloc(nslots * sizeof(int64_t));
+    uint64_t *hashes = malloc(sizeof(uint64_t) * (size_t)(n + 1));
+    char *buf = NULL;
+    size_t buf_cap = 0;
+    PyObject *out = PyList_New(0);
+    if (!slots || !hashes || !out) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (size_t k = 0; k < nslots; k++) slots[k] = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t len;
+        const char *s = ascii_of(PyList_GET_ITEM(keys, i), &len, "rc_pairs");
+        if (!s) goto fail;
+        uint64_t h = hash_mem(s, (size_t)len, 0);
+        hashes[i] = h;
+        size_t k = h & (nslots - 1);
+        while (slots[k] >= 0) k = (k + 1) & (nslots - 1);
+        slots[k] = i;
+    }
+    static uint8_t comp[256];
+    for (int c = 0; c < 256; c++) comp[c] = (uint8_t)((c >= 'a' && c <= 'z') ? c - 32 : c);
+    comp['A'] = comp['a'] = 'T';
+    comp['C'] = comp['c'] = 'G';
+    comp['G'] = comp['g'] = 'C';
+    comp['T'] = comp['t'] = 'A';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t len;
+        const char *s = ascii_of(PyList_GET_ITEM(keys, i), &len, "rc_pairs");
+        if (!s) goto fail;
+        if ((size_t)len > buf_cap) {
+            free(buf);
+            buf_cap = (size_t)len * 2 + 64;
+            buf = malloc(buf_cap);
+            if (!buf) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+        }
+        for (Py_ssize_t t = 0; t < len; t++) buf[t] = (char)comp[(uint8_t)s[len - 1 - t]];
+        uint64_t h = hash_mem(buf, (size_t)len, 0);
+        for (size_t k = h & (nslots - 1); slots[k] >= 0; k = (k + 1) & (nslots - 1)) {
+            int64_t j = slots[k];
+            if (hashes[j] != h) continue;
+            Py_ssize_t lj;
+            const char *sj = ascii_of(PyList_GET_ITEM(keys, j), &lj, "rc_pairs");
+            if (lj == len && memcmp(sj, buf, (size_t)len) == 0) {
+                PyObject *pair = Py_BuildValue("(nn)", i, (Py_ssize_t)j);
+                if (!pair || PyList_Append(out, pair) < 0) {
+                    Py_XDECREF(pair);
+                    goto fail;
+                }
+                Py_DECREF(pair);
+            }
+        }
+    }
+    free(slots);
+    free(hashes);
+    free(buf);
+    return out;
+fail:
+    free(slots);
+    free(hashes);
+    free(buf);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* Python's slice bounds of [lo:hi] on a sequence of n items. */
+static void py_slice(int64_t n, int64_t *lo, int64_t *hi) {
+    if (*lo < 0) *lo = *lo + n < 0 ? 0 : *lo + n;
+    if (*lo > n) *lo = n;
+    if (*hi < 0) *hi = *hi + n < 0 ? 0 : *hi + n;
+    if (*hi > n) *hi = n;
+    if (*hi < *lo) *hi = *lo;
+}
+
+typedef struct {
+    int64_t first, alo, ahi, rlo, rhi, unedited, nd, ni, nm, reads;
+    uint64_t hash;
+    double pct, comp;
+} Group;
+
+PyDoc_STRVAR(around_cut_groups_doc,
+             "around_cut_groups(rows, cut, left, right, total) -> list[tuple[int, int, int, int, int, int, "
+             "float]]\n\nCRISPResso2's grouping of allele rows (aligned, reference, name, status, n_deleted, "
+             "n_inserted, n_mutated, reads) cut to ``left`` bases up to and including the reference base ``cut`` "
+             "and ``right`` after it: per group in first-seen order (first row, aligned slice start and end, "
+             "reference slice start and end, reads, %reads summed with Kahan compensation in row order as pandas "
+             "sums). Slices follow Python's rules (a negative start counts from the end).");
+
+static PyObject *py_around_cut_groups(PyObject *self, PyObject *args) {
+    PyObject *rows;
+    long long cut, left, right, total;
+    if (!PyArg_ParseTuple(args, "O!LLLL:around_cut_groups", &PyList_Type, &rows, &cut, &left, &right, &total))
+        return NULL;
+    if (total <= 0) {
+        PyErr_SetString(PyExc_ValueError, "around_cut_groups: total must be > 0");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    size_t nslots = 16;
+    while (nslots < (size_t)(2 * n + 2)) nslots *= 2;
+    int64_t *slots = malloc(nslots * sizeof(int64_t));
+    Group *g = malloc(sizeof(Group) * (size_t)(n + 1));
+    size_t ng = 0;
+    PyObject *out = NULL;
+    if (!slots || !g) {
+        PyErr_NoMemory();
+        goto end;
+    }
+    for (size_t k = 0; k < nslots; k++) slots[k] = -1;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *row = PyList_GET_ITEM(rows, r);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) < 8) {
+            PyErr_SetString(PyExc_TypeError, "around_cut_groups: rows must be Allele tuples");
+            goto end;
+        }
+        Py_ssize_t la, lr, ls;
+        const char *a = ascii_of(PyTuple_GET_ITEM(row, 0), &la, "aligned_sequence");
+        const char *rf = a ? ascii_of(PyTuple_GET_ITEM(row, 1), &lr, "reference_sequence") : NULL;
+        const char *status = rf ? ascii_of(PyTuple_GET_ITEM(row, 3), &ls, "read_status") : NULL;
+        if (!status) goto end;
+        Group cur;
+        cur.nd = PyLong_AsLongLong(PyTuple_GET_ITEM(row, 4));
+        cur.ni = PyLong_AsLongLong(PyTuple_GET_ITEM(row, 5));
+        cur.nm = PyLong_AsLongLong(PyTuple_GET_ITEM(row, 6));
+        cur.reads = PyLong_AsLongLong(PyTuple_GET_ITEM(row, 7));
+        if (PyErr_Occurred()) goto end;
+        cur.unedited = ls == 10 && memcmp(status, "UNMODIFIED", 10) == 0;
+        /* the alignment column of reference base ``cut``: cut + gaps up to and including that column */
+        int64_t col = cut, gaps = 0, scanned = 0;
+        if (cut >= 0) {
+            for (;;) {
+                int64_t upto = col + 1 < lr ? col + 1 : lr;
+                for (; scanned < upto; scanned++) gaps += rf[scanned] == '-';
+                int64_t nxt = cut + gaps;
+                if (nxt == col) break;
+                col = nxt;
+            }
+        } else { /* as str.count with a negative end, for completeness */
+            PyObject *c = PyObject_CallMethod(PyTuple_GET_ITEM(row, 1), "count", "sLL", "-", 0LL, col + 1);
+            if (!c) goto end;
+            col = cut + PyLong_AsLongLong(c);
+            Py_DECREF(c);
+        }
+        cur.alo = col - left + 1;
+        cur.ahi = col + right + 1;
+        cur.rlo = cur.alo;
+        cur.rhi = cur.ahi;
+        py_slice(la, &cur.alo, &cur.ahi);
+        py_slice(lr, &cur.rlo, &cur.rhi);
+        uint64_t h = hash_mem(a + cur.alo, (size_t)(cur.ahi - cur.alo), 1);
+        h = hash_mem(rf + cur.rlo, (size_t)(cur.rhi - cur.rlo), h);
+        h = hash_mem((const char *)&cur.nd, 3 * sizeof(int64_t), h ^ (uint64_t)cur.unedited);
+        const double pct = (double)cur.reads / (double)total * 100.0;
+        size_t k = h & (nslots - 1);
+        int64_t found = -1;
+        for (; slots[k] >= 0; k = (k + 1) & (nslots - 1)) {
+            Group *o = &g[slots[k]];
+            if (o->hash != h || o->unedited != cur.unedited || o->nd != cur.nd || o->ni != cur.ni ||
+                o->nm != cur.nm || o->ahi - o->alo != cur.ahi - cur.alo || o->rhi - o->rlo != cur.rhi - cur.rlo)
+                continue;
+            PyObject *orow = PyList_GET_ITEM(rows, o->first);
+            Py_ssize_t l1, l2;
+            const char *oa = ascii_of(PyTuple_GET_ITEM(orow, 0), &l1, "aligned_sequence");
+            const char *orf = ascii_of(PyTuple_GET_ITEM(orow, 1), &l2, "reference_sequence");
+            if (memcmp(oa + o->alo, a + cur.alo, (size_t)(cur.ahi - cur.alo)) == 0 &&
+                memcmp(orf + o->rlo, rf + cur.rlo, (size_t)(cur.rhi - cur.rlo)) == 0) {
+                found = slots[k];
+                break;
+            }
+        }
+        if (found < 0) {
+            cur.first = r;
+            cur.hash = h;
+            cur.pct = pct;
+            cur.comp = 0.0;
+            g[ng] = cur;
+            slots[k] = (int64_t)ng++;
+        } else { /* pandas' group sum: Kahan summation in row order */
+            Group *o = &g[found];
+            o->reads += cur.reads;
+            const double y = pct - o->comp;
+            const double t = o->pct + y;
+            o->comp = (t - o->pct) - y;
+            o->pct = t;
+        }
+    }
+    out = PyList_New((Py_ssize_t)ng);
+    if (!out) goto end;
+    for (size_t i = 0; i < ng; i++) {
+        PyObject *t = Py_BuildValue("(LLLLLLd)", (long long)g[i].first, (long long)g[i].alo, (long long)g[i].ahi,
+                                    (long long)g[i].rlo, (long long)g[i].rhi, (long long)g[i].reads, g[i].pct);
+        if (!t) {
+            Py_CLEAR(out);
+            goto end;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)i, t);
+    }
+end:
+    free(slots);
+    free(g);
+    return out;
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
@@ -921,6 +1169,8 @@ static PyMethodDef methods[] = {
     {"call_many", py_call_many, METH_VARARGS, call_many_doc},
     {"add_base_counts", py_add_base_counts, METH_VARARGS, add_base_counts_doc},
     {"lcs_length", py_lcs_length, METH_VARARGS, lcs_length_doc},
+    {"rc_pairs", py_rc_pairs, METH_O, rc_pairs_doc},
+    {"around_cut_groups", py_around_cut_groups, METH_VARARGS, around_cut_groups_doc},
     {NULL, NULL, 0, NULL},
 };
 

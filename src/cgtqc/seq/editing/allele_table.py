@@ -6,9 +6,10 @@ CRISPResso2 builds them with pandas; the same rules in plain Python cost a small
   rows sorted by reads (descending), then aligned sequence and reference sequence (ascending), ties in
   first-seen order (pandas' multi-key sort is stable).
 * ``Alleles_frequency_table_around_<guide>.txt``: each allele of a reference cut to the bases around a cut
-  point, grouped by (aligned, reference, unedited, n_deleted, n_inserted, n_mutated) with reads summed and
-  ``%Reads`` summed as pandas' groupby sums floats (Kahan-compensated, in table order), then sorted by
-  reads, aligned and reference sequence (stable, over the groups in key order).
+  point (the alignment column of the cut's reference base: the cut plus the insertion columns up to it),
+  grouped by (aligned, reference, unedited, n_deleted, n_inserted, n_mutated) with reads summed and
+  ``%Reads`` summed as pandas' groupby sums floats (Kahan-compensated, in table order; compiled), then
+  sorted by reads, aligned and reference sequence (stable, over the groups in key order).
 
 Numbers are written as pandas' ``to_csv`` writes them: ``str`` of ints and bools, the shortest round-trip
 ``repr`` of floats.
@@ -19,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from operator import attrgetter
 
+from cgtqc.seq.editing.align import _kernel
 from cgtqc.seq.editing.results import ALLELE_COLUMNS, Allele
 
 AROUND_COLUMNS = ["Aligned_Sequence", "Reference_Sequence", "Unedited", "n_deleted", "n_inserted",
@@ -53,42 +55,22 @@ def allele_table_text(rows: Sequence[Allele], total_reads: int) -> str:
     return "\n".join(lines)
 
 
-def cut_column(aligned_ref: str, cut: int) -> int:
-    """The alignment column of reference base ``cut`` (CRISPResso2's ``ref_positions.index(cut)``)."""
-    col = cut
-    while True:
-        nxt = cut + aligned_ref.count("-", 0, col + 1)
-        if nxt == col:
-            return col
-        col = nxt
-
-
 def around_cut_text(rows: Sequence[Allele], total_reads: int, cut: int, left: int, right: int) -> str:
     """``Alleles_frequency_table_around_...txt`` of one reference's rows (in table order): ``left`` bases
-    up to and including the cut point and ``right`` after it (CRISPResso2's get_dataframe_around_cut)."""
-    pcts = {n: n / total_reads * 100 for n in {a.reads for a in rows}}
-    groups: dict[tuple[str, str, bool, int, int, int], list[float]] = {}
-    get = groups.get
-    for a in rows:
-        ref = a.reference_sequence
-        col = cut if ref.find("-", 0, cut + 1) < 0 else cut_column(ref, cut)
-        lo, hi = col - left + 1, col + right + 1
-        key = (a.aligned_sequence[lo:hi], ref[lo:hi], a.read_status == "UNMODIFIED", a.n_deleted,
-               a.n_inserted, a.n_mutated)
-        n = a.reads
-        g = get(key)
-        if g is None:
-            groups[key] = [n, pcts[n], 0.0]
-        else:  # pandas' group_sum: Kahan summation in row order
-            g[0] += n
-            y = pcts[n] - g[2]
-            t = g[1] + y
-            g[2] = t - g[1] - y
-            g[1] = t
-    order = sorted(groups, key=lambda k: (-groups[k][0], k))
+    up to and including the cut point and ``right`` after it (CRISPResso2's get_dataframe_around_cut).
+
+    The rows are grouped by the compiled kernel (``around_cut_groups``: the cut's alignment column, the
+    slices, reads and Kahan-summed %reads per group); the few groups are sorted and written here."""
     lines = ["\t".join(AROUND_COLUMNS)]
-    for k in order:
-        reads, pct, _ = groups[k]
-        lines.append(f"{k[0]}\t{k[1]}\t{k[2]}\t{k[3]}\t{k[4]}\t{k[5]}\t{int(reads)}\t{pct!r}")
+    groups = _kernel.around_cut_groups(list(rows), cut, left, right, total_reads) if rows else []
+    keyed = []
+    for first, alo, ahi, rlo, rhi, reads, pct in groups:
+        a = rows[first]
+        key = (a.aligned_sequence[alo:ahi], a.reference_sequence[rlo:rhi], a.read_status == "UNMODIFIED",
+               a.n_deleted, a.n_inserted, a.n_mutated)
+        keyed.append((-reads, key, pct))
+    keyed.sort(key=lambda g: (g[0], g[1]))
+    for neg_reads, k, pct in keyed:
+        lines.append(f"{k[0]}\t{k[1]}\t{k[2]}\t{k[3]}\t{k[4]}\t{k[5]}\t{-neg_reads}\t{pct!r}")
     lines.append("")
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from cgtqc.seq.editing.align import reverse_complement
+from cgtqc.seq.editing.align import _kernel, reverse_complement
 from cgtqc.seq.editing.batch import call_many
 from cgtqc.seq.editing.calls import Alignment, Context, Variant, classify_pair, classify_sequence
 from cgtqc.seq.editing.classify import add_base_counts
@@ -32,29 +32,15 @@ ProgressFn = Callable[..., None]
 
 
 
-def reverse_complements(seqs: list[str]) -> list[str]:
-    """:func:`reverse_complement` of many sequences in three string operations."""
-    if not seqs:
-        return []
-    return reverse_complement("\n".join(seqs)).split("\n")[::-1]
-
-
 def merged_counts(keys: list[str], counts: list[int]) -> list[int]:
     """Counts after CRISPResso2's merge of reverse complements, keys in first-seen order.
 
     A key whose reverse complement is also a key absorbs that key's reads (if both still have
     reads), and the other is then skipped; a palindromic key is counted twice, as in CRISPResso2.
+    The pairs are found by the compiled kernel (usually none: no read seen on both strands).
     """
     merged = list(counts)
-    pos = dict(zip(keys, range(len(keys)), strict=True))
-    rcs = reverse_complements(keys)
-    common = pos.keys() & set(rcs)  # usually empty: no read seen on both strands
-    if not common:
-        return merged
-    for i, rc in enumerate(rcs):
-        if rc not in common:
-            continue
-        j = pos[rc]
+    for i, j in _kernel.rc_pairs(keys):
         if merged[i] == 0 or merged[j] == 0:
             continue
         v = merged[i] + merged[j]
