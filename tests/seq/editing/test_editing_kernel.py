@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cgtqc.seq.editing.align import EDNAFULL, Aligner
-from cgtqc.seq.editing.batch import align_and_call, alignment_slots, call_many
+from cgtqc.seq.editing.batch import align_and_call, alignment_slots
 from cgtqc.seq.editing.classify import add_base_counts, call_read
 
 REF = "CGGATGTTCCAATCAGTACGCAGAGAGTCGCCGTCTCCAAGGTGAAAGCG"  # 50 bases
@@ -80,9 +80,17 @@ def test_calls_refuse_bad_arguments():
         call_read(_u8("ACG"), _u8("ACGTA"), include)
     with pytest.raises(ValueError, match="counts"):
         add_base_counts(_u8("ACGTA"), _u8("ACGTA"), np.zeros((5, 5), dtype=np.int64), 1)
-    with pytest.raises(ValueError, match="outside"):
-        out = np.zeros((1, 3), np.int64)
-        call_many(_u8("ACGTA"), np.array([0]), np.array([5]), np.array([5]), include, out)
+    from cgtqc.seq.editing import _kernel
+
+    out = np.zeros((1, 3), np.int64)
+    with pytest.raises(ValueError, match="shorter"):
+        _kernel.window_calls(["ACG"], ["ACGTA"], include, out)
+    with pytest.raises(ValueError, match="one row"):
+        _kernel.window_calls(["ACGTA"], [], include, out)
+    with pytest.raises(TypeError, match="out"):
+        _kernel.window_calls(["ACGTA"], ["ACGTA"], include, out.astype(np.int32))
+    _kernel.window_calls(["AC-TA"], ["ACGTA"], include, out)
+    assert out.tolist() == [[0, 1, 0]]
 
 
 def _plain_calls(a: str, b: str, include: list[bool]) -> tuple[int, int, int]:
@@ -253,3 +261,26 @@ def test_reverse_complement_merge_equals_plain_python(keys, counts):
         want[j] = 0
         want[i] = v
     assert merged_counts(keys, c) == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["AC", "A-", "ACG", ""]), st.sampled_from(["AC", "A", "AG"]),
+                               st.sampled_from(["Reference", "Amplicón"]), st.integers(0, 3),
+                               st.integers(1, 4)), max_size=30))
+def test_allele_table_sort_and_text_equal_plain_python(rows):
+    """The compiled sort is pandas' stable three-key sort, the compiled lines the f-strings they replace."""
+    from cgtqc.seq.editing.allele_table import allele_table_text, sorted_alleles
+    from cgtqc.seq.editing.results import ALLELE_COLUMNS, Allele
+
+    alleles = [Allele(a, r, name, "MODIFIED" if d else "UNMODIFIED", d, 0, 1, n) for a, r, name, d, n in rows]
+    want = sorted(alleles, key=lambda x: x.reference_sequence)
+    want.sort(key=lambda x: x.aligned_sequence)
+    want.sort(key=lambda x: x.reads, reverse=True)
+    got = sorted_alleles(alleles)
+    assert got == want and [id(x) for x in got] == [id(x) for x in want]
+    total = sum(a.reads for a in alleles) or 1
+    lines = ["\t".join(ALLELE_COLUMNS)] + [
+        f"{a.aligned_sequence}\t{a.reference_sequence}\t{a.reference_name}\t{a.read_status}\t{a.n_deleted}\t"
+        f"{a.n_inserted}\t{a.n_mutated}\t{a.reads}\t{a.reads / total * 100!r}" for a in got
+    ]
+    assert allele_table_text(got, total) == "\n".join([*lines, ""])

@@ -11,6 +11,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #define GAP 45    /* '-' */
@@ -552,54 +553,6 @@ static PyObject *py_add_base_counts(PyObject *self, PyObject *args) {
     ret = Py_NewRef(Py_None);
 done:
     release(a, 3);
-    return ret;
-}
-
-PyDoc_STRVAR(call_many_doc,
-             "call_many(buf, starts, lengths, caps, include, out)\n\ncall_read of many alignments in one buffer "
-             "(read row at starts[j], reference row caps[j] bytes later, lengths[j] columns): out[j] = "
-             "insertions, deletions, substitutions in the window.");
-
-static PyObject *py_call_many(PyObject *self, PyObject *args) {
-    PyObject *o[6];
-    if (!PyArg_UnpackTuple(args, "call_many", 6, 6, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5])) return NULL;
-    Arr a[6] = {0};
-    PyObject *ret = NULL;
-    int64_t *refpos = NULL;
-    if (get(o[0], &a[0], "buf", 'u', 1, 1, 0) < 0 || get(o[1], &a[1], "starts", 'i', 8, 1, 0) < 0 ||
-        get(o[2], &a[2], "lengths", 'i', 8, 1, 0) < 0 || get(o[3], &a[3], "caps", 'i', 8, 1, 0) < 0 ||
-        get(o[4], &a[4], "include", 'b', 1, 1, 0) < 0 || get(o[5], &a[5], "out", 'i', 8, 2, 1) < 0)
-        goto done;
-    int64_t nj = len0(&a[1]), size = len0(&a[0]), longest = 0;
-    if (len0(&a[2]) < nj || len0(&a[3]) < nj || a[5].b.shape[0] < nj || a[5].b.shape[1] != 3) {
-        fail(PyExc_ValueError, "starts, lengths, caps and out (n x 3) must have one row per alignment");
-        goto done;
-    }
-    const int64_t *st = I64(a[1]), *ln = I64(a[2]), *cp = I64(a[3]);
-    for (int64_t j = 0; j < nj; j++) {
-        if (st[j] < 0 || ln[j] < 0 || cp[j] < 0 || st[j] + cp[j] + ln[j] > size || st[j] + ln[j] > size) {
-            fail(PyExc_ValueError, "call_many: an alignment lies outside the buffer");
-            goto done;
-        }
-        longest = imax(longest, ln[j]);
-    }
-    refpos = malloc(sizeof(int64_t) * (size_t)(longest + 1));
-    if (!refpos) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    const uint8_t *buf = U8(a[0]), *inc = U8(a[4]);
-    int64_t L = len0(&a[4]), *out = I64(a[5]);
-    Py_BEGIN_ALLOW_THREADS for (int64_t j = 0; j < nj; j++) {
-        Calls c = call_read(buf + st[j], buf + st[j] + cp[j], ln[j], inc, L, refpos);
-        out[3 * j] = c.ins_n;
-        out[3 * j + 1] = c.del_n;
-        out[3 * j + 2] = c.sub_n;
-    }
-    Py_END_ALLOW_THREADS ret = Py_NewRef(Py_None);
-done:
-    free(refpos);
-    release(a, 6);
     return ret;
 }
 
@@ -1160,16 +1113,203 @@ end:
     return out;
 }
 
+
+typedef struct {
+    int64_t reads, idx;
+    const char *a, *r;
+    Py_ssize_t la, lr;
+} SortRow;
+
+static int cmp_bytes(const char *x, Py_ssize_t lx, const char *y, Py_ssize_t ly) {
+    int c = memcmp(x, y, (size_t)(lx < ly ? lx : ly));
+    if (c) return c;
+    return lx < ly ? -1 : (lx > ly ? 1 : 0);
+}
+
+static int cmp_rows(const void *p, const void *q) {
+    const SortRow *x = p, *y = q;
+    if (x->reads != y->reads) return x->reads > y->reads ? -1 : 1;
+    int c = cmp_bytes(x->a, x->la, y->a, y->la);
+    if (c) return c;
+    c = cmp_bytes(x->r, x->lr, y->r, y->lr);
+    if (c) return c;
+    return x->idx < y->idx ? -1 : (x->idx > y->idx ? 1 : 0);
+}
+
+PyDoc_STRVAR(sort_alleles_doc,
+             "sort_alleles(rows) -> list\n\nAllele rows in CRISPResso2's order: reads descending, then aligned and "
+             "reference sequence ascending, ties in their order (a stable sort).");
+
+static PyObject *py_sort_alleles(PyObject *self, PyObject *rows) {
+    if (!PyList_Check(rows)) {
+        PyErr_SetString(PyExc_TypeError, "sort_alleles: expected a list of Allele rows");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    SortRow *v = malloc(sizeof(SortRow) * (size_t)(n + 1));
+    if (!v) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) < 8) {
+            free(v);
+            PyErr_SetString(PyExc_TypeError, "sort_alleles: rows must be Allele tuples");
+            return NULL;
+        }
+        v[i].a = ascii_of(PyTuple_GET_ITEM(row, 0), &v[i].la, "aligned_sequence");
+        v[i].r = v[i].a ? ascii_of(PyTuple_GET_ITEM(row, 1), &v[i].lr, "reference_sequence") : NULL;
+        v[i].reads = v[i].r ? PyLong_AsLongLong(PyTuple_GET_ITEM(row, 7)) : 0;
+        v[i].idx = i;
+        if (!v[i].r || PyErr_Occurred()) {
+            free(v);
+            return NULL;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS qsort(v, (size_t)n, sizeof(SortRow), cmp_rows);
+    Py_END_ALLOW_THREADS PyObject *out = PyList_New(n);
+    if (out)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *row = PyList_GET_ITEM(rows, v[i].idx);
+            Py_INCREF(row);
+            PyList_SET_ITEM(out, i, row);
+        }
+    free(v);
+    return out;
+}
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} Buf;
+
+static int buf_put(Buf *b, const char *s, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1 << 16;
+        while (cap < b->len + n) cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (!q) return -1;
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+static int buf_str(Buf *b, PyObject *s) {
+    Py_ssize_t n;
+    const char *u = PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
+    if (!u) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "allele_table_bytes: expected str fields");
+        return -1;
+    }
+    return buf_put(b, u, (size_t)n);
+}
+
+static int buf_int(Buf *b, PyObject *o) {
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    char tmp[24];
+    int k = snprintf(tmp, sizeof tmp, "%lld", v);
+    return buf_put(b, tmp, (size_t)k);
+}
+
+PyDoc_STRVAR(allele_table_bytes_doc,
+             "allele_table_bytes(rows, tails) -> bytes\n\nThe rows of Alleles_frequency_table.txt (UTF-8), one line "
+             "per Allele row: aligned, reference, name, status, n_deleted, n_inserted, n_mutated, then "
+             "tails[reads] (the tab-separated read count and %reads texts).");
+
+static PyObject *py_allele_table_bytes(PyObject *self, PyObject *args) {
+    PyObject *rows, *tails;
+    if (!PyArg_ParseTuple(args, "O!O!:allele_table_bytes", &PyList_Type, &rows, &PyDict_Type, &tails)) return NULL;
+    Buf b = {NULL, 0, 0};
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) < 8) {
+            PyErr_SetString(PyExc_TypeError, "allele_table_bytes: rows must be Allele tuples");
+            goto fail;
+        }
+        PyObject *tail = PyDict_GetItemWithError(tails, PyTuple_GET_ITEM(row, 7));
+        if (!tail) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_KeyError, "allele_table_bytes: no text for a read count");
+            goto fail;
+        }
+        for (int f = 0; f < 4; f++)
+            if (buf_str(&b, PyTuple_GET_ITEM(row, f)) < 0 || buf_put(&b, "\t", 1) < 0) goto fail;
+        for (int f = 4; f < 7; f++)
+            if (buf_int(&b, PyTuple_GET_ITEM(row, f)) < 0 || (f < 6 && buf_put(&b, "\t", 1) < 0)) goto fail;
+        if (buf_str(&b, tail) < 0 || buf_put(&b, "\n", 1) < 0) goto fail;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(b.p ? b.p : "", (Py_ssize_t)b.len);
+    free(b.p);
+    return out;
+fail:
+    if (!PyErr_Occurred()) PyErr_NoMemory();
+    free(b.p);
+    return NULL;
+}
+
+PyDoc_STRVAR(window_calls_doc,
+             "window_calls(aligned, refs, include, out)\n\ncall_read of many alignments given as two lists of str "
+             "(aligned reads, aligned references): out[j] = insertions, deletions, substitutions in the window.");
+
+static PyObject *py_window_calls(PyObject *self, PyObject *args) {
+    PyObject *al, *rl, *o_inc, *o_out;
+    if (!PyArg_ParseTuple(args, "O!O!OO:window_calls", &PyList_Type, &al, &PyList_Type, &rl, &o_inc, &o_out))
+        return NULL;
+    Arr a[2] = {0};
+    PyObject *ret = NULL;
+    int64_t *refpos = NULL;
+    size_t cap = 0;
+    if (get(o_inc, &a[0], "include", 'b', 1, 1, 0) < 0 || get(o_out, &a[1], "out", 'i', 8, 2, 1) < 0) goto done;
+    Py_ssize_t n = PyList_GET_SIZE(al);
+    if (PyList_GET_SIZE(rl) != n || a[1].b.shape[0] < n || a[1].b.shape[1] != 3) {
+        fail(PyExc_ValueError, "window_calls: aligned, refs and out (n x 3) need one row per alignment");
+        goto done;
+    }
+    int64_t *out = I64(a[1]);
+    for (Py_ssize_t j = 0; j < n; j++) {
+        Py_ssize_t la, lr;
+        const char *x = ascii_of(PyList_GET_ITEM(al, j), &la, "aligned read");
+        const char *y = x ? ascii_of(PyList_GET_ITEM(rl, j), &lr, "aligned reference") : NULL;
+        if (!y) goto done;
+        if (la < lr) {
+            fail(PyExc_ValueError, "window_calls: an aligned read is shorter than its aligned reference");
+            goto done;
+        }
+        if ((size_t)lr + 1 > cap) {
+            free(refpos);
+            cap = (size_t)lr * 2 + 64;
+            refpos = malloc(sizeof(int64_t) * cap);
+            if (!refpos) {
+                PyErr_NoMemory();
+                goto done;
+            }
+        }
+        Calls c = call_read((const uint8_t *)x, (const uint8_t *)y, lr, U8(a[0]), len0(&a[0]), refpos);
+        out[3 * j] = c.ins_n;
+        out[3 * j + 1] = c.del_n;
+        out[3 * j + 2] = c.sub_n;
+    }
+    ret = Py_NewRef(Py_None);
+done:
+    free(refpos);
+    release(a, 2);
+    return ret;
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
     {"align", py_align, METH_VARARGS, align_doc},
     {"align_batch", py_align_batch, METH_VARARGS, align_batch_doc},
     {"call_read", py_call_read, METH_VARARGS, call_read_doc},
-    {"call_many", py_call_many, METH_VARARGS, call_many_doc},
     {"add_base_counts", py_add_base_counts, METH_VARARGS, add_base_counts_doc},
     {"lcs_length", py_lcs_length, METH_VARARGS, lcs_length_doc},
     {"rc_pairs", py_rc_pairs, METH_O, rc_pairs_doc},
+    {"sort_alleles", py_sort_alleles, METH_O, sort_alleles_doc},
+    {"allele_table_bytes", py_allele_table_bytes, METH_VARARGS, allele_table_bytes_doc},
+    {"window_calls", py_window_calls, METH_VARARGS, window_calls_doc},
     {"around_cut_groups", py_around_cut_groups, METH_VARARGS, around_cut_groups_doc},
     {NULL, NULL, 0, NULL},
 };

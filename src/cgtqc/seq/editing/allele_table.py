@@ -28,31 +28,27 @@ AROUND_COLUMNS = ["Aligned_Sequence", "Reference_Sequence", "Unedited", "n_delet
 
 
 def sorted_alleles(alleles: Sequence[Allele]) -> list[Allele]:
-    """The rows in CRISPResso2's order (reads descending, then aligned and reference sequence).
-
-    Three stable sorts on one key each (C-level key functions) give the order of the three-key sort."""
-    rows = sorted(alleles, key=attrgetter("reference_sequence"))
-    rows.sort(key=attrgetter("aligned_sequence"))
-    rows.sort(key=attrgetter("reads"), reverse=True)  # reverse=True keeps equal keys in their order
-    return rows
+    """The rows in CRISPResso2's order (reads descending, then aligned and reference sequence; ties in their
+    order, as pandas' stable multi-key sort), sorted by the compiled kernel."""
+    return _kernel.sort_alleles(list(alleles))
 
 
 def _percent_texts(rows: Sequence[Allele], total_reads: int) -> dict[int, str]:
     """``repr`` of ``reads / total * 100`` (pandas' float text) per distinct read count."""
-    return {n: repr(n / total_reads * 100) for n in {a.reads for a in rows}}
+    return {n: repr(n / total_reads * 100) for n in set(map(attrgetter("reads"), rows))}
+
+
+def allele_table_bytes(rows: Sequence[Allele], total_reads: int) -> bytes:
+    """``Alleles_frequency_table.txt`` (UTF-8) of rows already in :func:`sorted_alleles` order; the lines
+    are joined by the compiled kernel, the few distinct ``%Reads`` texts made here."""
+    tail = {n: f"\t{n}\t{pct}" for n, pct in _percent_texts(rows, total_reads).items()}
+    head = ("\t".join(ALLELE_COLUMNS) + "\n").encode()
+    return head + _kernel.allele_table_bytes(list(rows), tail)
 
 
 def allele_table_text(rows: Sequence[Allele], total_reads: int) -> str:
-    """``Alleles_frequency_table.txt`` of rows already in :func:`sorted_alleles` order."""
-    tail = {n: f"\t{n}\t{pct}" for n, pct in _percent_texts(rows, total_reads).items()}
-    lines = ["\t".join(ALLELE_COLUMNS)]
-    lines += [
-        f"{a.aligned_sequence}\t{a.reference_sequence}\t{a.reference_name}\t{a.read_status}\t{a.n_deleted}\t"
-        f"{a.n_inserted}\t{a.n_mutated}{tail[a.reads]}"
-        for a in rows
-    ]
-    lines.append("")
-    return "\n".join(lines)
+    """``Alleles_frequency_table.txt`` of rows already in :func:`sorted_alleles` order, as text."""
+    return allele_table_bytes(rows, total_reads).decode("utf-8")
 
 
 def around_cut_text(rows: Sequence[Allele], total_reads: int, cut: int, left: int, right: int) -> str:

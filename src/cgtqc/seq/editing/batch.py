@@ -137,9 +137,3 @@ def alignment_slots(offs: np.ndarray, ref_len: int) -> tuple[np.ndarray, np.ndar
     starts = np.zeros(sizes.shape[0], dtype=np.int64)
     np.cumsum(sizes[:-1], out=starts[1:])
     return np.empty(int(sizes.sum()), dtype=np.uint8), starts, np.full(sizes.shape[0], -1, dtype=np.int64)
-
-
-call_many = _kernel.call_many
-"""``call_many(buf, starts, lengths, caps, include, out)``: :func:`~.classify.call_read` of many alignments
-in one buffer (read row at ``starts[j]``, reference row ``caps[j]`` bytes later, ``lengths[j]`` columns):
-``out[j]`` = insertions, deletions, substitutions in the window."""

@@ -15,15 +15,17 @@ CRISPResso2's in the benchmark runs; the zip's own bytes (dates) differ from any
 
 from __future__ import annotations
 
+import gc
 import json
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cgtqc.seq.editing.allele_table import allele_table_text, around_cut_text, sorted_alleles
+from cgtqc.seq.editing.allele_table import allele_table_bytes, around_cut_text, sorted_alleles
 from cgtqc.seq.editing.classify import NUCS
 from cgtqc.seq.editing.results import (
     MAPPING_COLUMNS,
@@ -39,7 +41,20 @@ ZIP_LEVEL = 1
 
 
 def write_crispresso_files(result: EditingResult, out_dir: str | Path) -> list[Path]:
-    """Write CRISPResso2's two summary tables and summary.json into ``out_dir``."""
+    """Write CRISPResso2's two summary tables and summary.json into ``out_dir``.
+
+    The cyclic garbage collector is paused meanwhile: the tables make ~10^5 acyclic rows and strings, whose
+    repeated generation scans would cost more than writing them; reference counting still frees them."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _write_files(result, out_dir)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _write_files(result: EditingResult, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     q = out / "CRISPResso_quantification_of_editing_frequency.txt"
@@ -75,10 +90,11 @@ def write_allele_tables(result: EditingResult, out_dir: str | Path) -> list[Path
     total = result.reads_aligned_all_amplicons
     z = out / "Alleles_frequency_table.zip"
     with ThreadPoolExecutor(1) as pool:
-        zipped = pool.submit(_write_zip, z, "Alleles_frequency_table.txt", allele_table_text(rows, total))
+        zipped = pool.submit(_write_zip, z, "Alleles_frequency_table.txt", allele_table_bytes(rows, total))
         files = [z]
+        names = set(map(attrgetter("reference_name"), rows))
         for prefix, r in _plot_names(result.references):
-            ref_rows = [a for a in rows if a.reference_name == r.name]
+            ref_rows = rows if names == {r.name} else [a for a in rows if a.reference_name == r.name]
             if not ref_rows:
                 continue
             for cut, guide in result.allele_cuts.get(r.name, []):
@@ -91,7 +107,7 @@ def write_allele_tables(result: EditingResult, out_dir: str | Path) -> list[Path
     return files
 
 
-def _write_zip(path: Path, name: str, text: str) -> None:
+def _write_zip(path: Path, name: str, text: bytes) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as zf:
         zf.writestr(name, text)
 

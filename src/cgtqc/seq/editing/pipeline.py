@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from cgtqc.seq.editing.align import _kernel, reverse_complement
-from cgtqc.seq.editing.batch import call_many
 from cgtqc.seq.editing.calls import Alignment, Context, Variant, classify_pair, classify_sequence
 from cgtqc.seq.editing.classify import add_base_counts
 from cgtqc.seq.editing.results import Allele, ReferenceCounts
@@ -158,12 +157,8 @@ def alignments_of(parts: list[SequenceVariants]) -> dict[str, Alignment] | None:
 
 def _window_calls(rows: list[tuple[str, str, int, str, int]], include: np.ndarray) -> np.ndarray:
     """Insertions, deletions and substitutions in the window of many alignments (one compiled call)."""
-    lengths = np.fromiter((len(r[0]) for r in rows), dtype=np.int64, count=len(rows))
-    starts = np.zeros(len(rows), dtype=np.int64)
-    np.cumsum(2 * lengths[:-1], out=starts[1:])
-    buf = np.frombuffer("".join([x for a, b, *_ in rows for x in (a, b)]).encode("ascii"), dtype=np.uint8)
     out = np.zeros((len(rows), 3), dtype=np.int64)
-    call_many(buf, starts, lengths, lengths, include, out)
+    _kernel.window_calls([r[0] for r in rows], [r[1] for r in rows], include, out)
     return out
 
 
