@@ -1,5 +1,7 @@
 """What the speed work on `aav classify` relies on: tagged.bam is the same byte for byte whatever the number
-of htslib compression threads, and importing the engine leaves numba to the first ITR alignment."""
+of htslib compression threads and holds the same records at deflate level 1, the per-read table built from
+buffers equals pyarrow's from_pylist without importing pandas, and importing the engine leaves numba to
+the first ITR alignment."""
 
 from __future__ import annotations
 
@@ -86,3 +88,59 @@ def test_itr_kernel_scores_equal_plain_recursion():
         for traceback in (True, False):
             got = itr.semiglobal(itr.encode(a), itr.encode(w), 2, -4, 4, 1, traceback)[0]
             assert got == _naive_score(a, w), (a, w)
+
+
+def test_per_read_table_equals_pyarrow_from_pylist():
+    """The table built from its buffers holds the same values as pa.Table.from_pylist: nulls, empty and
+    non-ASCII strings, None margins and intact flags."""
+    rng = random.Random(3)
+    strs = [None, "", "full", "ITR-flip", "é-ü", "ab\tc"]
+    rows = [
+        {c: rng.choice(strs) for c in COLUMNS}
+        | {
+            "length": rng.randrange(10**6),
+            "itr_left_margin": rng.choice([None, 0, 94, -3]),
+            "itr_right_margin": rng.choice([None, 7]),
+            "itr_intact": rng.choice([None, True, False]),
+        }
+        for _ in range(300)
+    ]
+    for n in (0, 1, 8, 300):
+        got = output._table(rows[:n])
+        want = pa.Table.from_pylist(rows[:n], schema=output._SCHEMA)
+        assert got.schema == want.schema
+        assert got.to_pylist() == want.to_pylist()
+        assert got.equals(want)
+
+
+def test_per_read_table_leaves_pandas_unimported():
+    code = (
+        "import sys; from cgtqc.seq.aav import output; "
+        "t = output._table([{c: None for c in output.COLUMNS} | {'read_id': 'r', 'length': 5}]); "
+        "print(t.num_rows, 'pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "1 False"
+
+
+def test_tagged_bam_at_level_1_holds_the_default_level_records(tmp_path, monkeypatch):
+    """tagged.bam is deflated at level 1: larger than at htslib's default, a valid BAM for pysam, and the
+    same BAM stream once inflated."""
+    import gzip
+
+    import pysam
+
+    reads, rows = _reads(60)
+    written = {}
+    for level in (1, 6):
+        monkeypatch.setattr(output, "BAM_LEVEL", level)
+        writer = AavWriter(tmp_path / str(level))
+        writer.write(rows, reads)
+        writer.close()
+        written[level] = tmp_path / str(level) / "tagged.bam"
+    assert written[1].stat().st_size > written[6].stat().st_size
+    assert gzip.open(written[1]).read() == gzip.open(written[6]).read()
+    with pysam.AlignmentFile(str(written[1]), "rb", check_sq=False) as bam:
+        recs = list(bam)
+    assert [r.query_name for r in recs] == [r.name for r in reads]
+    assert recs[0].get_tag("XC") == "full" and recs[0].query_sequence == reads[0].seq
