@@ -3,7 +3,8 @@
 For each backend (SQLite file; PostgreSQL on a temporary server started here, as the test suite does) the
 script seeds LOTS lots of the MSC product through the audited store (each with every test but endotoxin
 entered), starts ``cgtqc serve`` in its own process on 127.0.0.1, logs CLIENTS clients in (bearer tokens),
-then runs three phases, each a fixed number of requests spread over the clients (httpx, asyncio):
+then runs three phases, each a fixed number of requests spread over the clients (one keep-alive
+connection each, asyncio; :class:`Client`):
 
 - ``GET /api/v1/lots?limit=50``           the lot list (first page, with the status counts)
 - ``GET /api/v1/lots/{lot}``              the lot page: every test, result, verdict and provenance
@@ -40,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 import httpx
@@ -170,8 +172,13 @@ def seed(url: str, lots: int) -> list[str]:
     return numbers
 
 
+SERVER_LOG = Path(tempfile.gettempdir()) / "cgtqc-bench-server.log"
+"""The server's standard error (uvicorn's log), printed when a phase fails (an unread pipe would fill)."""
+
+
 def start_server(url: str, port: int, workers: int = 1) -> subprocess.Popen:
     cgtqc = Path(sys.executable).with_name("cgtqc")
+    log = SERVER_LOG.open("wb")
     proc = subprocess.Popen(
         [
             str(cgtqc),
@@ -185,8 +192,9 @@ def start_server(url: str, port: int, workers: int = 1) -> subprocess.Popen:
             str(workers),
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
+    log.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -195,19 +203,68 @@ def start_server(url: str, port: int, workers: int = 1) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit(f"the server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+    raise SystemExit(f"the server did not start: {SERVER_LOG.read_text()[-2000:]}")
 
 
-async def login(base: str, clients: int) -> list[httpx.AsyncClient]:
+class Client:
+    """One keep-alive HTTP/1.1 connection to the server, written on asyncio streams for the load generator:
+    httpx spent 1.1-1.6 ms of CPU per request on the cores the server shares, this ~0.1 ms. It sends
+    Content-Length bodies and reads Content-Length answers (what uvicorn sends for these routes); it
+    reconnects when the server closes or the connection idled longer than ``KEEPALIVE_S``."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.headers = b""
+        self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._last = 0.0
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._conn is not None and time.monotonic() - self._last > KEEPALIVE_S:
+            await self.aclose()
+        if self._conn is None:
+            self._conn = await asyncio.open_connection(self.host, self.port)
+        return self._conn
+
+    async def request(self, method: str, path: str, data: dict | None = None) -> tuple[int, bytes]:
+        body = urllib.parse.urlencode(data).encode() if data is not None else b""
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n".encode() + self.headers
+        if data is not None:
+            head += b"Content-Type: application/x-www-form-urlencoded\r\n"
+        head += b"Content-Length: %d\r\n\r\n" % len(body)
+        reader, writer = await self._connection()
+        writer.write(head + body)
+        status_line = await reader.readline()
+        if not status_line:
+            raise ConnectionError(f"{method} {path}: the server closed the connection")
+        length, close = 0, False
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        answer = await reader.readexactly(length)
+        self._last = time.monotonic()
+        if close:
+            await self.aclose()
+        return int(status_line.split()[1]), answer
+
+    async def aclose(self) -> None:
+        if self._conn is not None:
+            self._conn[1].close()
+            self._conn = None
+
+
+async def login(host: str, port: int, clients: int) -> list[Client]:
     out = []
     for k in range(clients):
-        c = httpx.AsyncClient(
-            base_url=base, timeout=60, limits=httpx.Limits(max_connections=1, keepalive_expiry=KEEPALIVE_S)
-        )
+        c = Client(host, port)
         user = ANALYSTS[k % len(ANALYSTS)]
-        r = await c.post("/api/v1/auth/token", data={"username": user, "password": PASSWORD})
-        r.raise_for_status()
-        c.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        status, body = await c.request("POST", "/api/v1/auth/token", {"username": user, "password": PASSWORD})
+        if status != 200:
+            raise SystemExit(f"login of {user} failed: {status} {body[:200]!r}")
+        c.headers = f"Authorization: Bearer {json.loads(body)['access_token']}\r\n".encode()
         out.append(c)
     return out
 
@@ -246,7 +303,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def phase(
-    clients: list[httpx.AsyncClient], requests: list[tuple[str, str, dict]], pid: int, think: float = 0.0
+    clients: list[Client], requests: list[tuple[str, str, dict | None]], pid: int, think: float = 0.0
 ) -> dict:
     """Run ``requests`` (method, path, kwargs) over the clients, each client one request at a time; with
     ``think`` each client waits a random 0..2*think seconds between its requests (a person, not a loop)."""
@@ -259,16 +316,16 @@ async def phase(
 
     rng = random.Random(11)
 
-    async def worker(c: httpx.AsyncClient) -> None:
+    async def worker(c: Client) -> None:
         if think:
             await asyncio.sleep(rng.uniform(0, 2 * think))
         while not queue.empty() and time.monotonic() < deadline:
-            method, path, kw = queue.get_nowait()
+            method, path, data = queue.get_nowait()
             t0 = time.perf_counter()
-            r = await c.request(method, path, **kw)
+            status, body = await c.request(method, path, data)
             latencies.append(time.perf_counter() - t0)
-            if r.status_code >= 400:
-                errors.append(f"{method} {path}: {r.status_code} {r.text[:120]}")
+            if status >= 400:
+                errors.append(f"{method} {path}: {status} {body[:120]!r}")
             if think:
                 await asyncio.sleep(rng.uniform(0, 2 * think))
 
@@ -291,34 +348,34 @@ async def phase(
     }
 
 
-async def load(base: str, pid: int, numbers: list[str], args: argparse.Namespace) -> dict:
+async def load(port: int, pid: int, numbers: list[str], args: argparse.Namespace) -> dict:
     rng = random.Random(7)
-    cs = await login(base, args.clients)
+    cs = await login("127.0.0.1", port, args.clients)
     n = args.requests
-    lot_list = ("GET", "/api/v1/lots?limit=50", {})
+    lot_list = ("GET", "/api/v1/lots?limit=50", None)
     try:
         order = rng.sample(numbers, len(numbers))
         warm, cold = order[: args.clients], order[args.clients :]  # warm-up lots are not read cold
-        await phase(cs, [("GET", f"/api/v1/lots/{x}", {}) for x in warm] + [lot_list] * args.clients, pid)
+        await phase(cs, [("GET", f"/api/v1/lots/{x}", None) for x in warm] + [lot_list] * args.clients, pid)
         label = f"think {args.think:g} s"
         half = len(cold) // 2 if args.think else len(cold)  # paced: the other half, still never read
         out = {
-            "lot page, cold": await phase(cs, [("GET", f"/api/v1/lots/{x}", {}) for x in cold[:half]], pid)
+            "lot page, cold": await phase(cs, [("GET", f"/api/v1/lots/{x}", None) for x in cold[:half]], pid)
         }
         if args.think:
-            pages = [("GET", f"/api/v1/lots/{x}", {}) for x in cold[half:]]
+            pages = [("GET", f"/api/v1/lots/{x}", None) for x in cold[half:]]
             out[f"lot page, cold, {label}"] = await phase(cs, pages, pid, args.think)
         out["lot list"] = await phase(cs, [lot_list] * n, pid)
-        pages = [("GET", f"/api/v1/lots/{rng.choice(numbers)}", {}) for _ in range(n)]
+        pages = [("GET", f"/api/v1/lots/{rng.choice(numbers)}", None) for _ in range(n)]
         out["lot page, warm"] = await phase(cs, pages, pid)
         if args.think:
             paced = n // 2
             out[f"lot list, {label}"] = await phase(cs, [lot_list] * paced, pid, args.think)
-            pages = [("GET", f"/api/v1/lots/{rng.choice(numbers)}", {}) for _ in range(paced)]
+            pages = [("GET", f"/api/v1/lots/{rng.choice(numbers)}", None) for _ in range(paced)]
             out[f"lot page, warm, {label}"] = await phase(cs, pages, pid, args.think)
         targets = rng.sample(numbers, min(args.posts, len(numbers)))
         data = {"cqa": "endotoxin", "value": "0.4", "unit": "EU/mL"}
-        posts = [("POST", f"/api/v1/lots/{t}/results", {"data": data}) for t in targets]
+        posts = [("POST", f"/api/v1/lots/{t}/results", data) for t in targets]
         out["result post"] = await phase(cs, posts, pid)
         return out
     finally:
@@ -335,7 +392,11 @@ def run_backend(name: str, url: str, args: argparse.Namespace, workers: int = 1)
     server = start_server(url, port, workers)
     before = descendants(server.pid)
     try:
-        figures = asyncio.run(load(f"http://127.0.0.1:{port}", server.pid, numbers, args))
+        try:
+            figures = asyncio.run(load(port, server.pid, numbers, args))
+        except Exception:
+            print(f"load failed; the server's log ends:\n{SERVER_LOG.read_text()[-4000:]}", file=sys.stderr)
+            raise
         restarted = len(before - descendants(server.pid))  # a worker killed and replaced by uvicorn
     finally:
         server.terminate()

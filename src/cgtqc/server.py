@@ -14,7 +14,8 @@ file), then keeps on ``app.state``:
   entry (a failed login's), so logins do not queue behind one another's password hashing;
 - ``secure_cookies``, ``idle_timeout`` and ``upload_dir`` (raw files of uploads and the engines' artefacts);
 - ``read_cache``: the lot pages and lot lists the API answered, memoised per audit chain head
-  (:mod:`cgtqc.store.readcache`; ``read_cache=0`` turns it off).
+  (:mod:`cgtqc.store.readcache`; ``read_cache=0`` turns it off); a memoised answer to a bearer token's GET
+  is sent by :class:`cgtqc.api.front.MemoFront` before the framework runs.
 
 The pages are mounted only when ``cgtqc.web`` defines a ``router`` (in the package or in a ``router``
 module); ``cgtqc.web.install(app)``, when present, runs last (static files, its own error pages).
@@ -38,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cgtqc import __version__
 from cgtqc.api import install as install_api
+from cgtqc.api.front import MemoFront
 from cgtqc.store import audit
 from cgtqc.store.db import engine, migrate
 from cgtqc.store.readcache import ReadCache
@@ -134,6 +136,9 @@ def create_app(
     app.state.read_cache = ReadCache(read_cache)
 
     install_api(app)
+    app.add_middleware(
+        MemoFront, engine=engine(url), cache=app.state.read_cache, idle_timeout=idle_timeout
+    )  # memoised lot lists and pages answered before the framework (api.front)
     router = _web_router()
     if router is not None:
         app.include_router(router)

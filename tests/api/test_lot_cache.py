@@ -108,9 +108,10 @@ class Checked:
             if got.content != expected:
                 assert json.loads(got.content) == json.loads(expected or b"null"), f"{path} {when}"
                 raise AssertionError(f"{path} {when}: same JSON, other bytes")
-            hits = self.cache.hits
+            hits, front = self.cache.hits, self.cache.front_hits
             assert self.api.get(path).content == expected, f"{path} {when}: second read"
             assert self.cache.hits == hits + 1, f"{path} {when}: the second read was not a memo hit"
+            assert self.cache.front_hits == front + 1, f"{path} {when}: not answered by the front (api.front)"
 
 
 @contextmanager

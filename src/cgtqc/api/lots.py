@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cgtqc.api.deps import NotFound, allowed, read_scope, write_scope
+from cgtqc.api.front import DEFAULT_LIMIT, list_key, lot_key
 from cgtqc.lab.checks import LabContext
 from cgtqc.lots import disposition, entries, queries, service
 from cgtqc.lots.coa import write_coa
@@ -104,7 +105,7 @@ def list_lots(
     status: Literal[LOT_STATUSES] | None = None,  # type: ignore[valid-type]
     search: str | None = Query(None, max_length=200, description="lot number, product, site or DIN contains"),
     product: str | None = Query(None, max_length=64),
-    limit: int = Query(100, ge=1, le=1000),
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10**9),
 ) -> Response:
     """Lots newest first with their status and number of results; filter by status, product, search."""
@@ -114,7 +115,7 @@ def list_lots(
         doc["status_counts"] = queries.status_counts(s)
         return doc
 
-    body = _memoised(request, ("lots", status, search, product, limit, offset), compute)
+    body = _memoised(request, list_key(status, search, product, limit, offset), compute)
     return Response(body, media_type="application/json")  # plain JSON: no re-encoding (the busiest page)
 
 
@@ -143,7 +144,7 @@ def create_lot(
 @router.get("/{lot_id}", response_model=None)
 def get_lot(request: Request, lot_id: str, who: Reader) -> Response:
     """The lot with every test of its specification: result, verdict, provenance, review; signatures."""
-    body = _memoised(request, ("lot", lot_id), lambda s: queries.lot_detail(s, lot_id))
+    body = _memoised(request, lot_key(lot_id), lambda s: queries.lot_detail(s, lot_id))
     if body is None:
         raise NotFound(f"no lot {lot_id!r}")
     return Response(body, media_type="application/json")

@@ -83,6 +83,7 @@ class ReadCache(BytesLRU):
         self._today = today or (lambda: utcnow().date())
         self.hits = 0
         self.misses = 0
+        self.front_hits = 0  # hits answered before the framework ran (``api.front``), also in ``hits``
 
     def get(self, session: Session, key: Hashable, compute: Callable[[], bytes | None]) -> bytes | None:
         """The memoised answer of ``key`` at the database's current state, else ``compute()`` (kept when the
@@ -90,12 +91,19 @@ class ReadCache(BytesLRU):
         if self.maxsize <= 0:
             return compute()
         gen = generation(session, self._today())
-        hit = self.lookup((gen, key))
+        hit = self.at(gen[:2], key)
         if hit is not None:
-            self.hits += 1
             return hit
         self.misses += 1
         value = compute()
         if value is not None and generation(session, self._today()) == gen:
             self.keep((gen, key), value)
         return value
+
+    def at(self, head: tuple[int, str], key: Hashable) -> bytes | None:
+        """The answer of ``key`` memoised at the chain head ``head`` today (a hit), else None (not counted:
+        the caller computes, or hands over to a caller that does)."""
+        hit = self.lookup(((*head, self._today()), key))
+        if hit is not None:
+            self.hits += 1
+        return hit

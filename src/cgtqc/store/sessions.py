@@ -86,7 +86,7 @@ def action_for_meaning(meaning: str) -> str:
     return {"authored": "sign_authored", "reviewed": "review"}.get(meaning, "sign_disposition")
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -161,7 +161,7 @@ def login(session: Session, username: str, password: str, kind: str = "bearer") 
     token = secrets.token_urlsafe(32)
     now = utcnow()
     row = AuthSession(
-        id=_hash(token),
+        id=token_hash(token),
         username=user.username,
         kind=kind,
         csrf_token=secrets.token_urlsafe(24),
@@ -173,6 +173,27 @@ def login(session: Session, username: str, password: str, kind: str = "bearer") 
     _event(session, user.username, "login", kind)
     session.flush()
     return token, _principal(row, user)
+
+
+def standing(
+    revoked: bool,
+    kind: str,
+    last_seen_at: datetime,
+    active: bool | None,
+    wanted: str | None,
+    idle_timeout: timedelta,
+    now: datetime,
+) -> str:
+    """What a session is worth now: ``refused`` (revoked, of another kind, its user gone or disabled),
+    ``expired`` (idle longer than ``idle_timeout``: close it), ``touch`` (valid, and its ``last_seen_at`` is
+    older than :data:`TOUCH_EVERY`: write it) or ``fresh`` (valid as it stands, nothing to write)."""
+    if revoked or (wanted is not None and kind != wanted):
+        return "refused"
+    if now - last_seen_at > idle_timeout:
+        return "expired"
+    if not active:  # None: the user row is gone
+        return "refused"
+    return "touch" if now - last_seen_at > TOUCH_EVERY else "fresh"
 
 
 def resolve(
@@ -191,26 +212,26 @@ def resolve(
     found = session.execute(  # the session and its user in one query (every API request asks)
         select(AuthSession, User)
         .outerjoin(User, User.username == AuthSession.username)
-        .where(AuthSession.id == _hash(token))
+        .where(AuthSession.id == token_hash(token))
     ).first()
     if found is None:
         return None
     row, user = found
-    if row.revoked or (kind is not None and row.kind != kind):
-        return None
-    if now - row.last_seen_at > idle_timeout:
+    state = standing(
+        row.revoked, row.kind, row.last_seen_at, user.active if user else None, kind, idle_timeout, now
+    )
+    if state == "expired":
         row.revoked = True
+    if state in ("refused", "expired"):
         return None
-    if user is None or not user.active:
-        return None
-    if now - row.last_seen_at > TOUCH_EVERY:
+    if state == "touch":
         row.last_seen_at = now
     return _principal(row, user)
 
 
 def logout(session: Session, token: str | None) -> bool:
     """Revoke the session of ``token``; False when there was none open."""
-    row = session.get(AuthSession, _hash(token)) if token else None
+    row = session.get(AuthSession, token_hash(token)) if token else None
     if row is None or row.revoked:
         return False
     row.revoked = True
