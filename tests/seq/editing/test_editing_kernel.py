@@ -40,6 +40,8 @@ def test_align_refuses_bad_arguments():
     with pytest.raises(TypeError, match="S"):
         _kernel.align(read, *work[:10], a._S.astype(np.int32), *work[11:])
     with pytest.raises(ValueError, match="S"):
+        _kernel.align(read, *work[:10], np.zeros((3, len(REF) + 1, 60), dtype=np.int64), *work[11:])
+    with pytest.raises(ValueError, match="S"):
         _kernel.align(_u8(REF * 3), *work)  # longer than the buffers were made for
     with pytest.raises(ValueError, match="mat"):
         _kernel.align(read, *work[:2], EDNAFULL[:100], *work[3:])

@@ -106,15 +106,18 @@ typedef struct {
     int64_t gap_open, gap_extend, band, per_gap2;
     uint8_t *ptr;
     uint8_t *out_read, *out_ref;
-    int64_t *S;  /* (3, m + 1, W) */
+    int64_t *S;  /* (m + 1, W, 3): the Cells of every row */
     int64_t W;
     uint8_t *prev;
     int64_t *state;
 } Work;
 
-#define SM(w, i) ((w)->S + (int64_t)(i) * (w)->W)
-#define SI(w, i) ((w)->S + ((w)->m + 1 + (int64_t)(i)) * (w)->W)
-#define SJ(w, i) ((w)->S + (2 * ((w)->m + 1) + (int64_t)(i)) * (w)->W)
+/* the scores of one cell: best path ending in a match/mismatch (M), an insertion (I), a deletion (J) */
+typedef struct {
+    int64_t m, i, j;
+} Cell;
+
+#define ROW(w, i) ((Cell *)(w)->S + (int64_t)(i) * (w)->W)
 
 /* Fill the band lo <= i - j <= hi from ``start_row`` (earlier rows kept from the previous read), trace
  * back; the alignment is written reversed. Returns the number of columns; identical ones and the score out. */
@@ -129,50 +132,45 @@ static int64_t dp(Work *w, const uint8_t *read, int64_t n, int64_t lo, int64_t h
     const int64_t neg = -((int64_t)1 << 28);
     if (start_row <= 1) {
         start_row = 1;
-        int64_t *pm = SM(w, 0), *pi = SI(w, 0), *pj = SJ(w, 0);
-        for (int64_t j = 0; j < n + 2; j++) pm[j] = pi[j] = pj[j] = neg;
+        Cell *r0 = ROW(w, 0);
+        for (int64_t j = 0; j < n + 2; j++) r0[j].m = r0[j].i = r0[j].j = neg;
         int64_t jmax0 = imin(n, -lo);
-        pm[0] = 0;
-        pi[0] = min_score;
-        pj[0] = min_score;
+        r0[0].m = 0;
+        r0[0].i = min_score;
+        r0[0].j = min_score;
         ptr[0] = 0;
         for (int64_t j = 1; j <= jmax0; j++) {
-            pm[j] = min_score;
-            pi[j] = ge * j + inc[0];
-            pj[j] = min_score;
+            r0[j].m = min_score;
+            r0[j].i = ge * j + inc[0];
+            r0[j].j = min_score;
             ptr[j] = PI | (PI << 2);
         }
     }
     for (int64_t i = start_row; i <= m; i++) {
-        int64_t jlo = imax(1, i - hi), jhi = imin(n, i - lo);
-        int64_t rowp = i * wd;
-        const int64_t *pm = SM(w, i - 1), *pi = SI(w, i - 1), *pj = SJ(w, i - 1);
-        int64_t *cm = SM(w, i), *ci = SI(w, i), *cj = SJ(w, i);
-        cm[jhi + 1] = neg;
-        ci[jhi + 1] = neg;
-        cj[jhi + 1] = neg;
+        const int64_t jlo = imax(1, i - hi), jhi = imin(n, i - lo);
+        const Cell *restrict pr = ROW(w, i - 1);
+        Cell *restrict cr = ROW(w, i);
+        cr[jhi + 1].m = cr[jhi + 1].i = cr[jhi + 1].j = neg; /* outside the band: -inf for the next row */
         int64_t left_m, left_i;
         if (jlo == 1 && i <= hi) {
             left_m = min_score;
             left_i = min_score;
-            cm[0] = min_score;
-            ci[0] = min_score;
-            cj[0] = ge * i + inc[0];
-            ptr[rowp] = PJ | (PJ << 4);
+            cr[0].m = min_score;
+            cr[0].i = min_score;
+            cr[0].j = ge * i + inc[0];
+            ptr[i * wd] = PJ | (PJ << 4);
         } else {
             left_m = neg;
             left_i = neg;
-            cm[jlo - 1] = neg;
-            ci[jlo - 1] = neg;
-            cj[jlo - 1] = neg;
+            cr[jlo - 1].m = cr[jlo - 1].i = cr[jlo - 1].j = neg;
         }
-        int64_t diag_m = pm[jlo - 1], diag_i = pi[jlo - 1], diag_j = pj[jlo - 1];
+        int64_t diag_m = pr[jlo - 1].m, diag_i = pr[jlo - 1].i, diag_j = pr[jlo - 1].j;
         const int64_t inc_i = inc[i], inc_im1 = inc[i - 1];
         const int64_t op_row = i == m ? ge : go;
-        const int64_t *srow = w->mat + 256 * (int64_t)ref[i - 1];
-        uint8_t *prow = ptr + rowp;
+        const int64_t *restrict srow = w->mat + 256 * (int64_t)ref[i - 1];
+        uint8_t *restrict prow = ptr + i * wd;
         for (int64_t j = jlo; j <= jhi; j++) {
-            const int64_t up_m = pm[j], up_i = pi[j], up_j = pj[j];
+            const int64_t up_m = pr[j].m, up_i = pr[j].i, up_j = pr[j].j;
             const int64_t op = j == n ? ge : op_row;
             /* I: read base inserted, from the left; ties extend */
             const int64_t i_from_m = op + left_m + inc_i;
@@ -191,9 +189,9 @@ static int64_t dp(Work *w, const uint8_t *read, int64_t n, int64_t lo, int64_t h
             const int take_j = !take_m && jv2 > iv2 && jv2 >= mv;
             const int64_t best = take_m ? mv : (take_j ? jv2 : iv2);
             const int mcode = take_m ? PM : (take_j ? PJ : PI);
-            cm[j] = best;
-            ci[j] = iv;
-            cj[j] = jv;
+            cr[j].m = best;
+            cr[j].i = iv;
+            cr[j].j = jv;
             prow[j] = (uint8_t)(mcode | ((i_open ? PM : PI) << 2) | ((j_open ? PM : PJ) << 4));
             left_m = best;
             left_i = iv;
@@ -202,7 +200,8 @@ static int64_t dp(Work *w, const uint8_t *read, int64_t n, int64_t lo, int64_t h
             diag_j = up_j;
         }
     }
-    const int64_t fm = SM(w, m)[n], fi = SI(w, m)[n], fj = SJ(w, m)[n];
+    const Cell fin = ROW(w, m)[n];
+    const int64_t fm = fin.m, fi = fin.i, fj = fin.j;
     int cur;
     int64_t final;
     if (fm > fj) {
@@ -256,12 +255,14 @@ static int64_t edge_bound2(Work *w, int64_t n, int64_t lo, int64_t hi) {
     for (int64_t i = 0; i <= m; i++) {
         if (hi < m && i < m && i - hi >= 0) {
             int64_t jb = i - hi;
-            int64_t pref = imax(SM(w, i)[jb], imax(SI(w, i)[jb], SJ(w, i)[jb]));
+            const Cell c = ROW(w, i)[jb];
+            int64_t pref = imax(c.m, imax(c.i, c.j));
             best = imax(best, exit_bound2(pref, (m - i) + (n - jb), 1 + hi + 1 - d, pg));
         }
         if (lo > -n && i - lo < n && i - lo >= 0) {
             int64_t jb = i - lo;
-            int64_t pref = imax(SM(w, i)[jb], imax(SI(w, i)[jb], SJ(w, i)[jb]));
+            const Cell c = ROW(w, i)[jb];
+            int64_t pref = imax(c.m, imax(c.i, c.j));
             best = imax(best, exit_bound2(pref, (m - i) + (n - jb), 1 + d - lo + 1, pg));
         }
     }
@@ -377,15 +378,15 @@ static int get_work(PyObject **o, Arr *a, Work *w, int64_t n_max) {
     w->out_read = U8(a[4]);
     w->out_ref = U8(a[5]);
     w->S = I64(a[6]);
-    w->W = a[6].b.shape[2];
+    w->W = a[6].b.shape[1];
     w->prev = U8(a[7]);
     w->state = I64(a[8]);
     if (m < 1) return fail(PyExc_ValueError, "ref: the reference is empty");
     if (len0(&a[1]) < m + 1) return fail(PyExc_ValueError, "inc: needs len(ref) + 1 entries");
     if (a[2].b.shape[0] != 256 || a[2].b.shape[1] != 256)
         return fail(PyExc_ValueError, "mat: expected a 256 x 256 matrix");
-    if (a[6].b.shape[0] != 3 || a[6].b.shape[1] != m + 1 || w->W < n_max + 2)
-        return fail(PyExc_ValueError, "S: expected shape (3, len(ref) + 1, >= longest read + 2)");
+    if (a[6].b.shape[0] != m + 1 || a[6].b.shape[2] != 3 || w->W < n_max + 2)
+        return fail(PyExc_ValueError, "S: expected shape (len(ref) + 1, >= longest read + 2, 3)");
     if (len0(&a[3]) < (m + 1) * (n_max + 1)) return fail(PyExc_ValueError, "ptr: too small for the reads");
     if (len0(&a[4]) < m + n_max || len0(&a[5]) < m + n_max)
         return fail(PyExc_ValueError, "out_read/out_ref: need len(ref) + longest read bytes");
@@ -1114,6 +1115,16 @@ end:
 }
 
 
+static void prefetch_row(PyObject *rows, Py_ssize_t i, Py_ssize_t n) {
+    /* the rows' tuples and strings lie all over the heap, in an order unrelated to the table's */
+    if (i + 12 < n) __builtin_prefetch(PyList_GET_ITEM(rows, i + 12));
+    if (i + 6 < n) {
+        PyObject *row = PyList_GET_ITEM(rows, i + 6);
+        __builtin_prefetch(PyTuple_GET_ITEM(row, 0));
+        __builtin_prefetch(PyTuple_GET_ITEM(row, 1));
+    }
+}
+
 typedef struct {
     int64_t reads, idx;
     const char *a, *r;
@@ -1149,6 +1160,7 @@ static PyObject *py_sort_alleles(PyObject *self, PyObject *rows) {
     SortRow *v = malloc(sizeof(SortRow) * (size_t)(n + 1));
     if (!v) return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < n; i++) {
+        prefetch_row(rows, i, n);
         PyObject *row = PyList_GET_ITEM(rows, i);
         if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) < 8) {
             free(v);
@@ -1176,54 +1188,51 @@ static PyObject *py_sort_alleles(PyObject *self, PyObject *rows) {
     return out;
 }
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} Buf;
-
-static int buf_put(Buf *b, const char *s, size_t n) {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
-        while (cap < b->len + n) cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) return -1;
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    return 0;
-}
-
-static int buf_str(Buf *b, PyObject *s) {
-    Py_ssize_t n;
-    const char *u = PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
-    if (!u) {
+static int utf8_of(PyObject *s, const char **u, Py_ssize_t *n) {
+    *u = PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, n) : NULL;
+    if (!*u) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "allele_table_bytes: expected str fields");
         return -1;
     }
-    return buf_put(b, u, (size_t)n);
+    return 0;
 }
 
-static int buf_int(Buf *b, PyObject *o) {
-    long long v = PyLong_AsLongLong(o);
-    if (v == -1 && PyErr_Occurred()) return -1;
+/* Decimal text of v into out (at least 21 bytes); returns its length. */
+static int int_text(long long v, char *out) {
     char tmp[24];
-    int k = snprintf(tmp, sizeof tmp, "%lld", v);
-    return buf_put(b, tmp, (size_t)k);
+    int k = 0, neg = v < 0;
+    unsigned long long u = neg ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    int n = 0;
+    if (neg) out[n++] = '-';
+    while (k) out[n++] = tmp[--k];
+    return n;
 }
 
 PyDoc_STRVAR(allele_table_bytes_doc,
-             "allele_table_bytes(rows, tails) -> bytes\n\nThe rows of Alleles_frequency_table.txt (UTF-8), one line "
-             "per Allele row: aligned, reference, name, status, n_deleted, n_inserted, n_mutated, then "
-             "tails[reads] (the tab-separated read count and %reads texts).");
+             "allele_table_bytes(head, rows, tails) -> bytes\n\n``head`` then one line per Allele row (UTF-8): "
+             "aligned, reference, name, status, n_deleted, n_inserted, n_mutated, then tails[reads] (the "
+             "tab-separated read count and %reads texts): the text of Alleles_frequency_table.txt.");
 
 static PyObject *py_allele_table_bytes(PyObject *self, PyObject *args) {
-    PyObject *rows, *tails;
-    if (!PyArg_ParseTuple(args, "O!O!:allele_table_bytes", &PyList_Type, &rows, &PyDict_Type, &tails)) return NULL;
-    Buf b = {NULL, 0, 0};
+    PyObject *head, *rows, *tails;
+    if (!PyArg_ParseTuple(args, "SO!O!:allele_table_bytes", &head, &PyList_Type, &rows, &PyDict_Type, &tails))
+        return NULL;
     Py_ssize_t n = PyList_GET_SIZE(rows);
+    Py_ssize_t cap = PyBytes_GET_SIZE(head) + 1024, used = PyBytes_GET_SIZE(head);
+    if (n > 0) { /* a guess from the first row; grown when short */
+        PyObject *row = PyList_GET_ITEM(rows, 0);
+        if (PyTuple_Check(row) && PyTuple_GET_SIZE(row) >= 8 && PyUnicode_Check(PyTuple_GET_ITEM(row, 0)))
+            cap += n * (2 * PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(row, 0)) + 80);
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, cap);
+    if (!out) return NULL;
+    memcpy(PyBytes_AS_STRING(out), PyBytes_AS_STRING(head), (size_t)used);
     for (Py_ssize_t i = 0; i < n; i++) {
+        prefetch_row(rows, i, n);
         PyObject *row = PyList_GET_ITEM(rows, i);
         if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) < 8) {
             PyErr_SetString(PyExc_TypeError, "allele_table_bytes: rows must be Allele tuples");
@@ -1234,18 +1243,42 @@ static PyObject *py_allele_table_bytes(PyObject *self, PyObject *args) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_KeyError, "allele_table_bytes: no text for a read count");
             goto fail;
         }
-        for (int f = 0; f < 4; f++)
-            if (buf_str(&b, PyTuple_GET_ITEM(row, f)) < 0 || buf_put(&b, "\t", 1) < 0) goto fail;
-        for (int f = 4; f < 7; f++)
-            if (buf_int(&b, PyTuple_GET_ITEM(row, f)) < 0 || (f < 6 && buf_put(&b, "\t", 1) < 0)) goto fail;
-        if (buf_str(&b, tail) < 0 || buf_put(&b, "\n", 1) < 0) goto fail;
+        const char *u[5];
+        Py_ssize_t k[5], need = 3 * 21 + 8;
+        for (int f = 0; f < 4; f++) {
+            if (utf8_of(PyTuple_GET_ITEM(row, f), &u[f], &k[f]) < 0) goto fail;
+            need += k[f];
+        }
+        if (utf8_of(tail, &u[4], &k[4]) < 0) goto fail;
+        need += k[4];
+        long long v[3];
+        for (int f = 0; f < 3; f++) {
+            v[f] = PyLong_AsLongLong(PyTuple_GET_ITEM(row, 4 + f));
+            if (v[f] == -1 && PyErr_Occurred()) goto fail;
+        }
+        if (used + need > cap) {
+            cap = 2 * (used + need);
+            if (_PyBytes_Resize(&out, cap) < 0) return NULL;
+        }
+        char *p = PyBytes_AS_STRING(out) + used;
+        for (int f = 0; f < 4; f++) {
+            memcpy(p, u[f], (size_t)k[f]);
+            p += k[f];
+            *p++ = '\t';
+        }
+        for (int f = 0; f < 3; f++) {
+            p += int_text(v[f], p);
+            if (f < 2) *p++ = '\t';
+        }
+        memcpy(p, u[4], (size_t)k[4]); /* the tail starts with its tab */
+        p += k[4];
+        *p++ = '\n';
+        used = p - PyBytes_AS_STRING(out);
     }
-    PyObject *out = PyBytes_FromStringAndSize(b.p ? b.p : "", (Py_ssize_t)b.len);
-    free(b.p);
+    if (_PyBytes_Resize(&out, used) < 0) return NULL;
     return out;
 fail:
-    if (!PyErr_Occurred()) PyErr_NoMemory();
-    free(b.p);
+    Py_DECREF(out);
     return NULL;
 }
 

@@ -92,20 +92,20 @@ class Aligner:
         self.gap_open = gap_open
         self.gap_extend = gap_extend
         self._ptr = np.zeros(1, dtype=np.uint8)
-        self._S = np.zeros((3, len(ref) + 1, 1), dtype=np.int64)
+        self._S = np.zeros((len(ref) + 1, 1, 3), dtype=np.int64)
         self._prev = np.zeros(1, dtype=np.uint8)
         self._state = np.zeros(4, dtype=np.int64)
         self._out_a = np.zeros(1, dtype=np.uint8)
         self._out_b = np.zeros(1, dtype=np.uint8)
 
     def _buffers(self, n: int) -> None:
-        """Work buffers for reads of up to ``n`` bases: traceback pointers ``(m+1)*(n+1)``, the three score
-        rows (M, I, J) of every reference position, the previous read (whose rows the next may reuse)."""
+        """Work buffers for reads of up to ``n`` bases: traceback pointers ``(m+1)*(n+1)``, the scores
+        (M, I, J) of every cell of every row, the previous read (whose rows the next may reuse)."""
         m = len(self.ref)
         if self._ptr.shape[0] < (m + 1) * (n + 1):
             self._ptr = np.zeros((m + 1) * (n + 65), dtype=np.uint8)
-        if self._S.shape[2] < n + 2:
-            self._S = np.zeros((3, m + 1, n + 66), dtype=np.int64)
+        if self._S.shape[1] < n + 2:
+            self._S = np.zeros((m + 1, n + 66, 3), dtype=np.int64)
             self._prev = np.zeros(n + 66, dtype=np.uint8)
             self._state[:] = 0
         if self._out_a.shape[0] < m + n + 1:

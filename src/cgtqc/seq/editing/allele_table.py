@@ -42,8 +42,7 @@ def allele_table_bytes(rows: Sequence[Allele], total_reads: int) -> bytes:
     """``Alleles_frequency_table.txt`` (UTF-8) of rows already in :func:`sorted_alleles` order; the lines
     are joined by the compiled kernel, the few distinct ``%Reads`` texts made here."""
     tail = {n: f"\t{n}\t{pct}" for n, pct in _percent_texts(rows, total_reads).items()}
-    head = ("\t".join(ALLELE_COLUMNS) + "\n").encode()
-    return head + _kernel.allele_table_bytes(list(rows), tail)
+    return _kernel.allele_table_bytes(("\t".join(ALLELE_COLUMNS) + "\n").encode(), list(rows), tail)
 
 
 def allele_table_text(rows: Sequence[Allele], total_reads: int) -> str:

@@ -180,10 +180,14 @@ def classify_batch(
     """
     n = len(seqs)
     exact = [ctx.exact.get(s) for s in seqs]
+    lens = list(map(len, seqs))
     offs = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, seqs), dtype=np.int64, count=n), out=offs[1:])
+    np.cumsum(lens, out=offs[1:])
     buf = np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)
-    order = np.array(sorted(range(n), key=seqs.__getitem__), dtype=np.int64)  # shared prefixes reuse DP rows
+    # reads of one length in sequence order: consecutive reads share DP rows as far as their common prefix
+    order_list = sorted(range(n), key=seqs.__getitem__)
+    order_list.sort(key=lens.__getitem__)
+    order = np.array(order_list, dtype=np.int64)
     per_ref = []
     slots = []
     for i in range(len(ctx.refs)):

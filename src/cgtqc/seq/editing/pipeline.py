@@ -9,6 +9,7 @@ and :func:`merge_paired` merge the partials of a file in chunk order to exactly 
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from cgtqc.seq.editing.align import _kernel, reverse_complement
+from cgtqc.seq.editing.align import Aligner, _kernel, reverse_complement
 from cgtqc.seq.editing.calls import Alignment, Context, Variant, classify_pair, classify_sequence
 from cgtqc.seq.editing.classify import add_base_counts
 from cgtqc.seq.editing.results import Allele, ReferenceCounts
@@ -211,7 +212,7 @@ def single_end(
     :meth:`Context.classified` for ``reuse`` and ``alignments``).
 
     The distinct sequences are aligned in slices as the file is read (:class:`_AlignAsRead`: the compiled
-    kernel runs in a second thread while this one reads); with ``progress``, each slice reports the reads
+    kernel runs in worker threads while this one reads); with ``progress``, each slice reports the reads
     it stands for once the file is read. A call depends on its sequence only, so the result is the same."""
     streamed = _AlignAsRead(ctx, threads, reuse, alignments) if ctx.batchable else None
     try:
@@ -239,15 +240,17 @@ class _AlignAsRead:
     """Distinct sequences aligned in slices of :data:`PROGRESS_SLICE` while the FASTQ file is still read.
 
     The reader (:func:`~cgtqc.seq.fastq.count_sequences`) hands over each block's new sequences in
-    first-seen order; a full slice goes to one worker thread, whose kernel releases the interpreter, so
-    reading and aligning share the two cores. If the reader fell back to its checked path, what was heard
-    is not the file's list of sequences: :meth:`done` says so and the caller aligns them itself.
+    first-seen order; each full slice is a job for a pool of ``threads`` worker threads, each with its own
+    aligners (their work buffers cannot be shared), whose kernel releases the interpreter: reading and the
+    slices' alignments share the cores, and one slice's Python work overlaps another's kernel. If the reader
+    fell back to its checked path, what was heard is not the file's list of sequences: :meth:`done` says so
+    and the caller aligns them itself.
     """
 
     def __init__(self, ctx: Context, threads: int, reuse: bool, alignments: bool) -> None:
-        self.ctx, self.threads, self.reuse, self.alignments = ctx, threads, reuse, alignments
-        self.reading = True  # while the reader holds one core, a slice is aligned on one thread fewer
-        self.pool = ThreadPoolExecutor(1)
+        self.ctx, self.threads, self.reuse, self.alignments = ctx, max(1, threads), reuse, alignments
+        self.pool = ThreadPoolExecutor(self.threads)
+        self.local = threading.local()
         self.pending: list[str] = []
         self.jobs: list[tuple[list[str], list[Alignment] | None, Future[list[Variant]]]] = []
 
@@ -264,13 +267,23 @@ class _AlignAsRead:
         self.jobs.append((seqs, alns, job))
 
     def _classify(self, seqs: list[str], alns: list[Alignment] | None) -> list[Variant]:
-        threads = max(1, self.threads - 1) if self.reading else self.threads
-        return self.ctx.classified(seqs, threads, self.reuse, alns)
+        return self._context().classified(seqs, 1, self.reuse, alns)
+
+    def _context(self) -> Context:
+        """This worker's Context: the caller's with one worker, else a copy with its own aligners (sharing
+        the references, seed tables and the memo of calls)."""
+        if self.threads == 1:
+            return self.ctx
+        ctx = getattr(self.local, "ctx", None)
+        if ctx is None:
+            ctx = copy.copy(self.ctx)
+            ctx.aligners = [Aligner(r.sequence, r.incentive) for r in ctx.refs]
+            self.local.ctx = ctx
+        return ctx
 
     def done(self, seqs: list[str]) -> bool:
         """Submit the last slice; whether the slices hold exactly ``seqs``, in order. When they do not, the
-        worker is stopped first (the caller then uses the same aligners, whose buffers are not shared)."""
-        self.reading = False
+        workers are stopped first (the caller then uses the same aligners, whose buffers are not shared)."""
         if self.pending:
             self._submit()
         heard = [s for part, _, _ in self.jobs for s in part]
