@@ -465,3 +465,26 @@ def test_engine_parameter_fields_come_from_the_engines_model(site, tmp_path):
         row = service.current_results(service.get_lot(s, LOT))[("endotoxin", "release")]
         used = json.loads(row.provenance_json)["parameters"]
     assert used["min_abs_r"] == 0.99 and used["min_standards"] == 4  # fields and JSON, typed by the model
+
+
+def test_the_lot_page_is_memoised_per_session_and_computed_again_after_a_write(site):
+    cache = site.app.state.read_cache
+    ana, rex = login(site.app, ANALYST), login(site.app, REVIEWER)
+    first = ana.get(f"/lots/{LOT}")
+    hits = cache.hits
+    again = ana.get(f"/lots/{LOT}")
+    assert cache.hits == hits + 1 and again.content == first.content
+    assert again.headers["content-type"] == first.headers["content-type"]
+    for header in ("x-frame-options", "content-security-policy", "cache-control"):
+        assert again.headers.get(header) == first.headers.get(header), header
+    other = rex.get(f"/lots/{LOT}")  # another session: its own page (name, CSRF token, authority)
+    assert cache.hits == hits + 1 and csrf_of(other.text) != csrf_of(first.text)
+    sent = {**manual(), "csrf_token": csrf_of(first.text)}
+    assert ana.post(f"/lots/{LOT}/results", data=sent).status_code == 303
+    after = ana.get(f"/lots/{LOT}")
+    assert cache.hits == hits + 1 and "reader export lost" in after.text  # computed again
+    memoised = ana.get(f"/lots/{LOT}").text
+    assert cache.hits == hits + 2
+    uncached = login(create_app(site.url, secure_cookies=False, read_cache=0), ANALYST)
+    page = uncached.get(f"/lots/{LOT}").text  # computed, in a session of its own
+    assert page.replace(csrf_of(page), "CSRF") == memoised.replace(csrf_of(memoised), "CSRF")

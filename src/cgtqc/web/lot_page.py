@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from cgtqc.errors import CgtqcError, InputError
@@ -20,7 +20,7 @@ from cgtqc.lots.signatures import signatures_of
 from cgtqc.runner.scaffold import engines_for
 from cgtqc.store.models import utcnow
 from cgtqc.store.sessions import Principal
-from cgtqc.web.context import error_page, page_user, read_scope, render
+from cgtqc.web.context import PAGE_HEADERS, error_page, page_user, read_scope, render
 from cgtqc.web.plots import drawn_for, image, plots_for
 
 router = APIRouter()
@@ -114,12 +114,22 @@ def show_lot(
     status: int = 200,
     messages: list[dict[str, str]] | None = None,
 ) -> Response:
+    """The lot page; the plain page (no message) is memoised per session and audit chain head
+    (``store.readcache``: it shows the user's name, CSRF token and authority, so each session has its own)."""
     try:
         with read_scope(request) as s:
-            ctx = lot_context(request, s, who, lot_number)
-            return render(
-                request, "lot.html.j2", status, user=who, section="lots", messages=messages or [], **ctx
-            )
+
+            def page() -> HTMLResponse:
+                ctx = lot_context(request, s, who, lot_number)
+                return render(
+                    request, "lot.html.j2", status, user=who, section="lots", messages=messages or [], **ctx
+                )
+
+            cache = getattr(request.app.state, "read_cache", None)
+            if cache is None or status != 200 or messages:
+                return page()
+            body = cache.get(s, ("lot page", lot_number, who), lambda: page().body)
+            return HTMLResponse(body, headers=PAGE_HEADERS)
     except CgtqcError as exc:
         return error_page(request, who, exc)
 
