@@ -119,6 +119,37 @@ typedef struct {
 
 #define ROW(w, i) ((Cell *)(w)->S + (int64_t)(i) * (w)->W)
 
+/* One cell (i, j) of the recurrence. ``i_open``/``i_ext`` are the costs of an insertion opened (from M) or
+ * extended on this row (gap score plus the row's incentive), ``j_open``/``j_ext`` those of a deletion; the
+ * left and diagonal values carry along the row. Ties: I extends rather than opens, J too; M prefers I, then J,
+ * then M (I when iv2 >= max(jv2, mv), else J when jv2 >= mv), written without branches. */
+static inline void cell(const Cell *restrict pr, Cell *restrict cr, uint8_t *restrict prow, int64_t j, int64_t sc,
+                        int64_t i_open, int64_t i_ext, int64_t j_open, int64_t j_ext, int64_t *left_m,
+                        int64_t *left_i, int64_t *diag_m, int64_t *diag_i, int64_t *diag_j) {
+    const int64_t up_m = pr[j].m, up_i = pr[j].i, up_j = pr[j].j;
+    const int64_t i_from_m = i_open + *left_m, i_from_i = i_ext + *left_i;
+    const int io = i_from_m > i_from_i;
+    const int64_t iv = io ? i_from_m : i_from_i;
+    const int64_t j_from_m = j_open + up_m, j_from_j = j_ext + up_j;
+    const int jo = j_from_m > j_from_j;
+    const int64_t jv = jo ? j_from_m : j_from_j;
+    const int64_t mv = *diag_m + sc, iv2 = *diag_i + sc, jv2 = *diag_j + sc;
+    const int jm = jv2 >= mv;
+    const int64_t bj = jm ? jv2 : mv;
+    const int ti = iv2 >= bj;
+    const int64_t best = ti ? iv2 : bj;
+    const int mcode = ti ? PI : (jm ? PJ : PM);
+    cr[j].m = best;
+    cr[j].i = iv;
+    cr[j].j = jv;
+    prow[j] = (uint8_t)(mcode | ((io ? PM : PI) << 2) | ((jo ? PM : PJ) << 4));
+    *left_m = best;
+    *left_i = iv;
+    *diag_m = up_m;
+    *diag_i = up_i;
+    *diag_j = up_j;
+}
+
 /* Fill the band lo <= i - j <= hi from ``start_row`` (earlier rows kept from the previous read), trace
  * back; the alignment is written reversed. Returns the number of columns; identical ones and the score out. */
 static int64_t dp(Work *w, const uint8_t *read, int64_t n, int64_t lo, int64_t hi, int64_t start_row,
@@ -169,36 +200,14 @@ static int64_t dp(Work *w, const uint8_t *read, int64_t n, int64_t lo, int64_t h
         const int64_t op_row = i == m ? ge : go;
         const int64_t *restrict srow = w->mat + 256 * (int64_t)ref[i - 1];
         uint8_t *restrict prow = ptr + i * wd;
-        for (int64_t j = jlo; j <= jhi; j++) {
-            const int64_t up_m = pr[j].m, up_i = pr[j].i, up_j = pr[j].j;
-            const int64_t op = j == n ? ge : op_row;
-            /* I: read base inserted, from the left; ties extend */
-            const int64_t i_from_m = op + left_m + inc_i;
-            const int64_t i_ext = ge + left_i + inc_i;
-            const int i_open = i_from_m > i_ext;
-            const int64_t iv = i_open ? i_from_m : i_ext;
-            /* J: reference base deleted, from above; ties extend */
-            const int64_t j_from_m = op + up_m + inc_im1;
-            const int64_t j_ext = ge + up_j;
-            const int j_open = j_from_m > j_ext;
-            const int64_t jv = j_open ? j_from_m : j_ext;
-            /* M: ties prefer I, then J, then M */
-            const int64_t sc = srow[read[j - 1]];
-            const int64_t mv = diag_m + sc, iv2 = diag_i + sc, jv2 = diag_j + sc;
-            const int take_m = mv > jv2 && mv > iv2;
-            const int take_j = !take_m && jv2 > iv2 && jv2 >= mv;
-            const int64_t best = take_m ? mv : (take_j ? jv2 : iv2);
-            const int mcode = take_m ? PM : (take_j ? PJ : PI);
-            cr[j].m = best;
-            cr[j].i = iv;
-            cr[j].j = jv;
-            prow[j] = (uint8_t)(mcode | ((i_open ? PM : PI) << 2) | ((j_open ? PM : PJ) << 4));
-            left_m = best;
-            left_i = iv;
-            diag_m = up_m;
-            diag_i = up_i;
-            diag_j = up_j;
-        }
+        /* the last column's gaps are end gaps (extend only): its cell is done apart */
+        const int64_t jend = jhi < n ? jhi : n - 1;
+        for (int64_t j = jlo; j <= jend; j++)
+            cell(pr, cr, prow, j, srow[read[j - 1]], op_row + inc_i, ge + inc_i, op_row + inc_im1, ge, &left_m,
+                 &left_i, &diag_m, &diag_i, &diag_j);
+        if (jhi == n)
+            cell(pr, cr, prow, n, srow[read[n - 1]], ge + inc_i, ge + inc_i, ge + inc_im1, ge, &left_m, &left_i,
+                 &diag_m, &diag_i, &diag_j);
     }
     const Cell fin = ROW(w, m)[n];
     const int64_t fm = fin.m, fi = fin.i, fj = fin.j;
