@@ -1340,6 +1340,59 @@ done:
     return ret;
 }
 
+
+PyDoc_STRVAR(alignment_texts_doc,
+             "alignment_texts(buf, starts, lengths, ref_len, offs, rows, out)\n\nThe alignments the batch kernel "
+             "kept (see align_and_call's ``emit``) as str pairs: for each read r of ``rows``, out[r] = (aligned "
+             "read, aligned reference) when lengths[r] >= 0 (the reference row lies ref_len + read length bytes "
+             "after the read row; read lengths from ``offs``); other entries of ``out`` are left alone.");
+
+static PyObject *py_alignment_texts(PyObject *self, PyObject *args) {
+    PyObject *o[4], *rows, *out;
+    long long ref_len;
+    if (!PyArg_ParseTuple(args, "OOOLOO!O!:alignment_texts", &o[0], &o[1], &o[2], &ref_len, &o[3], &PyList_Type,
+                          &rows, &PyList_Type, &out))
+        return NULL;
+    Arr a[4] = {0};
+    PyObject *ret = NULL;
+    if (get(o[0], &a[0], "buf", 'u', 1, 1, 0) < 0 || get(o[1], &a[1], "starts", 'i', 8, 1, 0) < 0 ||
+        get(o[2], &a[2], "lengths", 'i', 8, 1, 0) < 0 || get(o[3], &a[3], "offs", 'i', 8, 1, 0) < 0)
+        goto done;
+    const int64_t n = len0(&a[1]), size = len0(&a[0]);
+    const int64_t *st = I64(a[1]), *ln = I64(a[2]), *offs = I64(a[3]);
+    const char *buf = (const char *)a[0].b.buf;
+    if (len0(&a[2]) < n || len0(&a[3]) < n + 1 || PyList_GET_SIZE(out) < n) {
+        fail(PyExc_ValueError, "alignment_texts: starts, lengths, offs and out need one entry per read");
+        goto done;
+    }
+    for (Py_ssize_t q = 0; q < PyList_GET_SIZE(rows); q++) {
+        Py_ssize_t r = PyLong_AsSsize_t(PyList_GET_ITEM(rows, q));
+        if (r == -1 && PyErr_Occurred()) goto done;
+        if (r < 0 || r >= n) {
+            fail(PyExc_ValueError, "alignment_texts: a row is out of range");
+            goto done;
+        }
+        const int64_t k = ln[r];
+        if (k < 0) continue;
+        const int64_t p = st[r] + ref_len + (offs[r + 1] - offs[r]);
+        if (st[r] < 0 || p < 0 || st[r] + k > size || p + k > size) {
+            fail(PyExc_ValueError, "alignment_texts: an alignment lies outside the buffer");
+            goto done;
+        }
+        PyObject *x = PyUnicode_DecodeLatin1(buf + st[r], (Py_ssize_t)k, NULL);
+        PyObject *y = x ? PyUnicode_DecodeLatin1(buf + p, (Py_ssize_t)k, NULL) : NULL;
+        PyObject *t = y ? PyTuple_Pack(2, x, y) : NULL;
+        Py_XDECREF(x);
+        Py_XDECREF(y);
+        if (!t) goto done;
+        if (PyList_SetItem(out, r, t) < 0) goto done; /* steals t */
+    }
+    ret = Py_NewRef(Py_None);
+done:
+    release(a, 4);
+    return ret;
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef methods[] = {
@@ -1352,6 +1405,7 @@ static PyMethodDef methods[] = {
     {"sort_alleles", py_sort_alleles, METH_O, sort_alleles_doc},
     {"allele_table_bytes", py_allele_table_bytes, METH_VARARGS, allele_table_bytes_doc},
     {"window_calls", py_window_calls, METH_VARARGS, window_calls_doc},
+    {"alignment_texts", py_alignment_texts, METH_VARARGS, alignment_texts_doc},
     {"around_cut_groups", py_around_cut_groups, METH_VARARGS, around_cut_groups_doc},
     {NULL, NULL, 0, NULL},
 };

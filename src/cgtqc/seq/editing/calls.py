@@ -10,13 +10,12 @@ merge); :func:`_classify_all` spreads batches over worker processes. Counting is
 
 from __future__ import annotations
 
-import codecs
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 
-from cgtqc.seq.editing.align import Aligner, identity_score, reverse_complement
+from cgtqc.seq.editing.align import Aligner, _kernel, identity_score, reverse_complement
 from cgtqc.seq.editing.batch import (
     BY_SEEDS,
     SEED_COUNT,
@@ -267,23 +266,15 @@ def _kept_alignments(
     """Each aligned read's alignment to its first best reference, from the kernel's slots (see
     :func:`classify_batch`); a read equal to a reference is its own alignment."""
     first = [v[2][0][0] if v[0] else -1 for v in variants]
-    read_lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    offs = np.zeros(len(seqs) + 1, dtype=np.int64)
+    np.cumsum(list(map(len, seqs)), out=offs[1:])
     out: list[Alignment] = [None] * len(seqs)
     for i, slot in enumerate(slots):
         assert slot is not None
         buf, starts, lengths = slot
-        rows = [r for r, f in enumerate(first) if f == i] if len(slots) > 1 else range(len(seqs))
-        if not rows:
-            continue
-        # latin-1 maps every byte to one character: the whole buffer (unwritten bytes too) is one str
-        text = codecs.latin_1_decode(buf)[0]
-        ref_rows = (starts + len(ctx.refs[i].sequence) + read_lens).tolist()
-        st, ks = starts.tolist(), lengths.tolist()
-        for r in rows:
-            k = ks[r]
-            if k >= 0:
-                o, p = st[r], ref_rows[r]
-                out[r] = (text[o : o + k], text[p : p + k])
+        rows = [r for r, f in enumerate(first) if f == i] if len(slots) > 1 else list(range(len(seqs)))
+        if rows:
+            _kernel.alignment_texts(buf, starts, lengths, len(ctx.refs[i].sequence), offs, rows, out)
     for r, e in enumerate(exact):
         if e is not None:
             out[r] = (seqs[r], seqs[r])
