@@ -329,20 +329,21 @@ def close(
     return inv
 
 
-def open_blockers(session: Session, lot: Lot) -> list[str]:
-    """One line per open investigation of the lot: each blocks release."""
+def open_blockers(investigations: list[OosInvestigation]) -> list[str]:
+    """One line per open investigation of a lot (:func:`investigations_of`): each blocks release."""
     return [
         f"{inv.cqa} ({inv.stage}): OOS investigation {inv.number} open (phase {inv.phase})"
-        for inv in investigations_of(session, lot)
+        for inv in investigations
         if inv.status == "open"
     ]
 
 
-def reportable_overrides(session: Session, lot: Lot) -> dict[int, int]:
-    """Original result id -> the retest that is reportable after the investigation invalidated it."""
+def reportable_overrides(investigations: list[OosInvestigation]) -> dict[int, int]:
+    """Original result id -> the retest that is reportable after its investigation (of a lot's
+    :func:`investigations_of`) invalidated it."""
     return {
         inv.result_id: inv.reportable_result_id
-        for inv in investigations_of(session, lot)
+        for inv in investigations
         if inv.outcome == "invalidated" and inv.reportable_result_id is not None
     }
 

@@ -51,6 +51,7 @@ class LotEvaluation:
     spec_version: str
     outcomes: list[LineOutcome]
     blockers: list[str] = field(default_factory=list)
+    current: dict[tuple[str, str], Result] = field(default_factory=dict)  # the results that count, every test
 
     @property
     def releasable(self) -> bool:
@@ -74,8 +75,9 @@ class LotEvaluation:
 def evaluate_lot(session: Session, lot: Lot) -> LotEvaluation:
     """Judge every specification line and list what stands between the lot and release."""
     spec = specification_for(session, lot.product, lot.spec_version)
-    current = current_results(lot)
-    ev = LotEvaluation(lot.lot_number, lot.product, spec.version, [])
+    investigations = oos.investigations_of(session, lot)  # read once: overrides and open blockers
+    current = current_results(lot, investigations)
+    ev = LotEvaluation(lot.lot_number, lot.product, spec.version, [], current=current)
     for line in spec.lines:
         r = current.get((line.cqa, line.stage))
         e = evaluate(line, to_measurement(r) if r else None)
@@ -96,7 +98,7 @@ def evaluate_lot(session: Session, lot: Lot) -> LotEvaluation:
         elif e.verdict in ("fail", "invalid"):
             ev.blockers.append(f"{label}: {e.verdict} ({e.reason})")
     trending.apply_run_rules(session, lot, ev)  # out of trend by run rules, as alert limits (issue 14)
-    ev.blockers += oos.open_blockers(session, lot)  # an open OOS investigation blocks release (issue 15)
+    ev.blockers += oos.open_blockers(investigations)  # an open OOS investigation blocks release (issue 15)
     for r in current.values():
         if r.value is None or r.follows_up is not None:
             continue

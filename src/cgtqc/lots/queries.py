@@ -138,7 +138,7 @@ def lot_detail(session: Session, lot_number: str) -> dict[str, Any] | None:
     if lot is None:
         return None
     ev = evaluate_lot(session, lot)
-    current = {r.id for r in current_results(lot).values()}
+    current = {r.id for r in ev.current.values()}
     lab = describe_results(session, [r.id for r in lot.results])
     tests = []
     for o in ev.outcomes:

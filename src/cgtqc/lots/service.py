@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, object_session
 from cgtqc import units
 from cgtqc.errors import InputError, PermissionDenied
 from cgtqc.lab.checks import LabContext
-from cgtqc.lab.oos import reportable_overrides
+from cgtqc.lab.models import OosInvestigation
+from cgtqc.lab.oos import investigations_of, reportable_overrides
 from cgtqc.lots import lab_results
 from cgtqc.lots.isbt128 import validate_din
 from cgtqc.lots.signatures import void_signatures
@@ -242,16 +243,21 @@ def _line_for(spec: Specification, cqa: str, stage: str, lot_number: str) -> Spe
         raise InputError(f"{exc.args[0]} ({hint})", place=f"lot {lot_number}") from None
 
 
-def current_results(lot: Lot) -> dict[tuple[str, str], Result]:
+def current_results(
+    lot: Lot, investigations: list[OosInvestigation] | None = None
+) -> dict[tuple[str, str], Result]:
     """The result that counts for each (CQA, stage): a follow-up supersedes the pending row it completes; the
-    reportable retest supersedes an OOS result its investigation invalidated (the original stays a row)."""
+    reportable retest supersedes an OOS result its investigation invalidated (the original stays a row).
+    ``investigations``: the lot's, when the caller has read them already."""
     out: dict[tuple[str, str], Result] = {}
     for r in lot.results:
         key = (r.cqa, r.stage)
         if key not in out or r.follows_up == out[key].id:
             out[key] = r
     session = object_session(lot)
-    overrides = reportable_overrides(session, lot) if session is not None else {}
+    if investigations is None:
+        investigations = investigations_of(session, lot) if session is not None else []
+    overrides = reportable_overrides(investigations)
     by_id = {r.id: r for r in lot.results}
     for key, r in out.items():
         if r.id in overrides and overrides[r.id] in by_id:
