@@ -83,16 +83,24 @@ def test_calls_refuse_bad_arguments():
     with pytest.raises(ValueError, match="counts"):
         add_base_counts(_u8("ACGTA"), _u8("ACGTA"), np.zeros((5, 5), dtype=np.int64), 1)
     from cgtqc.seq.editing import _kernel
+    from cgtqc.seq.editing.results import Allele
 
-    out = np.zeros((1, 3), np.int64)
-    with pytest.raises(ValueError, match="shorter"):
-        _kernel.window_calls(["ACG"], ["ACGTA"], include, out)
-    with pytest.raises(ValueError, match="one row"):
-        _kernel.window_calls(["ACGTA"], [], include, out)
-    with pytest.raises(TypeError, match="out"):
-        _kernel.window_calls(["ACGTA"], ["ACGTA"], include, out.astype(np.int32))
-    _kernel.window_calls(["AC-TA"], ["ACGTA"], include, out)
-    assert out.tolist() == [[0, 1, 0]]
+    with pytest.raises(ValueError, match="bad reference"):
+        _kernel.allele_rows(Allele, [("ACG", "ACGTA", 0, "R", 1)], [include], "MODIFIED", "UNMODIFIED")
+    with pytest.raises(ValueError, match="bad reference"):
+        _kernel.allele_rows(Allele, [("ACGTA", "ACGTA", 1, "R", 1)], [include], "MODIFIED", "UNMODIFIED")
+    with pytest.raises(TypeError, match="picked"):
+        _kernel.allele_rows(Allele, [("ACGTA", "ACGTA", 0)], [include], "MODIFIED", "UNMODIFIED")
+    with pytest.raises(TypeError, match="tuple subclass"):
+        _kernel.allele_rows(dict, [], [include], "MODIFIED", "UNMODIFIED")
+    picked = [("AC-TA", "ACGTA", 0, "R", 3), ("ACGTA", "ACGTA", 0, "R", 1)]
+    rows = _kernel.allele_rows(Allele, picked, [include], "MODIFIED", "UNMODIFIED")
+    assert rows == [Allele("AC-TA", "ACGTA", "R", "MODIFIED", 1, 0, 0, 3),
+                    Allele("ACGTA", "ACGTA", "R", "UNMODIFIED", 0, 0, 0, 1)]
+    assert type(rows[0]) is Allele and rows[0].reads == 3
+    buf, starts, lengths = alignment_slots(np.array([0, 5]), 5)
+    with pytest.raises(ValueError, match="out of range"):
+        _kernel.alignment_texts(buf, starts, lengths, 5, np.array([0, 5]), [1], [None])
 
 
 def _plain_calls(a: str, b: str, include: list[bool]) -> tuple[int, int, int]:

@@ -1291,33 +1291,47 @@ fail:
     return NULL;
 }
 
-PyDoc_STRVAR(window_calls_doc,
-             "window_calls(aligned, refs, include, out)\n\ncall_read of many alignments given as two lists of str "
-             "(aligned reads, aligned references): out[j] = insertions, deletions, substitutions in the window.");
+PyDoc_STRVAR(allele_rows_doc,
+             "allele_rows(cls, picked, includes, modified, unmodified) -> list\n\nOne ``cls`` row (a tuple subclass: "
+             "Allele) per (aligned read, aligned reference, reference index, name, reads) of ``picked``: "
+             "(aligned, reference, name, status, n_deleted, n_inserted, n_mutated, reads), the counts called in "
+             "the window includes[reference index] and the status ``modified`` when any is non-zero.");
 
-static PyObject *py_window_calls(PyObject *self, PyObject *args) {
-    PyObject *al, *rl, *o_inc, *o_out;
-    if (!PyArg_ParseTuple(args, "O!O!OO:window_calls", &PyList_Type, &al, &PyList_Type, &rl, &o_inc, &o_out))
+static PyObject *py_allele_rows(PyObject *self, PyObject *args) {
+    PyObject *cls, *picked, *includes, *modified, *unmodified;
+    if (!PyArg_ParseTuple(args, "O!O!O!UU:allele_rows", &PyType_Type, &cls, &PyList_Type, &picked, &PyList_Type,
+                          &includes, &modified, &unmodified))
         return NULL;
-    Arr a[2] = {0};
-    PyObject *ret = NULL;
+    PyTypeObject *type = (PyTypeObject *)cls;
+    if (!PyType_IsSubtype(type, &PyTuple_Type) || type->tp_dictoffset != 0) {
+        PyErr_SetString(PyExc_TypeError, "allele_rows: cls must be a tuple subclass without a __dict__");
+        return NULL;
+    }
+    const Py_ssize_t nref = PyList_GET_SIZE(includes), n = PyList_GET_SIZE(picked);
+    Arr *inc = calloc((size_t)nref + 1, sizeof(Arr));
+    PyObject *out = NULL;
     int64_t *refpos = NULL;
     size_t cap = 0;
-    if (get(o_inc, &a[0], "include", 'b', 1, 1, 0) < 0 || get(o_out, &a[1], "out", 'i', 8, 2, 1) < 0) goto done;
-    Py_ssize_t n = PyList_GET_SIZE(al);
-    if (PyList_GET_SIZE(rl) != n || a[1].b.shape[0] < n || a[1].b.shape[1] != 3) {
-        fail(PyExc_ValueError, "window_calls: aligned, refs and out (n x 3) need one row per alignment");
-        goto done;
-    }
-    int64_t *out = I64(a[1]);
+    if (!inc) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < nref; i++)
+        if (get(PyList_GET_ITEM(includes, i), &inc[i], "include", 'b', 1, 1, 0) < 0) goto fail;
+    out = PyList_New(n);
+    if (!out) goto fail;
     for (Py_ssize_t j = 0; j < n; j++) {
+        PyObject *pk = PyList_GET_ITEM(picked, j);
+        if (!PyTuple_Check(pk) || PyTuple_GET_SIZE(pk) != 5) {
+            PyErr_SetString(PyExc_TypeError, "allele_rows: picked rows are (aligned, reference, index, name, reads)");
+            goto fail;
+        }
         Py_ssize_t la, lr;
-        const char *x = ascii_of(PyList_GET_ITEM(al, j), &la, "aligned read");
-        const char *y = x ? ascii_of(PyList_GET_ITEM(rl, j), &lr, "aligned reference") : NULL;
-        if (!y) goto done;
-        if (la < lr) {
-            fail(PyExc_ValueError, "window_calls: an aligned read is shorter than its aligned reference");
-            goto done;
+        const char *x = ascii_of(PyTuple_GET_ITEM(pk, 0), &la, "aligned read");
+        const char *y = x ? ascii_of(PyTuple_GET_ITEM(pk, 1), &lr, "aligned reference") : NULL;
+        if (!y) goto fail;
+        Py_ssize_t ri = PyLong_AsSsize_t(PyTuple_GET_ITEM(pk, 2));
+        if (ri == -1 && PyErr_Occurred()) goto fail;
+        if (ri < 0 || ri >= nref || la < lr) {
+            PyErr_SetString(PyExc_ValueError, "allele_rows: bad reference index or alignment");
+            goto fail;
         }
         if ((size_t)lr + 1 > cap) {
             free(refpos);
@@ -1325,21 +1339,41 @@ static PyObject *py_window_calls(PyObject *self, PyObject *args) {
             refpos = malloc(sizeof(int64_t) * cap);
             if (!refpos) {
                 PyErr_NoMemory();
-                goto done;
+                goto fail;
             }
         }
-        Calls c = call_read((const uint8_t *)x, (const uint8_t *)y, lr, U8(a[0]), len0(&a[0]), refpos);
-        out[3 * j] = c.ins_n;
-        out[3 * j + 1] = c.del_n;
-        out[3 * j + 2] = c.sub_n;
+        Calls c = call_read((const uint8_t *)x, (const uint8_t *)y, lr, U8(inc[ri]), len0(&inc[ri]), refpos);
+        PyObject *nd = PyLong_FromLongLong(c.del_n), *ni = PyLong_FromLongLong(c.ins_n);
+        PyObject *nm = PyLong_FromLongLong(c.sub_n);
+        PyObject *row = nd && ni && nm ? type->tp_alloc(type, 8) : NULL; /* items start NULL */
+        if (!row) {
+            Py_XDECREF(nd);
+            Py_XDECREF(ni);
+            Py_XDECREF(nm);
+            goto fail;
+        }
+        PyObject *status = c.ins_n + c.del_n + c.sub_n > 0 ? modified : unmodified;
+        PyTuple_SET_ITEM(row, 0, Py_NewRef(PyTuple_GET_ITEM(pk, 0)));
+        PyTuple_SET_ITEM(row, 1, Py_NewRef(PyTuple_GET_ITEM(pk, 1)));
+        PyTuple_SET_ITEM(row, 2, Py_NewRef(PyTuple_GET_ITEM(pk, 3)));
+        PyTuple_SET_ITEM(row, 3, Py_NewRef(status));
+        PyTuple_SET_ITEM(row, 4, nd);
+        PyTuple_SET_ITEM(row, 5, ni);
+        PyTuple_SET_ITEM(row, 6, nm);
+        PyTuple_SET_ITEM(row, 7, Py_NewRef(PyTuple_GET_ITEM(pk, 4)));
+        PyList_SET_ITEM(out, j, row);
     }
-    ret = Py_NewRef(Py_None);
-done:
     free(refpos);
-    release(a, 2);
-    return ret;
+    release(inc, (int)nref);
+    free(inc);
+    return out;
+fail:
+    free(refpos);
+    release(inc, (int)nref);
+    free(inc);
+    Py_XDECREF(out);
+    return NULL;
 }
-
 
 PyDoc_STRVAR(alignment_texts_doc,
              "alignment_texts(buf, starts, lengths, ref_len, offs, rows, out)\n\nThe alignments the batch kernel "
@@ -1404,7 +1438,7 @@ static PyMethodDef methods[] = {
     {"rc_pairs", py_rc_pairs, METH_O, rc_pairs_doc},
     {"sort_alleles", py_sort_alleles, METH_O, sort_alleles_doc},
     {"allele_table_bytes", py_allele_table_bytes, METH_VARARGS, allele_table_bytes_doc},
-    {"window_calls", py_window_calls, METH_VARARGS, window_calls_doc},
+    {"allele_rows", py_allele_rows, METH_VARARGS, allele_rows_doc},
     {"alignment_texts", py_alignment_texts, METH_VARARGS, alignment_texts_doc},
     {"around_cut_groups", py_around_cut_groups, METH_VARARGS, around_cut_groups_doc},
     {NULL, NULL, 0, NULL},

@@ -105,7 +105,7 @@ def allele_rows(
 
     Alignments come from ``alignments`` (kept by the kernel: :func:`alignments_of`) or the payloads; a read
     with neither is aligned again here, alone, with the same rules. Pairs merged without kept alignments
-    cannot be rebuilt: None. The window calls of all rows are made in one compiled call per reference.
+    cannot be rebuilt: None. The window calls of all rows are made in one compiled call.
     """
     keys = list(variants)
     entries = list(variants.values())
@@ -133,16 +133,8 @@ def allele_rows(
         else:
             name = "Scaffold-incorporated" if cls == -2 else names[i]
         picked.append((aln[0], aln[1], i, name, n))
-    calls = np.zeros((len(picked), 3), dtype=np.int64)
-    for i, ref in enumerate(ctx.refs):
-        one = len(ctx.refs) == 1
-        rows = list(range(len(picked))) if one else [j for j, x in enumerate(picked) if x[2] == i]
-        if rows:
-            calls[rows] = _window_calls([picked[j] for j in rows], ref.include)
-    return [
-        Allele(a, b, name, "MODIFIED" if ins_n + del_n + sub_n > 0 else "UNMODIFIED", del_n, ins_n, sub_n, n)
-        for (a, b, _, name, n), (ins_n, del_n, sub_n) in zip(picked, calls.tolist(), strict=True)
-    ]
+    # the window calls of every row and the rows themselves, in one compiled call
+    return _kernel.allele_rows(Allele, picked, [r.include for r in ctx.refs], "MODIFIED", "UNMODIFIED")
 
 
 def alignments_of(parts: list[SequenceVariants]) -> dict[str, Alignment] | None:
@@ -153,13 +145,6 @@ def alignments_of(parts: list[SequenceVariants]) -> dict[str, Alignment] | None:
     for p in reversed(parts):
         if p.alignments:
             out.update(zip(p.counts, p.alignments, strict=True))
-    return out
-
-
-def _window_calls(rows: list[tuple[str, str, int, str, int]], include: np.ndarray) -> np.ndarray:
-    """Insertions, deletions and substitutions in the window of many alignments (one compiled call)."""
-    out = np.zeros((len(rows), 3), dtype=np.int64)
-    _kernel.window_calls([r[0] for r in rows], [r[1] for r in rows], include, out)
     return out
 
 
