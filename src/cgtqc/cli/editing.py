@@ -6,6 +6,7 @@ any other CRISPResso2 option is refused by name rather than silently ignored.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -189,6 +190,16 @@ def quantify_cmd(
             str(r.substitutions),
         )
     console.print(table)
+    _end_of_process()
+
+
+def _end_of_process() -> None:
+    """When this command is the whole process (the ``cgtqc`` script), freeze the objects alive now out of
+    the cyclic garbage collector (:func:`gc.freeze`): the interpreter's final collection then skips the
+    run's ~10^5 rows and variants (~0.05 s at 10^6 reads). Not done when called inside another program
+    (tests, a notebook), whose later collections must still see these objects."""
+    if os.path.basename(sys.argv[0]) == "cgtqc":
+        gc.freeze()
 
 
 def _lean_process() -> None:

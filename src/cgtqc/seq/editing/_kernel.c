@@ -783,7 +783,7 @@ static PyObject *py_align_batch(PyObject *self, PyObject *args) {
      * out_ref S prev state; 19 res 20 seeds 21 seed_k 22 emit 23 aln_out 24 aln_off 25 aln_len */
     Arr a[20] = {0};
     Work w;
-    Batch bt;
+    Batch bt = {0};
     PyObject *ret = NULL;
     void *mem = NULL;
     if (get(o[0], &a[9], "buf", 'u', 1, 1, 0) < 0 || get(o[1], &a[10], "offs", 'i', 8, 1, 0) < 0 ||
