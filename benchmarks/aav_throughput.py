@@ -3,7 +3,9 @@
 Stages (each a subprocess whose whole process tree is polled for resident memory):
   1. minimap2 alone: `minimap2 -t T --eqx -a --secondary=no refs reads > /dev/null` (the physical floor)
   2. cgtqc end to end: FASTQ in, alignment (mappy) + classification + all outputs, T worker threads
-     (with --rounds N, 1 and 2 are repeated interleaved N times and each round's ratio is printed)
+     (with --rounds N, 1 and 2 are repeated interleaved N times and each round's ratio is printed, with
+     the cores other processes of the machine kept busy meanwhile; --quiet-wait S lets each timed run
+     wait up to S seconds for an idle machine)
   3. cgtqc classification alone: the minimap2 BAM in (no alignment except rescue of uncovered stretches)
   4. LAAVA (optional, --laava-python with pysam/parasail/biopython and --laava-src with its src/*.py):
      summarize_alignment.py --cpus T, then get_flipflop_config.py, on the same minimap2 BAM
@@ -45,9 +47,33 @@ def _tree_rss_kb(pid: int) -> int:
 CPU: dict[str, float] = {}
 
 
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has run (all processes, all cores) since boot, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        f = [int(x) for x in fh.readline().split()[1:]]
+    return (sum(f[:8]) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+
+def wait_quiet(limit: float) -> None:
+    """Wait (at most ``limit`` seconds) until other processes keep less than 0.15 of a core busy over two
+    2-second windows in a row: rounds then start on an idle machine when there is one."""
+    end, calm = time.monotonic() + limit, 0
+    while calm < 2 and time.monotonic() < end:
+        b0, t0 = _busy_seconds(), time.monotonic()
+        time.sleep(2)
+        calm = calm + 1 if (_busy_seconds() - b0) / (time.monotonic() - t0) < 0.15 else 0
+
+
+QUIET = [0.0]  # seconds each timed run may wait for an idle machine (--quiet-wait)
+
+
 def run(cmd: list[str] | str, shell: bool = False, stdout=None) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (MB) of the whole process tree; CPU seconds in CPU['last']."""
+    """Wall seconds and peak resident memory (MB) of the whole process tree; CPU seconds in CPU['last'],
+    and in CPU['others'] the cores other processes of the machine kept busy meanwhile (on average)."""
+    if QUIET[0]:
+        wait_quiet(QUIET[0])
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    b0 = _busy_seconds()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, shell=shell, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = [0]
@@ -63,9 +89,11 @@ def run(cmd: list[str] | str, shell: bool = False, stdout=None) -> tuple[float, 
     th.join()
     if proc.returncode:
         raise SystemExit(f"failed ({proc.returncode}): {cmd}\n{err.decode()[-2000:]}")
+    wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     CPU["last"] = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-    return time.perf_counter() - t0, peak[0] / 1024
+    CPU["others"] = max(0.0, _busy_seconds() - b0 - CPU["last"]) / wall
+    return wall, peak[0] / 1024
 
 
 def main() -> None:
@@ -79,7 +107,14 @@ def main() -> None:
     ap.add_argument(
         "--rounds", type=int, default=1, help="minimap2 alone and cgtqc end to end interleaved, N times"
     )
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0.0,
+        help="before each timed run, wait up to this many seconds for the machine to be idle",
+    )
     args = ap.parse_args()
+    QUIET[0] = args.quiet_wait
     w, t = args.work, str(args.threads)
     w.mkdir(parents=True, exist_ok=True)
     cgtqc = str(Path(sys.executable).with_name("cgtqc"))
@@ -111,7 +146,7 @@ def main() -> None:
     minimap2 = ["minimap2", "-t", t, "--eqx", "-a", "--secondary=no", str(refs), str(sim.reads)]
     sec, peak = run(minimap2)
     show(f"minimap2 alone (-t {t})", sec, peak)
-    floor, floor_cpu = sec, CPU["last"]
+    floor, floor_cpu, floor_others = sec, CPU["last"], CPU["others"]
     bam = w / "aligned.bam"
     run(
         f"minimap2 -t {t} --eqx -a --secondary=no {refs} {sim.reads} | samtools view -b -o {bam} -",
@@ -136,23 +171,25 @@ def main() -> None:
     sec, peak = run(e2e_cmd)
     show(f"cgtqc end to end (FASTQ, {t} threads)", sec, peak)
     e2e, e2e_cpu = sec, CPU["last"]
-    ratios = [(e2e / floor, e2e_cpu / floor_cpu, os.getloadavg()[0])]
+    ratios = [(e2e / floor, e2e_cpu / floor_cpu, os.getloadavg()[0], floor_others, CPU["others"])]
     for _ in range(args.rounds - 1):
         m_sec, _ = run(minimap2)
-        m_cpu = CPU["last"]
+        m_cpu, m_others = CPU["last"], CPU["others"]
         c_sec, _ = run(e2e_cmd)
-        ratios.append((c_sec / m_sec, CPU["last"] / m_cpu, os.getloadavg()[0]))
+        ratios.append((c_sec / m_sec, CPU["last"] / m_cpu, os.getloadavg()[0], m_others, CPU["others"]))
         print(
             f"round {len(ratios)}: minimap2 {m_sec:.1f} s / {m_cpu:.1f} CPU s, cgtqc {c_sec:.1f} s / "
-            f"{CPU['last']:.1f} CPU s, load {ratios[-1][2]:.1f}",
+            f"{CPU['last']:.1f} CPU s, load {ratios[-1][2]:.1f}, other processes {m_others:.2f} / "
+            f"{CPU['others']:.2f} cores",
             flush=True,
         )
     sec, peak = run([cgtqc, "aav", "classify", "--reads", str(bam), "--out", str(w / "bam"), *common])
     show(f"cgtqc classification alone (minimap2 BAM, {t} threads)", sec, peak)
-    for i, (rw, rc, load) in enumerate(ratios, 1):
+    for i, (rw, rc, load, m_others, c_others) in enumerate(ratios, 1):
         print(
             f"ratio end to end / minimap2 alone, round {i}: {rw:.2f} (wall), {rc:.2f} (CPU), "
-            f"1-min load average {load:.1f}",
+            f"1-min load average {load:.1f}, other processes kept {m_others:.2f} / {c_others:.2f} cores "
+            "busy during minimap2 / cgtqc",
             flush=True,
         )
     if args.laava_python and args.laava_src:
