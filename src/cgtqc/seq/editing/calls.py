@@ -10,8 +10,7 @@ merge); :func:`_classify_all` spreads batches over worker processes. Counting is
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -416,6 +415,9 @@ def _classify_all(
     _classify_serial(ctx, seqs[:1])
     if alignments is not None:  # the payloads keep the alignments
         alignments.extend([None] * len(seqs))
+    import multiprocessing  # only here: the per-read path's worker processes (~5 ms of imports)
+    from concurrent.futures import ProcessPoolExecutor
+
     n_parts = threads * 2
     step = (len(seqs) + n_parts - 1) // n_parts
     parts = [seqs[i : i + step] for i in range(0, len(seqs), step)]
