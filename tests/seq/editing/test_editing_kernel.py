@@ -85,19 +85,25 @@ def test_calls_refuse_bad_arguments():
     from cgtqc.seq.editing import _kernel
     from cgtqc.seq.editing.results import Allele
 
+    def rows(alns, refs=None, names=None, reads=None, cls=Allele):
+        n = len(alns)
+        return _kernel.allele_rows(cls, alns, refs or [0] * n, names or ["R"] * n, reads or [1] * n,
+                                   [include], "MODIFIED", "UNMODIFIED")
+
     with pytest.raises(ValueError, match="bad reference"):
-        _kernel.allele_rows(Allele, [("ACG", "ACGTA", 0, "R", 1)], [include], "MODIFIED", "UNMODIFIED")
+        rows([("ACG", "ACGTA")])
     with pytest.raises(ValueError, match="bad reference"):
-        _kernel.allele_rows(Allele, [("ACGTA", "ACGTA", 1, "R", 1)], [include], "MODIFIED", "UNMODIFIED")
-    with pytest.raises(TypeError, match="picked"):
-        _kernel.allele_rows(Allele, [("ACGTA", "ACGTA", 0)], [include], "MODIFIED", "UNMODIFIED")
+        rows([("ACGTA", "ACGTA")], refs=[1])
+    with pytest.raises(TypeError, match="pair"):
+        rows([("ACGTA", "ACGTA", 0)])
+    with pytest.raises(ValueError, match="one entry"):
+        rows([("ACGTA", "ACGTA")], names=["R", "S"])
     with pytest.raises(TypeError, match="tuple subclass"):
-        _kernel.allele_rows(dict, [], [include], "MODIFIED", "UNMODIFIED")
-    picked = [("AC-TA", "ACGTA", 0, "R", 3), ("ACGTA", "ACGTA", 0, "R", 1)]
-    rows = _kernel.allele_rows(Allele, picked, [include], "MODIFIED", "UNMODIFIED")
-    assert rows == [Allele("AC-TA", "ACGTA", "R", "MODIFIED", 1, 0, 0, 3),
-                    Allele("ACGTA", "ACGTA", "R", "UNMODIFIED", 0, 0, 0, 1)]
-    assert type(rows[0]) is Allele and rows[0].reads == 3
+        rows([], cls=dict)
+    got = rows([("AC-TA", "ACGTA"), ("ACGTA", "ACGTA"), ("ACGTA", "ACGTA")], reads=[3, 1, 0])
+    assert got == [Allele("AC-TA", "ACGTA", "R", "MODIFIED", 1, 0, 0, 3),
+                   Allele("ACGTA", "ACGTA", "R", "UNMODIFIED", 0, 0, 0, 1)]  # no row for 0 reads
+    assert type(got[0]) is Allele and got[0].reads == 3
     buf, starts, lengths = alignment_slots(np.array([0, 5]), 5)
     with pytest.raises(ValueError, match="out of range"):
         _kernel.alignment_texts(buf, starts, lengths, 5, np.array([0, 5]), [1], [None])

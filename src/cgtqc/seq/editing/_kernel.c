@@ -1292,14 +1292,16 @@ fail:
 }
 
 PyDoc_STRVAR(allele_rows_doc,
-             "allele_rows(cls, picked, includes, modified, unmodified) -> list\n\nOne ``cls`` row (a tuple subclass: "
-             "Allele) per (aligned read, aligned reference, reference index, name, reads) of ``picked``: "
-             "(aligned, reference, name, status, n_deleted, n_inserted, n_mutated, reads), the counts called in "
-             "the window includes[reference index] and the status ``modified`` when any is non-zero.");
+             "allele_rows(cls, alns, ref_index, names, reads, includes, modified, unmodified) -> list\n\nOne ``cls`` "
+             "row (a tuple subclass: Allele) per j with reads[j] > 0: (aligned, reference, names[j], status, "
+             "n_deleted, n_inserted, n_mutated, reads[j]) from the alignment alns[j] = (aligned read, aligned "
+             "reference), the counts called in the window includes[ref_index[j]] and the status ``modified`` "
+             "when any is non-zero.");
 
 static PyObject *py_allele_rows(PyObject *self, PyObject *args) {
-    PyObject *cls, *picked, *includes, *modified, *unmodified;
-    if (!PyArg_ParseTuple(args, "O!O!O!UU:allele_rows", &PyType_Type, &cls, &PyList_Type, &picked, &PyList_Type,
+    PyObject *cls, *alns, *refi, *names, *reads, *includes, *modified, *unmodified;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!UU:allele_rows", &PyType_Type, &cls, &PyList_Type, &alns,
+                          &PyList_Type, &refi, &PyList_Type, &names, &PyList_Type, &reads, &PyList_Type,
                           &includes, &modified, &unmodified))
         return NULL;
     PyTypeObject *type = (PyTypeObject *)cls;
@@ -1307,7 +1309,11 @@ static PyObject *py_allele_rows(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "allele_rows: cls must be a tuple subclass without a __dict__");
         return NULL;
     }
-    const Py_ssize_t nref = PyList_GET_SIZE(includes), n = PyList_GET_SIZE(picked);
+    const Py_ssize_t nref = PyList_GET_SIZE(includes), n = PyList_GET_SIZE(alns);
+    if (PyList_GET_SIZE(refi) != n || PyList_GET_SIZE(names) != n || PyList_GET_SIZE(reads) != n) {
+        PyErr_SetString(PyExc_ValueError, "allele_rows: alns, ref_index, names and reads need one entry each");
+        return NULL;
+    }
     Arr *inc = calloc((size_t)nref + 1, sizeof(Arr));
     PyObject *out = NULL;
     int64_t *refpos = NULL;
@@ -1315,19 +1321,23 @@ static PyObject *py_allele_rows(PyObject *self, PyObject *args) {
     if (!inc) return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < nref; i++)
         if (get(PyList_GET_ITEM(includes, i), &inc[i], "include", 'b', 1, 1, 0) < 0) goto fail;
-    out = PyList_New(n);
+    out = PyList_New(0);
     if (!out) goto fail;
     for (Py_ssize_t j = 0; j < n; j++) {
-        PyObject *pk = PyList_GET_ITEM(picked, j);
-        if (!PyTuple_Check(pk) || PyTuple_GET_SIZE(pk) != 5) {
-            PyErr_SetString(PyExc_TypeError, "allele_rows: picked rows are (aligned, reference, index, name, reads)");
+        PyObject *count = PyList_GET_ITEM(reads, j);
+        const long long nr = PyLong_AsLongLong(count);
+        if (nr == -1 && PyErr_Occurred()) goto fail;
+        if (nr == 0) continue;
+        PyObject *pk = PyList_GET_ITEM(alns, j);
+        if (!PyTuple_Check(pk) || PyTuple_GET_SIZE(pk) != 2) {
+            PyErr_SetString(PyExc_TypeError, "allele_rows: an alignment is not an (aligned read, reference) pair");
             goto fail;
         }
         Py_ssize_t la, lr;
         const char *x = ascii_of(PyTuple_GET_ITEM(pk, 0), &la, "aligned read");
         const char *y = x ? ascii_of(PyTuple_GET_ITEM(pk, 1), &lr, "aligned reference") : NULL;
         if (!y) goto fail;
-        Py_ssize_t ri = PyLong_AsSsize_t(PyTuple_GET_ITEM(pk, 2));
+        Py_ssize_t ri = PyLong_AsSsize_t(PyList_GET_ITEM(refi, j));
         if (ri == -1 && PyErr_Occurred()) goto fail;
         if (ri < 0 || ri >= nref || la < lr) {
             PyErr_SetString(PyExc_ValueError, "allele_rows: bad reference index or alignment");
@@ -1355,13 +1365,15 @@ static PyObject *py_allele_rows(PyObject *self, PyObject *args) {
         PyObject *status = c.ins_n + c.del_n + c.sub_n > 0 ? modified : unmodified;
         PyTuple_SET_ITEM(row, 0, Py_NewRef(PyTuple_GET_ITEM(pk, 0)));
         PyTuple_SET_ITEM(row, 1, Py_NewRef(PyTuple_GET_ITEM(pk, 1)));
-        PyTuple_SET_ITEM(row, 2, Py_NewRef(PyTuple_GET_ITEM(pk, 3)));
+        PyTuple_SET_ITEM(row, 2, Py_NewRef(PyList_GET_ITEM(names, j)));
         PyTuple_SET_ITEM(row, 3, Py_NewRef(status));
         PyTuple_SET_ITEM(row, 4, nd);
         PyTuple_SET_ITEM(row, 5, ni);
         PyTuple_SET_ITEM(row, 6, nm);
-        PyTuple_SET_ITEM(row, 7, Py_NewRef(PyTuple_GET_ITEM(pk, 4)));
-        PyList_SET_ITEM(out, j, row);
+        PyTuple_SET_ITEM(row, 7, Py_NewRef(count));
+        int err = PyList_Append(out, row);
+        Py_DECREF(row);
+        if (err < 0) goto fail;
     }
     free(refpos);
     release(inc, (int)nref);

@@ -112,16 +112,25 @@ def allele_rows(
     if merged is None:
         merged = merged_counts(keys, [c for c, _ in entries])
     alns = alignments or {}
+    names = [r.name for r in ctx.refs]
+    includes = [r.include for r in ctx.refs]
+    kept = list(map(alns.get, keys))
+    n = len(keys)
+    if len(ctx.refs) == 1 and ctx.scaffold is None and None not in kept:
+        # one reference, every alignment kept: each aligned read is that reference's (no ties, no scaffold)
+        return _kernel.allele_rows(Allele, kept, [0] * n, names * n, merged, includes, "MODIFIED",
+                                   "UNMODIFIED")
     kctx = copy.copy(ctx)
     kctx.keep = True
-    names = [r.name for r in ctx.refs]
-    picked: list[tuple[str, str, int, str, int]] = []
-    for key, (_, var), n in zip(keys, entries, merged, strict=True):
-        if not n:
+    rows_aln: list[tuple[str, str]] = []
+    rows_ref: list[int] = []
+    rows_name: list[str] = []
+    rows_reads: list[int] = []
+    for key, (_, var), n_reads, aln in zip(keys, entries, merged, kept, strict=True):
+        if not n_reads:
             continue
         cls, payloads = var[1], var[2]
         i = payloads[0][0]
-        aln = alns.get(key)
         if aln is None:
             if not payloads[0][4]:
                 if "+" in key or "-" in key:  # a pair key or a merged alignment: nothing to align again
@@ -132,9 +141,13 @@ def allele_rows(
             name = "AMBIGUOUS_" + names[i]
         else:
             name = "Scaffold-incorporated" if cls == -2 else names[i]
-        picked.append((aln[0], aln[1], i, name, n))
+        rows_aln.append(aln)
+        rows_ref.append(i)
+        rows_name.append(name)
+        rows_reads.append(n_reads)
     # the window calls of every row and the rows themselves, in one compiled call
-    return _kernel.allele_rows(Allele, picked, [r.include for r in ctx.refs], "MODIFIED", "UNMODIFIED")
+    return _kernel.allele_rows(Allele, rows_aln, rows_ref, rows_name, rows_reads, includes, "MODIFIED",
+                               "UNMODIFIED")
 
 
 def alignments_of(parts: list[SequenceVariants]) -> dict[str, Alignment] | None:
