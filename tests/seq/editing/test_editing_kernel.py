@@ -1,5 +1,6 @@
-"""The compiled kernel (cgtqc.seq.editing._kernel): bad arguments raise Python errors instead of crashing,
-the window calls match a plain-Python statement of CRISPResso2's rules, and the engine loads without numba."""
+"""The compiled kernels (cgtqc.seq.editing._kernel, cgtqc.seq._fastq): bad arguments raise Python errors
+instead of crashing, each table helper equals a plain-Python statement of CRISPResso2's rule, and the engine
+loads without numba."""
 
 from __future__ import annotations
 
@@ -300,3 +301,22 @@ def test_allele_table_sort_and_text_equal_plain_python(rows):
         f"{a.n_inserted}\t{a.n_mutated}\t{a.reads}\t{a.reads / total * 100!r}" for a in got
     ]
     assert allele_table_text(got, total) == "\n".join([*lines, ""])
+
+
+def test_sequence_counter_refuses_misuse():
+    from cgtqc.seq._fastq import SequenceCounter
+
+    c = SequenceCounter()
+    with pytest.raises(TypeError):
+        c.feed("@r\nACGT\n+\nIIII\n")  # str, not bytes
+    with pytest.raises(ValueError, match="result"):
+        c.result()  # the end of the file not seen yet
+    assert c.feed(b"@r\nAC") == []  # the record is not complete yet
+    assert c.feed(b"GT\n+\nIIII\n@s\nACGT\n+\nIIII") == ["ACGT"]
+    assert c.feed(b"") == []
+    assert c.result() == ({"ACGT": 2}, 2, 4)
+    with pytest.raises(ValueError, match="end of the file"):
+        c.feed(b"@t\nA\n+\nI\n")
+    bad = SequenceCounter()
+    assert bad.feed(b"@r\nAXGT\n+\nIIII\n") is None  # left to the checked reader, which names the record
+    assert bad.feed(b"more") is None

@@ -1,11 +1,17 @@
-/* The compiled kernels of the editing engine: CRISPResso2-compatible banded Gotoh alignment with its
- * certificate of exactness, strand seeds, the LCS bound of the both-strand choice and the window calls.
+/* The compiled kernels of the editing engine (cgtqc.seq.editing._kernel).
  *
- * The recurrence, its tie-breaking and the band certificate are documented in align.py; the batch
- * rules in batch.py. Every entry point takes numpy arrays (any object with the buffer protocol), checks
- * their element type, dimensions and sizes before touching them (a bad argument raises TypeError or
- * ValueError), and releases the GIL while it computes, so the pipeline's threads run in parallel.
- * Scores are 64-bit integers.
+ * Alignment: CRISPResso2-compatible banded Gotoh alignment with its certificate of exactness (align, and
+ * align_batch for many reads with the strand seeds, the LCS bound of the both-strand choice and the window
+ * calls); the recurrence, its tie-breaking and the certificate are documented in align.py, the batch rules
+ * in batch.py. Counting and tables: call_read, add_base_counts, rc_pairs (the reverse-complement merge),
+ * allele_rows, alignment_texts, sort_alleles, allele_table_bytes and around_cut_groups (CRISPResso2's allele
+ * tables, documented in allele_table.py and pipeline.py). Each is tested against a plain-Python statement of
+ * its rule.
+ *
+ * Every entry point checks the element type, dimensions and sizes of its arrays (any object with the buffer
+ * protocol) before touching them, so a bad argument raises TypeError or ValueError, never a crash. The
+ * alignment kernels release the GIL while they compute, so the pipeline's threads run in parallel. Scores are
+ * 64-bit integers.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
