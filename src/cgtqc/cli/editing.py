@@ -112,52 +112,60 @@ def quantify_cmd(
 
     A progress bar with reads/s goes to stderr (none with ``--quiet`` or ``--json``)."""
     _lean_process()
-    from cgtqc.seq.editing.classify import PrimeEditing
-    from cgtqc.seq.editing.engine import quantify, write_crispresso_files  # engine imported only when run
-
     _refuse_unknown(ctx.args)
     if fastq_r2 is not None and not crispresso_merge:
         raise InputError(
             "paired reads are merged only with --crispresso_merge (fastp merging is not supported)",
             place="-r2",
         )
-    seqs = [s.strip() for s in amplicon_seq.split(",")]
-    names = amplicon_name.split(",")
-    amps = [
-        (names[i] if i < len(names) and names[i] else ("Reference" if i == 0 else f"Amplicon{i}"), s)
-        for i, s in enumerate(seqs)
-    ]
-    prime = None
-    if pe_extension:
-        prime = PrimeEditing(
-            spacer=pe_spacer, extension=pe_extension, nicking_guide=pe_nicking, scaffold=pe_scaffold
-        )
-    elif pe_spacer or pe_scaffold or pe_nicking:
-        raise InputError(
-            "prime editing needs --prime_editing_pegRNA_extension_seq", place="--prime_editing_*"
-        )
-    with read_progress(f"editing quantify {fastq_r1.name}", quiet or as_json) as bar:
-        result = quantify(
-            fastq_r1,
-            amps,
-            guides=[g for g in guide_seq.split(",") if g],
-            fastq_r2=fastq_r2,
-            hdr_sequence=expected_hdr_amplicon_seq or None,
-            window_center=quantification_window_center,
-            window_size=quantification_window_size,
-            window_coordinates=quantification_window_coordinates,
-            min_aln_score=default_min_aln_score,
-            exclude_bp_from_left=exclude_bp_from_left,
-            exclude_bp_from_right=exclude_bp_from_right,
-            prime_editing=prime,
-            base_editor=base_editor_output,
-            conversion_from=conversion_nuc_from,
-            conversion_to=conversion_nuc_to,
-            threads=threads if threads is not None else available_cores(),
-            sample=name,
-            progress=bar,
-            alleles=True,
-        )
+    if fastq_r2 is None:  # the file is read while numpy and the engine load (see cgtqc.seq.editing.prefetch)
+        import cgtqc.seq.editing.prefetch as prefetch  # not "from cgtqc.seq.editing import": that loads all
+
+        prefetch.start(fastq_r1)
+    try:
+        from cgtqc.seq.editing.classify import PrimeEditing
+        from cgtqc.seq.editing.engine import quantify, write_crispresso_files  # engine imported only when run
+
+        seqs = [s.strip() for s in amplicon_seq.split(",")]
+        names = amplicon_name.split(",")
+        amps = [
+            (names[i] if i < len(names) and names[i] else ("Reference" if i == 0 else f"Amplicon{i}"), s)
+            for i, s in enumerate(seqs)
+        ]
+        prime = None
+        if pe_extension:
+            prime = PrimeEditing(
+                spacer=pe_spacer, extension=pe_extension, nicking_guide=pe_nicking, scaffold=pe_scaffold
+            )
+        elif pe_spacer or pe_scaffold or pe_nicking:
+            raise InputError(
+                "prime editing needs --prime_editing_pegRNA_extension_seq", place="--prime_editing_*"
+            )
+        with read_progress(f"editing quantify {fastq_r1.name}", quiet or as_json) as bar:
+            result = quantify(
+                fastq_r1,
+                amps,
+                guides=[g for g in guide_seq.split(",") if g],
+                fastq_r2=fastq_r2,
+                hdr_sequence=expected_hdr_amplicon_seq or None,
+                window_center=quantification_window_center,
+                window_size=quantification_window_size,
+                window_coordinates=quantification_window_coordinates,
+                min_aln_score=default_min_aln_score,
+                exclude_bp_from_left=exclude_bp_from_left,
+                exclude_bp_from_right=exclude_bp_from_right,
+                prime_editing=prime,
+                base_editor=base_editor_output,
+                conversion_from=conversion_nuc_from,
+                conversion_to=conversion_nuc_to,
+                threads=threads if threads is not None else available_cores(),
+                sample=name,
+                progress=bar,
+                alleles=True,
+            )
+    finally:
+        if fastq_r2 is None:
+            prefetch.drop(fastq_r1)  # not taken when the run failed before reading
     out = (output_folder or Path(".")) / f"CRISPResso_on_{result.sample}"  # CRISPResso2's layout
     write_crispresso_files(result, out)
     if as_json:

@@ -320,3 +320,35 @@ def test_sequence_counter_refuses_misuse():
     bad = SequenceCounter()
     assert bad.feed(b"@r\nAXGT\n+\nIIII\n") is None  # left to the checked reader, which names the record
     assert bad.feed(b"more") is None
+
+
+def test_early_count_equals_direct_count_and_raises_alike(tmp_path):
+    """The command's early read (cgtqc.seq.editing.prefetch) hands the aligners the same sequences in the
+    same order, gives the same result, and raises the reader's error in the caller."""
+    import cgtqc.seq.editing.prefetch as prefetch
+    from cgtqc.errors import InputError
+    from cgtqc.seq.editing import engine
+    from cgtqc.seq.editing.sim import simulate_reads
+
+    amp = ("CGGATGTTCCAATCAGTACGCAGAGAGTCGCCGTCTCCAAGGTGAAAGCGGAAGTAGGGCCTTCGCGCACCTCATGGAATCCCTTCTGCAGCACC"
+           "TGGATCGCTTTTCCGAGCTTCTGGCGG")
+    sim = simulate_reads(amp, 30_000, cut_site=amp.index("GGAATCCC") + 16, indel_fraction=0.3,
+                         n_indel_alleles=20, error_rate=0.01, seed=3)
+    path = tmp_path / "r.fastq"
+    sim.write_fastq(path)
+    q = engine.setup_quantification([amp], guides=["GGAATCCCTTCTGCAGCACC"])
+    direct = engine.quantify_reads(q, path, threads=2, alignments=True)
+    prefetch.start(path)
+    early = engine.quantify_reads(q, path, threads=2, alignments=True)
+    assert prefetch.take(path, 20_000) is None  # taken once
+    assert list(early.counts.items()) == list(direct.counts.items())
+    assert early.variants == direct.variants and early.alignments == direct.alignments
+    assert early.sha256 == direct.sha256
+    bad = tmp_path / "bad.fastq"
+    bad.write_text("@r1\nACGT\n+\nIIII\n@r2\nACXT\n+\nIIII\n")
+    with pytest.raises(InputError) as want:
+        engine.quantify_reads(q, bad)
+    prefetch.start(bad)
+    with pytest.raises(InputError) as got:
+        engine.quantify_reads(q, bad)
+    assert str(got.value) == str(want.value)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+import cgtqc.seq.editing.prefetch as prefetch  # not "from ... import": the package forwards names lazily
 from cgtqc.seq.editing.align import Aligner, _kernel, reverse_complement
 from cgtqc.seq.editing.calls import Alignment, Context, Variant, classify_pair, classify_sequence
 from cgtqc.seq.editing.classify import add_base_counts
@@ -213,8 +214,13 @@ def single_end(
     kernel runs in worker threads while this one reads); with ``progress``, each slice reports the reads
     it stands for once the file is read. A call depends on its sequence only, so the result is the same."""
     streamed = _AlignAsRead(ctx, threads, reuse, alignments) if ctx.batchable else None
+    early = prefetch.take(path, chunk_size)  # the command may have started reading before the engine loaded
     try:
-        sc = count_sequences(path, chunk_size, streamed.add if streamed else None)
+        if early is not None:
+            early.attach(streamed.add if streamed else None)
+            sc = early.result()
+        else:
+            sc = count_sequences(path, chunk_size, streamed.add if streamed else None)
         seqs = list(sc.counts)
         if progress is not None:
             progress(0, total=sc.reads)
