@@ -42,6 +42,9 @@ def main() -> None:
     ap.add_argument("--guide")
     args = ap.parse_args()
     lap("argument parsing")
+    import os
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the command asks (cgtqc.cli.editing)
     import numpy  # noqa: F401
 
     lap("import numpy")
@@ -49,7 +52,7 @@ def main() -> None:
 
     lap("import cgtqc.cli (typer, rich, command groups)")
     from cgtqc.seq.editing import calls, engine, output, pipeline
-    from cgtqc.seq.editing.allele_table import allele_table_text, around_cut_text, sorted_alleles
+    from cgtqc.seq.editing.allele_table import allele_table_bytes, around_cut_text, sorted_alleles
     from cgtqc.seq.fastq import count_sequences
 
     lap("import the editing engine (C kernel)")
@@ -87,8 +90,11 @@ def main() -> None:
     part = pipeline.SequenceVariants(args.reads, sc.counts, variants, sc.reads, sc.max_len, sc.sha256, alns)
     result = engine.combine(q, [part], args.reads, alleles=True)
     lap("combine: merge reverse complements, count calls, allele rows, provenance")
+    import gc
+
+    gc.disable()  # as write_crispresso_files does
     rows = sorted_alleles(result.alleles or [])
-    text = allele_table_text(rows, result.reads_aligned_all_amplicons)
+    text = allele_table_bytes(rows, result.reads_aligned_all_amplicons)
     lap("allele table: sort and text")
     import zipfile
 
@@ -102,6 +108,7 @@ def main() -> None:
     result.alleles = None
     output.write_crispresso_files(result, work)
     lap("quantification, mapping statistics, summary.json")
+    gc.enable()
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
     interp = time.perf_counter() - t
