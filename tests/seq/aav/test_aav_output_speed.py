@@ -144,3 +144,43 @@ def test_tagged_bam_at_level_1_holds_the_default_level_records(tmp_path, monkeyp
         recs = list(bam)
     assert [r.query_name for r in recs] == [r.name for r in reads]
     assert recs[0].get_tag("XC") == "full" and recs[0].query_sequence == reads[0].seq
+
+
+def test_worker_threads_run_at_the_short_switch_interval_and_restore_it(tmp_path):
+    """While worker threads classify, the GIL switch interval is the engine's short one; afterwards (and
+    after a failed run) it is the caller's again. The reads file hashed beside the workers gives the same
+    provenance as hashing it at the end."""
+    import pytest
+
+    from cgtqc.results import file_input
+    from cgtqc.seq.aav import engine
+    from cgtqc.seq.aav.construct import load_construct
+    from cgtqc.seq.aav.sim import simulate_aav
+    from cgtqc.seq.align import ReferenceSet
+
+    sim = simulate_aav(tmp_path / "sim", n_reads=120, vector_type="ss", error_model="hifi", seed=4, mix="lot")
+    construct = load_construct(sim.vector, sim.annotation)
+    refs = ReferenceSet.from_files(sim.vector, sim.packaging, sim.host)
+    before = sys.getswitchinterval()
+    seen = []
+    res = engine.classify_reads(
+        sim.reads,
+        construct,
+        refs,
+        vector_type="ss",
+        threads=2,
+        chunk_size=20,
+        sink=lambda _r, _g: seen.append(sys.getswitchinterval()),
+    )
+    assert seen and set(seen) == {engine.SWITCH_INTERVAL}
+    assert sys.getswitchinterval() == before
+    assert res.provenance.inputs[0] == file_input(sim.reads.resolve())
+
+    def fail(_r, _g):
+        raise RuntimeError("sink failed")
+
+    with pytest.raises(RuntimeError, match="sink failed"):
+        engine.classify_reads(
+            sim.reads, construct, refs, vector_type="ss", threads=2, chunk_size=20, sink=fail
+        )
+    assert sys.getswitchinterval() == before

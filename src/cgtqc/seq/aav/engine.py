@@ -13,6 +13,7 @@ minus the lambda spike-in) as denominator.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 from collections import deque
@@ -39,6 +40,9 @@ VECTOR_TYPE_PROBE_READS = 2000  # first reads of a file that decide ss/sc when t
 # reads per chunk a worker thread takes: small, so the threads' last chunks end close together (a 2,000-read
 # chunk is ~2 s of alignment that one core may run alone at the end); up to 4 chunks per thread in flight
 CHUNK_READS = 500
+# GIL switch interval while worker threads run: a worker back from minimap2 (which aligns without the GIL)
+# waits at most this long for a thread running Python (Python's default: 5 ms, ~5 reads of alignment)
+SWITCH_INTERVAL: float | None = 0.0005
 
 
 @dataclass(frozen=True)
@@ -358,6 +362,7 @@ def classify_reads(
     tmp = tempfile.TemporaryDirectory(dir=workdir)
     total = SampleStats(construct.length)
     hashed: dict[Path, InputFile] = {}  # input files hashed beside the workers
+    switch = sys.getswitchinterval()
     try:
         index = str(refs.write_fasta(Path(tmp.name) / "refs.fa"))
         if vt is None:
@@ -381,6 +386,8 @@ def classify_reads(
             _aligner(ctx), _vector_aligner(ctx)
             pending: deque = deque()
             warm: threading.Thread | None = None
+            if SWITCH_INTERVAL is not None:
+                sys.setswitchinterval(SWITCH_INTERVAL)
             with ThreadPoolExecutor(max_workers=threads) as ex:
                 for items, groups in chunks:
                     pending.append((ex.submit(classify_chunk, items, ctx), groups))
@@ -396,6 +403,7 @@ def classify_reads(
             if warm is not None:
                 warm.join()
     finally:
+        sys.setswitchinterval(switch)
         tmp.cleanup()
     name = sample or reads_path.name.split(".")[0]
     return sample_result(
