@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_hash.h"
+
 typedef struct {
     PyObject_HEAD
     char *arena; /* the distinct sequences, one after the other */
@@ -51,18 +53,19 @@ static inline uint64_t mix(uint64_t h) {
 }
 
 static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 0x100000001b3ULL;
-        h ^= h >> 29;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s + i, n - i);
-    h = (h ^ w) * 0x100000001b3ULL;
-    return mix(h);
+    return mix(hash_words(s, n, 0x9e3779b97f4a7c15ULL ^ (uint64_t)n));
+}
+
+/* Room for ``need`` bytes in *buf of *cap (doubled, from ``first`` when empty): 0, or -2 when out of memory. */
+static int reserve(char **buf, size_t *cap, size_t need, size_t first) {
+    if (need <= *cap) return 0;
+    size_t c = *cap ? *cap : first;
+    while (c < need) c *= 2;
+    char *b = realloc(*buf, c);
+    if (!b) return -2;
+    *buf = b;
+    *cap = c;
+    return 0;
 }
 
 static int grow_table(Counter *c) {
@@ -82,15 +85,12 @@ static int grow_table(Counter *c) {
 
 static int grow_entries(Counter *c) {
     size_t cap = c->cap ? c->cap * 2 : 1 << 14;
-    int64_t *off = realloc(c->off, cap * sizeof(int64_t));
-    if (!off) return -1;
-    c->off = off;
-    int64_t *len = realloc(c->len, cap * sizeof(int64_t));
-    if (!len) return -1;
-    c->len = len;
-    int64_t *count = realloc(c->count, cap * sizeof(int64_t));
-    if (!count) return -1;
-    c->count = count;
+    int64_t **columns[3] = {&c->off, &c->len, &c->count};
+    for (int i = 0; i < 3; i++) {
+        int64_t *p = realloc(*columns[i], cap * sizeof(int64_t));
+        if (!p) return -1;
+        *columns[i] = p;
+    }
     uint64_t *hash = realloc(c->hash, cap * sizeof(uint64_t));
     if (!hash) return -1;
     c->hash = hash;
@@ -116,14 +116,7 @@ static int add(Counter *c, const char *s, size_t n, const uint8_t *ok) {
     for (size_t i = 0; i < n; i++)
         if (!ok[(uint8_t)s[i]]) return -1;
     if (c->n == c->cap && grow_entries(c) < 0) return -2;
-    if (c->arena_len + n > c->arena_cap) {
-        size_t cap = c->arena_cap ? c->arena_cap : 1 << 20;
-        while (cap < c->arena_len + n) cap *= 2;
-        char *a = realloc(c->arena, cap);
-        if (!a) return -2;
-        c->arena = a;
-        c->arena_cap = cap;
-    }
+    if (reserve(&c->arena, &c->arena_cap, c->arena_len + n, 1 << 20) < 0) return -2;
     memcpy(c->arena + c->arena_len, s, n);
     size_t e = c->n++;
     c->off[e] = (int64_t)c->arena_len;
@@ -176,12 +169,7 @@ static int64_t finish(Counter *c) {
     size_t n = c->carry_len;
     if (n == 0) return 0;
     if (c->carry[n - 1] != '\n') { /* the last line without its newline */
-        if (c->carry_len + 1 > c->carry_cap) {
-            char *b = realloc(c->carry, c->carry_len + 1);
-            if (!b) return -2;
-            c->carry = b;
-            c->carry_cap = c->carry_len + 1;
-        }
+        if (reserve(&c->carry, &c->carry_cap, c->carry_len + 1, 1 << 16) < 0) return -2;
         c->carry[n++] = '\n';
     }
     size_t lines = 0, last = 0;
@@ -204,14 +192,7 @@ static int64_t finish(Counter *c) {
 }
 
 static int append_carry(Counter *c, const char *p, size_t n) {
-    if (c->carry_len + n > c->carry_cap) {
-        size_t cap = c->carry_cap ? c->carry_cap : 1 << 16;
-        while (cap < c->carry_len + n) cap *= 2;
-        char *nb = realloc(c->carry, cap);
-        if (!nb) return -2;
-        c->carry = nb;
-        c->carry_cap = cap;
-    }
+    if (reserve(&c->carry, &c->carry_cap, c->carry_len + n, 1 << 16) < 0) return -2;
     memcpy(c->carry + c->carry_len, p, n);
     c->carry_len += n;
     return 0;
