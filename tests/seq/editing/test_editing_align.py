@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.seq.editing.edits import apply_edits
 
 from cgtqc.seq.editing.align import EDNAFULL, Aligner, global_align, identity_score
 
@@ -209,16 +210,7 @@ def test_both_strand_choice_unchanged_by_skipping(ref, edits, reverse, cut):
     from cgtqc.seq.editing.align import reverse_complement
     from cgtqc.seq.editing.batch import align_and_call
 
-    read = list(ref)
-    for pos, what in edits:
-        p = pos % len(read)
-        if what == "-" and len(read) > 1:
-            del read[p]
-        elif what == "+":
-            read.insert(p, "T")
-        elif what != "-":
-            read[p] = what
-    read_s = "".join(read)
+    read_s = apply_edits(ref, edits)
     if reverse:
         read_s = reverse_complement(read_s)
     inc = _incentive(ref, cut % (len(ref) + 1))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.seq.editing.edits import apply_edits
 
 from cgtqc.seq.editing.align import EDNAFULL, Aligner
 from cgtqc.seq.editing.batch import align_and_call, alignment_slots
@@ -152,16 +153,8 @@ def _plain_calls(a: str, b: str, include: list[bool]) -> tuple[int, int, int]:
     window=st.tuples(st.integers(0, 49), st.integers(1, 20)),
 )
 def test_window_calls_match_the_rules(edits, window):
-    read = list(REF)
-    for pos, what in edits:
-        p = pos % len(read)
-        if what == "-" and len(read) > 1:
-            del read[p]
-        elif what == "+":
-            read.insert(p, "T")
-        elif what != "-":
-            read[p] = what
-    a, b, _ = Aligner(REF, np.zeros(len(REF) + 1, dtype=np.int64)).align("".join(read))
+    read = apply_edits(REF, edits)
+    a, b, _ = Aligner(REF, np.zeros(len(REF) + 1, dtype=np.int64)).align(read)
     include = [window[0] <= i < window[0] + window[1] for i in range(len(REF))]
     got = call_read(_u8(a), _u8(b), np.array(include, dtype=np.bool_))[:3]
     if "-" in b and any(b[c] == "-" and c > 0 and a[c - 1] == "-" for c in range(len(b))):

@@ -36,7 +36,7 @@ for _a, _b in zip(b"ACGTNacgtn", b"TGCANTGCAN", strict=True):
     _COMP_TABLE[_a] = _b
 
 
-# SEED_MIN, SEED_COUNT and BY_SEEDS are #defines of the same values in _kernel.c
+# SEED_MIN, SEED_COUNT and BY_SEEDS are #defines of the same values in _kernel_batch.c
 SEED_MIN = 2  # a strand is chosen when more than this many of its seeds occur (and none of the other's)
 SEED_COUNT = 5  # seeds used per strand
 BY_SEEDS = 3  # strand code asking the batch kernel to decide the strand from the seed table
