@@ -184,3 +184,35 @@ def test_worker_threads_run_at_the_short_switch_interval_and_restore_it(tmp_path
             sim.reads, construct, refs, vector_type="ss", threads=2, chunk_size=20, sink=fail
         )
     assert sys.getswitchinterval() == before
+
+
+def test_gc_freeze_registered_once_for_interpreter_exit(monkeypatch):
+    import atexit
+    import gc
+
+    from cgtqc.seq.aav import engine
+
+    registered = []
+    monkeypatch.setattr(engine, "_EXIT_HOOK", [])
+    monkeypatch.setattr(atexit, "register", registered.append)
+    engine._freeze_at_exit()
+    engine._freeze_at_exit()
+    assert registered == [gc.freeze]
+
+
+def test_cli_run_exits_cleanly_with_every_output(tmp_path):
+    """A whole `cgtqc aav classify` process (gc frozen at exit) ends with status 0 and complete outputs."""
+    import gzip
+    import json
+
+    from cgtqc.seq.aav.sim import simulate_aav
+
+    sim = simulate_aav(tmp_path / "sim", n_reads=150, vector_type="ss", error_model="hifi", seed=6, mix="lot")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "cgtqc", "aav", "classify", "--reads", str(sim.reads), "--vector"]
+    cmd += [str(sim.vector), "--annotation", str(sim.annotation), "--packaging", str(sim.packaging)]
+    cmd += ["--host", str(sim.host), "--out", str(out), "--threads", "2", "--no-report", "--quiet"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    assert json.loads((out / "summary.json").read_text())["reads_total"] == 150
+    assert len(gzip.open(out / "per_read.tsv.gz", "rt").read().splitlines()) == 151
+    assert gzip.open(out / "tagged.bam").read()  # complete BGZF stream

@@ -12,6 +12,8 @@ minus the lambda spike-in) as denominator.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 import tempfile
@@ -357,6 +359,7 @@ def classify_reads(
     params = params or AavParams()
     align_params = align_params or AlignParams()
     reads_path = Path(reads_path)
+    _freeze_at_exit()
     vt = given_vector_type(vector_type) if vector_type is not None else None
     aligned = is_aligned(reads_path)
     tmp = tempfile.TemporaryDirectory(dir=workdir)
@@ -409,6 +412,19 @@ def classify_reads(
     return sample_result(
         name, reads_path, total, vt, construct, refs.files, params, align_params, hashed=hashed
     )
+
+
+_EXIT_HOOK: list[bool] = []
+
+
+def _freeze_at_exit() -> None:
+    """Once per process: at interpreter exit, move the objects still alive out of the garbage collector's
+    reach (``gc.freeze``) before the final collections. Python's teardown otherwise walks every object numba
+    and llvmlite made, 0.3 s of one core after the outputs are written (0.05 s frozen); it changes nothing
+    before exit, and atexit handlers registered later (closing files) still run first."""
+    if not _EXIT_HOOK:
+        _EXIT_HOOK.append(True)
+        atexit.register(gc.freeze)
 
 
 def _warm_up(reads_path: Path, hashed: dict[Path, InputFile]) -> None:
